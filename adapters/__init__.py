@@ -1,0 +1,1 @@
+"""Outbound adapters: PostgreSQL, Valkey, RabbitMQ publishing, and in-memory fakes."""

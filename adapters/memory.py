@@ -1,0 +1,329 @@
+"""In-memory adapters for unit tests and for the contract tests that keep them honest.
+
+Write units run one at a time (a lock held from start to end), so they behave like
+serializable transactions; read-only units see the last committed state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Self
+
+from core.cursor import Cursor
+from core.entities import Document, DocumentVersion, Folder, Membership
+from core.errors import FolderIdTaken, FolderNameTaken
+from core.events import DomainEvent
+from core.ports import AuditEntry, Json, Lookup, OutboxMessage, StoredReply
+from core.values import OrgRole, Role
+
+
+class FixedClock:
+    """A clock that stands still until told to move."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.current = now or datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float = 1.0) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class SequentialIds:
+    def __init__(self, prefix: str = "evt-") -> None:
+        self._next = itertools.count(1)
+        self._prefix = prefix
+
+    def new_id(self) -> str:
+        return f"{self._prefix}{next(self._next)}"
+
+
+@dataclass
+class State:
+    folders: dict[str, Folder] = field(default_factory=dict)
+    documents: dict[str, Document] = field(default_factory=dict)
+    versions: dict[str, list[DocumentVersion]] = field(default_factory=dict)
+    memberships: dict[tuple[str, str], OrgRole] = field(default_factory=dict)
+    shares: dict[tuple[str, str], Role] = field(default_factory=dict)
+    inbox: dict[str, StoredReply] = field(default_factory=dict)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+
+    def copy(self) -> State:
+        return State(
+            dict(self.folders), dict(self.documents),
+            {k: list(v) for k, v in self.versions.items()},
+            dict(self.memberships), dict(self.shares), dict(self.inbox), list(self.outbox),
+        )
+
+
+class InMemoryDatabase:
+    """The committed state plus the lock that serializes write units."""
+
+    def __init__(self, clock: FixedClock | None = None) -> None:
+        self.state = State()
+        self.write_lock = asyncio.Lock()
+        self.outbox_ids = itertools.count(1)
+        self.clock = clock or FixedClock()
+        self.commits = 0
+
+
+class _Folders:
+    def __init__(self, state: State) -> None:
+        self._s = state
+
+    async def get(self, folder_id: str) -> Folder | None:
+        return self._s.folders.get(folder_id)
+
+    async def add(self, folder: Folder) -> None:
+        if folder.folder_id in self._s.folders:
+            raise FolderIdTaken(folder.folder_id)
+        for other in self._s.folders.values():
+            if (other.org_id, other.parent_id, other.name) == (
+                folder.org_id, folder.parent_id, folder.name
+            ):
+                raise FolderNameTaken(folder.name)
+        self._s.folders[folder.folder_id] = folder
+
+
+class _Documents:
+    def __init__(self, state: State) -> None:
+        self._s = state
+
+    async def get(self, doc_id: str) -> Document | None:
+        return self._s.documents.get(doc_id)
+
+    async def lock(self, doc_id: str) -> Document | None:
+        return self._s.documents.get(doc_id)
+
+    async def add(self, document: Document, version: DocumentVersion) -> bool:
+        if document.doc_id in self._s.documents:
+            return False
+        self._s.documents[document.doc_id] = document
+        self._s.versions[document.doc_id] = [version]
+        return True
+
+    async def add_version(self, document: Document, version: DocumentVersion) -> None:
+        self._s.documents[document.doc_id] = document
+        self._s.versions[document.doc_id].append(version)
+
+    async def versions(self, doc_id: str) -> list[DocumentVersion]:
+        return list(self._s.versions.get(doc_id, []))
+
+    async def page(
+        self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
+    ) -> list[Document]:
+        docs = [
+            d for d in self._s.documents.values()
+            if d.folder_id == folder_id
+            and (everything or (d.doc_id, reader_id) in self._s.shares)
+            and (after is None or (d.updated_at, d.doc_id) < (after.updated_at, after.doc_id))
+        ]
+        docs.sort(key=lambda d: (d.updated_at, d.doc_id), reverse=True)
+        return docs[:limit]
+
+
+class _Memberships:
+    def __init__(self, state: State) -> None:
+        self._s = state
+
+    async def role_of(self, org_id: str, user_id: str) -> OrgRole | None:
+        return self._s.memberships.get((org_id, user_id))
+
+    async def put(self, membership: Membership) -> OrgRole | None:
+        key = (membership.org_id, membership.user_id)
+        before = self._s.memberships.pop(key, None)
+        if membership.role is not None:
+            self._s.memberships[key] = membership.role
+        return before
+
+
+class _Shares:
+    def __init__(self, state: State) -> None:
+        self._s = state
+
+    async def role_of(self, doc_id: str, user_id: str) -> Role | None:
+        return self._s.shares.get((doc_id, user_id))
+
+    async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
+        self._s.shares.pop((doc_id, user_id), None)
+        if role is not None:
+            self._s.shares[(doc_id, user_id)] = role
+
+    async def owners(self, doc_id: str) -> int:
+        return sum(1 for (d, _), r in self._s.shares.items() if d == doc_id and r is Role.OWNER)
+
+
+class _Inbox:
+    def __init__(self, state: State) -> None:
+        self._s = state
+
+    async def record(self, message_id: str, reply: Json, scopes: Sequence[str]) -> bool:
+        if message_id in self._s.inbox:
+            return False
+        self._s.inbox[message_id] = StoredReply(reply, tuple(scopes))
+        return True
+
+    async def find(self, message_id: str) -> StoredReply | None:
+        return self._s.inbox.get(message_id)
+
+
+class InMemoryUnitOfWork:
+    def __init__(self, db: InMemoryDatabase, *, read_only: bool = False) -> None:
+        self._db = db
+        self._read_only = read_only
+        self._events: list[tuple[DomainEvent, tuple[str, ...]]] = []
+
+    async def __aenter__(self) -> Self:
+        if not self._read_only:
+            await self._db.write_lock.acquire()
+        self._state = self._db.state if self._read_only else self._db.state.copy()
+        self.folders = _Folders(self._state)
+        self.documents = _Documents(self._state)
+        self.memberships = _Memberships(self._state)
+        self.shares = _Shares(self._state)
+        self.inbox = _Inbox(self._state)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if not self._read_only:
+            self._db.write_lock.release()
+
+    def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
+        self._events.append((event, tuple(scopes)))
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for _, scopes in self._events for s in scopes))
+
+    async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit cannot commit")
+        for event, scopes in self._events:
+            body = json.dumps(event.body()).encode()
+            self._state.outbox.append(OutboxMessage(
+                next(self._db.outbox_ids), event.event_id, event.routing_key, body, scopes,
+                self._db.clock.now(),
+            ))
+        self._db.state = self._state
+        self._db.commits += 1
+        self._events = []
+
+
+class InMemoryUnitOfWorkFactory:
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self.db = db
+
+    def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.db, read_only=read_only)
+
+
+@dataclass
+class _Batch:
+    messages: list[OutboxMessage]
+    sent: set[int] = field(default_factory=set)
+
+    async def done(self, ids: Sequence[int]) -> None:
+        self.sent.update(ids)
+
+
+class InMemoryOutbox:
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self._db = db
+        self._claimed: set[int] = set()
+
+    @asynccontextmanager
+    async def claim(self, limit: int) -> AsyncIterator[_Batch]:
+        free = [m for m in self._db.state.outbox if m.id not in self._claimed][:limit]
+        self._claimed.update(m.id for m in free)
+        batch = _Batch(free)
+        try:
+            yield batch
+        finally:
+            self._claimed.difference_update(m.id for m in free)
+            self._db.state.outbox = [m for m in self._db.state.outbox if m.id not in batch.sent]
+
+
+class RecordingEventPublisher:
+    """Confirms everything except routing keys listed in ``unroutable``."""
+
+    def __init__(self) -> None:
+        self.published: list[OutboxMessage] = []
+        self.unroutable: set[str] = set()
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> list[int]:
+        routed = [m for m in messages if m.routing_key not in self.unroutable]
+        self.published.extend(routed)
+        return [m.id for m in routed]
+
+
+class InMemoryReplyCache:
+    """Version-guarded cache-aside store; ``available = False`` simulates an outage."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, bytes] = {}
+        self.versions: dict[str, int] = {}
+        self.available = True
+        self.missed: list[str] = []
+        self.hits = 0
+
+    def _token(self, scopes: Sequence[str]) -> str:
+        return ",".join(f"{s}={self.versions.get(s, 0)}" for s in scopes)
+
+    def _repair(self) -> None:
+        for scope in self.missed:
+            self.versions[scope] = self.versions.get(scope, 0) + 1
+        self.missed.clear()
+
+    async def lookup(self, name: str, scopes: Sequence[str]) -> Lookup:
+        if not self.available:
+            return Lookup(None, None)
+        self._repair()
+        token = self._token(scopes)
+        value = self.values.get(f"{name}|{token}")
+        self.hits += value is not None
+        return Lookup(value, token)
+
+    async def fill(self, name: str, token: str | None, value: bytes) -> None:
+        if self.available and token is not None:
+            self.values[f"{name}|{token}"] = value
+
+    async def invalidate(self, scopes: Sequence[str]) -> None:
+        if not self.available:
+            self.missed.extend(scopes)
+            return
+        self.missed.extend(scopes)
+        self._repair()
+
+
+class InMemoryAuditLog:
+    def __init__(self) -> None:
+        self.entries: dict[str, AuditEntry] = {}
+
+    async def append(self, entries: Sequence[AuditEntry]) -> int:
+        new = [e for e in entries if e.event_id not in self.entries]
+        self.entries.update((e.event_id, e) for e in new)
+        return len(new)
+
+
+
+class InMemoryMissedInvalidations:
+    def __init__(self) -> None:
+        self.rows: dict[int, str] = {}
+        self._ids = itertools.count(1)
+
+    async def record(self, scopes: Sequence[str]) -> None:
+        self.rows.update((next(self._ids), s) for s in scopes)
+
+    async def pending(self, limit: int = 1000) -> list[tuple[int, str]]:
+        return sorted(self.rows.items())[:limit]
+
+    async def resolved(self, ids: Sequence[int]) -> None:
+        for i in ids:
+            self.rows.pop(i, None)

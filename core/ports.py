@@ -1,0 +1,249 @@
+"""Ports: what the use cases need from the outside world, by role.
+
+Adapters implement these (PostgreSQL, Valkey, RabbitMQ, in-memory fakes); the contract
+tests in tests/integration run the same checks over the fake and the real adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, Self
+
+from core.cursor import Cursor
+from core.entities import Document, DocumentVersion, Folder, Membership
+from core.events import DomainEvent
+from core.values import OrgRole, Role
+
+Json = dict[str, Any]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str:
+        """A fresh unique identifier (event ids)."""
+        ...
+
+
+class FolderRepository(Protocol):
+    async def get(self, folder_id: str) -> Folder | None:
+        """The folder, or None."""
+        ...
+
+    async def add(self, folder: Folder) -> None:
+        """Store a new folder; raise FolderIdTaken or FolderNameTaken on a clash."""
+        ...
+
+
+class DocumentRepository(Protocol):
+    async def get(self, doc_id: str) -> Document | None:
+        """The document at its latest version, or None."""
+        ...
+
+    async def lock(self, doc_id: str) -> Document | None:
+        """Like get, and hold the document against concurrent writers until the end of the unit."""
+        ...
+
+    async def add(self, document: Document, version: DocumentVersion) -> bool:
+        """Store a new document and its first version; False (nothing stored) if doc_id exists."""
+        ...
+
+    async def add_version(self, document: Document, version: DocumentVersion) -> None:
+        """Store the next version and make ``document`` (already revised) current."""
+        ...
+
+    async def versions(self, doc_id: str) -> list[DocumentVersion]:
+        """Every version, oldest first."""
+        ...
+
+    async def page(
+        self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
+    ) -> list[Document]:
+        """Up to ``limit`` documents of the folder, newest ``updated_at`` first (ties: doc_id
+        descending), strictly after ``after``; only those the reader holds a role on unless
+        ``everything`` (an org admin)."""
+        ...
+
+
+class MembershipRepository(Protocol):
+    async def role_of(self, org_id: str, user_id: str) -> OrgRole | None:
+        """The user's role in the org, or None for a non-member."""
+        ...
+
+    async def put(self, membership: Membership) -> OrgRole | None:
+        """Set the role (None removes the membership); return the role held before.
+
+        Concurrent puts for the same (org, user) behave as if run one after the other."""
+        ...
+
+
+class ShareRepository(Protocol):
+    async def role_of(self, doc_id: str, user_id: str) -> Role | None:
+        """The user's role on the document, or None."""
+        ...
+
+    async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
+        """Grant, replace (role) or revoke (None) the user's role on the document."""
+        ...
+
+    async def owners(self, doc_id: str) -> int:
+        """How many users hold the owner role on the document."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReply:
+    """What the inbox kept of a command: its reply, and the cache scopes it changed."""
+
+    reply: Json
+    scopes: tuple[str, ...]
+
+
+class Inbox(Protocol):
+    async def record(self, message_id: str, reply: Json, scopes: Sequence[str]) -> bool:
+        """Keep the command's reply; False if this message_id was recorded already (by a
+        concurrent delivery too: the unit must then be rolled back)."""
+        ...
+
+    async def find(self, message_id: str) -> StoredReply | None:
+        """The reply recorded for message_id, or None."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction; rolls back on exit unless commit() was called."""
+
+    folders: FolderRepository
+    documents: DocumentRepository
+    memberships: MembershipRepository
+    shares: ShareRepository
+    inbox: Inbox
+
+    def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
+        """Queue an event for the outbox (written at commit) with the cache scopes it changed."""
+        ...
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """Cache scopes changed so far in this unit (those of the emitted events)."""
+        ...
+
+    async def commit(self) -> None:
+        """Make everything in the unit durable, events included; raise Unavailable if unsure."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit; read-only units may skip the transaction altogether."""
+        ...
+
+
+class CacheKey(Protocol):
+    """A cached reply's name and the scopes it depends on."""
+
+    name: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A cache read: the value if it was there, and the token a later fill must carry."""
+
+    value: bytes | None
+    token: str | None
+
+
+class ReplyCache(Protocol):
+    """Cache-aside store of encoded query replies, guarded against stale fills."""
+
+    async def lookup(self, name: str, scopes: Sequence[str]) -> Lookup:
+        """The cached value, and a token naming the scope versions it was looked up under.
+        Never raises: an unreachable cache is a miss with no token."""
+        ...
+
+    async def fill(self, name: str, token: str | None, value: bytes) -> None:
+        """Store a value loaded after lookup(); it is visible only while none of its scopes
+        has been invalidated since that lookup. Never raises."""
+        ...
+
+    async def invalidate(self, scopes: Sequence[str]) -> None:
+        """Make every value depending on any of the scopes unreachable. Never raises: a
+        miss that cannot reach the cache is recorded and repaired before the cache is
+        trusted again."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: int
+    event_id: str
+    routing_key: str
+    body: bytes
+    scopes: tuple[str, ...]
+    created_at: datetime
+
+
+class OutboxBatch(Protocol):
+    messages: list[OutboxMessage]
+
+    async def done(self, ids: Sequence[int]) -> None:
+        """Mark these events sent (only after the broker confirmed them)."""
+        ...
+
+
+class Outbox(Protocol):
+    def claim(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]:
+        """Up to ``limit`` unsent events, oldest first, held so that no other relay takes
+        them; on exit the ``done`` ones are gone for good and the rest are given back (also
+        when the claimer dies)."""
+        ...
+
+
+class EventPublisher(Protocol):
+    async def publish(self, messages: Sequence[OutboxMessage]) -> list[int]:
+        """Publish persistently with confirms; return the ids the broker confirmed as routed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    event_id: str
+    type: str
+    org_id: str
+    occurred_at: datetime
+    routing_key: str
+    body: Json
+
+
+class AuditLog(Protocol):
+    async def append(self, entries: Sequence[AuditEntry]) -> int:
+        """Append entries not seen before (by event_id); return how many were new."""
+        ...
+
+
+class MissedInvalidations(Protocol):
+    """Durable record of invalidations that could not reach the cache (shared by workers)."""
+
+    async def record(self, scopes: Sequence[str]) -> None:
+        """Remember scopes whose invalidation failed."""
+        ...
+
+    async def pending(self, limit: int = 1000) -> list[tuple[int, str]]:
+        """(id, scope) pairs still to be applied, oldest first."""
+        ...
+
+    async def resolved(self, ids: Sequence[int]) -> None:
+        """Forget these, once the cache applied them."""
+        ...

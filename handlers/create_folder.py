@@ -1,0 +1,54 @@
+"""CreateFolder.
+
+- The actor must be a member of the org.
+- A parent must exist in the same org (another org's folder does not exist here).
+- Names are unique among siblings; folder ids are unique everywhere (both ``conflict``).
+- Emits FolderCreated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import FolderNotFound, NotAMember
+from core.events import FolderCreated
+from core.entities import Folder
+from core.ports import Clock, IdGenerator, Json, UnitOfWork
+from core.values import CacheScope
+from core.views import folder_view
+
+
+@dataclass(frozen=True, slots=True)
+class CreateFolder:
+    folder_id: str
+    org_id: str
+    parent_id: str | None
+    name: str
+    actor_id: str
+
+
+class CreateFolderHandler:
+    def __init__(self, clock: Clock, ids: IdGenerator) -> None:
+        self._clock = clock
+        self._ids = ids
+
+    async def __call__(self, cmd: CreateFolder, uow: UnitOfWork) -> Json:
+        if await uow.memberships.role_of(cmd.org_id, cmd.actor_id) is None:
+            raise NotAMember(cmd.actor_id, cmd.org_id)
+        folder = await self._place(cmd, uow)
+        await uow.folders.add(folder)
+        event = FolderCreated(
+            event_id=self._ids.new_id(), org_id=folder.org_id,
+            occurred_at=self._clock.now(), folder=folder,
+        )
+        uow.emit(event, [CacheScope.folder(folder.folder_id)])
+        return folder_view(folder)
+
+    @staticmethod
+    async def _place(cmd: CreateFolder, uow: UnitOfWork) -> Folder:
+        if cmd.parent_id is None:
+            return Folder.root(cmd.folder_id, cmd.org_id, cmd.name)
+        parent = await uow.folders.get(cmd.parent_id)
+        if parent is None or parent.org_id != cmd.org_id:
+            raise FolderNotFound(cmd.parent_id)
+        return parent.child(cmd.folder_id, cmd.name)

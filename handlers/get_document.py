@@ -1,0 +1,59 @@
+"""GetDocument (query).
+
+- The reader needs ``read``; otherwise, as for a document that does not exist, the
+  answer is ``not_found``.
+- The reply (the Document with its versions, oldest first) is served cache-aside; it
+  depends on the document and on the reader, and is invalidated when either changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.errors import DocumentNotFound, NotFound
+from core.ports import Json, ReplyCache, UnitOfWorkFactory
+from core.values import CacheScope, Capability
+from core.views import document_with_versions_view
+from handlers.replies import failure, success
+from handlers.sharing import access_of
+
+
+@dataclass(frozen=True, slots=True)
+class GetDocument:
+    doc_id: str
+    user_id: str
+
+
+class GetDocumentHandler:
+    def __init__(
+        self, uow: UnitOfWorkFactory, cache: ReplyCache, encode: Callable[[Json], bytes]
+    ) -> None:
+        self._uow = uow
+        self._cache = cache
+        self._encode = encode
+
+    async def __call__(self, query: GetDocument) -> bytes:
+        """The encoded reply envelope."""
+        name = f"doc:{query.doc_id}:{query.user_id}"
+        scopes = (CacheScope.document(query.doc_id), CacheScope.user(query.user_id))
+        cached = await self._cache.lookup(name, scopes)
+        if cached.value is not None:
+            return cached.value
+        reply = self._encode(await self._load(query))
+        await self._cache.fill(name, cached.token, reply)
+        return reply
+
+    async def _load(self, query: GetDocument) -> Json:
+        async with self._uow(read_only=True) as uow:
+            document = await uow.documents.get(query.doc_id)
+            try:
+                if document is None:
+                    raise DocumentNotFound(query.doc_id)
+                (await access_of(uow, document, query.user_id)).require(
+                    Capability.READ, query.doc_id
+                )
+            except NotFound as error:
+                return failure(error)
+            versions = await uow.documents.versions(query.doc_id)
+        return success(document_with_versions_view(document, versions))

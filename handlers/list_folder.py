@@ -1,0 +1,71 @@
+"""ListFolder (query).
+
+- The reader must be a member of the folder's org; otherwise, as for a folder that does
+  not exist, the answer is ``not_found``.
+- Lists the documents the reader may read (all of them for an org admin), newest
+  ``updated_at`` first, ``limit`` per page, with an opaque cursor for the next page.
+- The reply is served cache-aside; it depends on the folder and on the reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.cursor import Cursor
+from core.entities import Document, DocumentPage
+from core.errors import FolderNotFound
+from core.ports import Json, ReplyCache, UnitOfWorkFactory
+from core.values import CacheScope, OrgRole
+from core.views import page_view
+from handlers.replies import failure, success
+
+DEFAULT_LIMIT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ListFolder:
+    folder_id: str
+    user_id: str
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+class ListFolderHandler:
+    def __init__(
+        self, uow: UnitOfWorkFactory, cache: ReplyCache, encode: Callable[[Json], bytes]
+    ) -> None:
+        self._uow = uow
+        self._cache = cache
+        self._encode = encode
+
+    async def __call__(self, query: ListFolder) -> bytes:
+        """The encoded reply envelope; raises InvalidCommand for a cursor we never issued."""
+        after = Cursor.decode(query.cursor) if query.cursor else None
+        name = f"list:{query.folder_id}:{query.user_id}:{query.limit}:{query.cursor or ''}"
+        scopes = (CacheScope.folder(query.folder_id), CacheScope.user(query.user_id))
+        cached = await self._cache.lookup(name, scopes)
+        if cached.value is not None:
+            return cached.value
+        reply = self._encode(await self._load(query, after))
+        await self._cache.fill(name, cached.token, reply)
+        return reply
+
+    async def _load(self, query: ListFolder, after: Cursor | None) -> Json:
+        async with self._uow(read_only=True) as uow:
+            folder = await uow.folders.get(query.folder_id)
+            role = await uow.memberships.role_of(folder.org_id, query.user_id) if folder else None
+            if role is None:
+                return failure(FolderNotFound(query.folder_id))
+            documents = await uow.documents.page(
+                query.folder_id, query.user_id,
+                everything=role is OrgRole.ADMIN, limit=query.limit + 1, after=after,
+            )
+        return success(page_view(_paginate(query, documents)))
+
+
+def _paginate(query: ListFolder, documents: list[Document]) -> DocumentPage:
+    page = tuple(documents[: query.limit])
+    more = len(documents) > query.limit
+    cursor = Cursor(page[-1].updated_at, page[-1].doc_id).encode() if more else None
+    return DocumentPage(query.folder_id, page, cursor)

@@ -1,0 +1,54 @@
+"""ShareDocument.
+
+- The sharer needs ``share`` on the document (without ``read`` it does not exist for them).
+- The user shared with must be a member of the document's org.
+- Sharing again replaces the role; sharing the role already held changes nothing and
+  emits nothing.
+- A document never loses its last owner (``conflict``).
+- Emits DocumentShared (routing key ``document.shared.<role>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.entities import Document, Share
+from core.errors import NotAMember
+from core.events import DocumentShared
+from core.ports import Clock, IdGenerator, Json, UnitOfWork
+from core.values import Role
+from core.views import share_view
+from handlers.sharing import keeps_an_owner, locked_for_sharing, share_scopes
+
+
+@dataclass(frozen=True, slots=True)
+class ShareDocument:
+    doc_id: str
+    shared_by: str
+    shared_with: str
+    role: Role
+
+
+class ShareDocumentHandler:
+    def __init__(self, clock: Clock, ids: IdGenerator) -> None:
+        self._clock = clock
+        self._ids = ids
+
+    async def __call__(self, cmd: ShareDocument, uow: UnitOfWork) -> Json:
+        document = await locked_for_sharing(uow, cmd.doc_id, cmd.shared_by)
+        if await uow.memberships.role_of(document.org_id, cmd.shared_with) is None:
+            raise NotAMember(cmd.shared_with, document.org_id)
+        current = await uow.shares.role_of(cmd.doc_id, cmd.shared_with)
+        if current is not cmd.role:
+            await keeps_an_owner(uow, cmd.doc_id, current, cmd.role)
+            await uow.shares.put(cmd.doc_id, cmd.shared_with, cmd.role)
+            uow.emit(self._shared(cmd, document), share_scopes(document))
+        return share_view(Share(cmd.doc_id, cmd.shared_with, cmd.role))
+
+    def _shared(self, cmd: ShareDocument, document: Document) -> DocumentShared:
+        return DocumentShared(
+            event_id=self._ids.new_id(), org_id=document.org_id, occurred_at=self._clock.now(),
+            document_id=cmd.doc_id, shared_with=cmd.shared_with, shared_by=cmd.shared_by,
+            role=cmd.role,
+        )
+

@@ -1,0 +1,39 @@
+"""Rules shared by ShareDocument and RevokeShare."""
+
+from __future__ import annotations
+
+from core.entities import Document
+from core.errors import DocumentNotFound, LastOwner
+from core.policies import Access, owners_after
+from core.ports import UnitOfWork
+from core.values import CacheScope, Capability, Role
+
+
+async def access_of(uow: UnitOfWork, document: Document, user_id: str) -> Access:
+    """The user's org role and document role, read inside the unit (never from a cache)."""
+    org_role = await uow.memberships.role_of(document.org_id, user_id)
+    doc_role = await uow.shares.role_of(document.doc_id, user_id) if org_role else None
+    return Access(user_id, org_role, doc_role)
+
+
+async def locked_for_sharing(uow: UnitOfWork, doc_id: str, actor_id: str) -> Document:
+    """The document, locked against concurrent share changes, if the actor may share it."""
+    document = await uow.documents.lock(doc_id)
+    if document is None:
+        raise DocumentNotFound(doc_id)
+    (await access_of(uow, document, actor_id)).require(Capability.SHARE, doc_id)
+    return document
+
+
+async def keeps_an_owner(
+    uow: UnitOfWork, doc_id: str, current: Role | None, new: Role | None
+) -> None:
+    """Raise LastOwner if moving one user from ``current`` to ``new`` leaves no owner."""
+    if current is Role.OWNER and new is not Role.OWNER:
+        if owners_after(await uow.shares.owners(doc_id), current, new) < 1:
+            raise LastOwner(doc_id)
+
+
+def share_scopes(document: Document) -> list[str]:
+    """A share change alters the document's gets and its folder's listings."""
+    return [CacheScope.folder(document.folder_id), CacheScope.document(document.doc_id)]

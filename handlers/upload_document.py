@@ -1,0 +1,71 @@
+"""UploadDocument.
+
+- The uploader must be a member of the org, and the folder must exist in that org.
+- A new doc_id stores version 1; the uploader becomes its creator (``owner_id``) and
+  gets the owner role, so that somebody can share it.
+- An existing doc_id stores the next version; it must stay in its folder and org
+  (``conflict``) and the uploader needs ``write`` on it.
+- Concurrent uploads of one doc_id give consecutive versions; none is lost.
+- Emits DocumentUploaded for every version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.entities import Content, Document, DocumentVersion, Folder
+from core.errors import DocumentMoved, FolderNotFound, NotAMember
+from core.events import DocumentUploaded
+from core.policies import Access
+from core.ports import Clock, IdGenerator, Json, UnitOfWork
+from core.values import CacheScope, Capability, OrgRole, Role
+from core.views import document_view
+
+
+@dataclass(frozen=True, slots=True)
+class UploadDocument:
+    doc_id: str
+    org_id: str
+    folder_id: str
+    owner_id: str
+    content: Content
+
+
+class UploadDocumentHandler:
+    def __init__(self, clock: Clock, ids: IdGenerator) -> None:
+        self._clock = clock
+        self._ids = ids
+
+    async def __call__(self, cmd: UploadDocument, uow: UnitOfWork) -> Json:
+        org_role = await uow.memberships.role_of(cmd.org_id, cmd.owner_id)
+        if org_role is None:
+            raise NotAMember(cmd.owner_id, cmd.org_id)
+        folder = await uow.folders.get(cmd.folder_id)
+        if folder is None or folder.org_id != cmd.org_id:
+            raise FolderNotFound(cmd.folder_id)
+        document, version = await self._store(cmd, folder, org_role, uow)
+        event = DocumentUploaded(
+            event_id=self._ids.new_id(), org_id=document.org_id,
+            occurred_at=version.uploaded_at, document=document, uploaded_by=cmd.owner_id,
+        )
+        scopes = [CacheScope.folder(document.folder_id), CacheScope.document(document.doc_id)]
+        uow.emit(event, scopes)
+        return document_view(document)
+
+    async def _store(
+        self, cmd: UploadDocument, folder: Folder, org_role: OrgRole, uow: UnitOfWork
+    ) -> tuple[Document, DocumentVersion]:
+        now = self._clock.now()
+        created = Document.create(cmd.doc_id, folder, cmd.owner_id, cmd.content, now)
+        if await uow.documents.add(*created):
+            await uow.shares.put(cmd.doc_id, cmd.owner_id, Role.OWNER)
+            return created
+        current = await uow.documents.lock(cmd.doc_id)
+        assert current is not None  # add() found it, and documents are never deleted
+        if not current.is_in(cmd.org_id, cmd.folder_id):
+            raise DocumentMoved(cmd.doc_id)
+        access = Access(cmd.owner_id, org_role, await uow.shares.role_of(cmd.doc_id, cmd.owner_id))
+        access.require(Capability.WRITE, cmd.doc_id)
+        revised = current.revise(cmd.content, cmd.owner_id, now)
+        await uow.documents.add_version(*revised)
+        return revised
