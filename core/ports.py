@@ -179,9 +179,9 @@ class ReplyCache(Protocol):
         ...
 
     async def invalidate(self, scopes: Sequence[str]) -> None:
-        """Make every value depending on any of the scopes unreachable. Never raises: a
-        miss that cannot reach the cache is recorded and repaired before the cache is
-        trusted again."""
+        """Make every value depending on any of the scopes unreachable. An invalidation
+        that cannot reach the cache is recorded (MissedInvalidations) and applied before
+        the cache is trusted again; raise Unavailable only if it could be neither."""
         ...
 
 
