@@ -1,0 +1,1 @@
+"""Inbound side and composition root: FastStream subscribers, message schemas, the CLI."""

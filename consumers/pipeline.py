@@ -1,0 +1,200 @@
+"""Every delivery goes through here: the error table of docbus, in one place.
+
+| what happened                    | reply (if reply_to)  | the message                      |
+| -------------------------------- | -------------------- | -------------------------------- |
+| done (or a final domain decision)| the recorded reply   | acked after the reply is out     |
+| not JSON / wrong content type /  | ``invalid`` with     | dead-lettered with the reason,   |
+| schema / query without reply_to  | details              | then acked                       |
+| dependency down (Unavailable)    | none while retrying  | held and retried with backoff and|
+|                                  |                      | jitter (prefetch bounds how many |
+|                                  |                      | wait); past the budget:          |
+|                                  |                      | ``unavailable`` + dead-lettered  |
+| redelivered ``poison_after`` times| ``unavailable``     | dead-lettered as poison          |
+| anything else (a bug)            | ``unavailable``, no  | dead-lettered, logged with the   |
+|                                  | internals            | traceback                        |
+
+A message is acknowledged only after its transaction committed and its reply (or dead
+letter) was confirmed by the broker; a crash before that means a redelivery, which the
+inbox turns into the same reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import BaseModel, ValidationError
+
+from consumers.faults import CrashPoints
+from consumers.responder import Responder
+from core.errors import InvalidCommand, Unavailable
+
+log = structlog.get_logger("docbus.pipeline")
+
+Run = Callable[[Any, AbstractIncomingMessage], Awaitable[bytes]]
+
+
+class Invalid(Exception):
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+def error_reply(code: str, message: str, details: list[dict[str, Any]] | None = None) -> bytes:
+    return orjson.dumps(
+        {"ok": False, "error": {"code": code, "message": message, "details": details or []}}
+    )
+
+
+def decode(raw: AbstractIncomingMessage, schema: type[BaseModel]) -> Any:
+    """The validated body, or Invalid saying what breaks the contract."""
+    content_type = (raw.content_type or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise Invalid(f"content_type must be application/json, not {raw.content_type!r}")
+    try:
+        return schema.model_validate_json(raw.body)
+    except ValidationError as error:
+        details = [
+            {"field": ".".join(map(str, e["loc"])) or "(body)", "error": e["msg"]}
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        raise Invalid(f"body does not match {schema.__name__}", details) from None
+
+
+@dataclass
+class RetryPolicy:
+    budget: float = 30.0
+    base: float = 0.05
+    cap: float = 2.0
+
+    async def run(self, attempt: Callable[[], Awaitable[bytes]]) -> bytes:
+        """Retry Unavailable with capped exponential backoff and full jitter, within budget."""
+        deadline = time.monotonic() + self.budget
+        for n in range(1_000_000):
+            try:
+                return await attempt()
+            except Unavailable as error:
+                delay = random.uniform(0, min(self.cap, self.base * 2**n))
+                if time.monotonic() + delay > deadline:
+                    raise BudgetExhausted(str(error)) from error
+                log.warning("dependency_unavailable", error=str(error), retry_in=round(delay, 3))
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+
+class BudgetExhausted(Exception):
+    pass
+
+
+class Pipeline:
+    def __init__(
+        self,
+        responder: Responder,
+        retry: RetryPolicy,
+        *,
+        poison_after: int,
+        crash_points: CrashPoints | None = None,
+    ) -> None:
+        self._responder = responder
+        self._retry = retry
+        self._poison_after = poison_after
+        self._crash = crash_points or CrashPoints()
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def process(
+        self, raw: AbstractIncomingMessage, schema: type[BaseModel], run: Run, *, query: bool
+    ) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+        structlog.contextvars.bind_contextvars(
+            message_id=raw.message_id,
+            correlation_id=raw.correlation_id,
+            routing_key=raw.routing_key,
+        )
+        try:
+            await self._process(raw, schema, run, query=query)
+        finally:
+            structlog.contextvars.clear_contextvars()
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.set()
+
+    async def drained(self, timeout: float) -> bool:
+        """Wait until no delivery is in flight; False if the timeout came first."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _process(
+        self, raw: AbstractIncomingMessage, schema: type[BaseModel], run: Run, *, query: bool
+    ) -> None:
+        self._crash.crash("after_receive")
+        deliveries = _delivery_count(raw)
+        if deliveries >= self._poison_after:
+            reason = f"poison: delivered {deliveries + 1} times without being completed"
+            await self._fail(
+                raw, reason, error_reply("unavailable", "the message could not be processed")
+            )
+            return
+        try:
+            body = decode(raw, schema)
+            if query and not raw.reply_to:
+                raise Invalid("a query needs reply_to")
+            reply = await self._retry.run(lambda: run(body, raw))
+        except (Invalid, InvalidCommand) as error:
+            details = getattr(error, "details", [])
+            log.info("message_invalid", reason=error.message, details=details)
+            await self._fail(
+                raw, f"invalid: {error.message}", error_reply("invalid", error.message, details)
+            )
+            return
+        except BudgetExhausted as error:
+            log.error("retry_budget_exhausted", error=str(error))
+            await self._fail(
+                raw,
+                f"unavailable: {error}",
+                error_reply("unavailable", "a dependency stayed unavailable; try again later"),
+            )
+            return
+        except Exception as error:  # a bug: keep the message, tell the sender nothing internal
+            log.exception("message_failed")
+            await self._fail(
+                raw,
+                f"internal error: {type(error).__name__}",
+                error_reply("unavailable", "the message could not be processed"),
+            )
+            return
+        self._crash.crash("after_commit")
+        await self._responder.reply(raw, reply)
+        await raw.ack()
+
+    async def _fail(self, raw: AbstractIncomingMessage, reason: str, reply: bytes) -> None:
+        """Dead-letter (confirmed), answer the sender, then ack; requeue if the broker refused."""
+        try:
+            await self._responder.dead_letter(raw, reason)
+            await self._responder.reply(raw, reply)
+        except Exception:
+            log.exception("dead_letter_failed", reason=reason)
+            await raw.nack(requeue=True)
+            return
+        log.warning("message_dead_lettered", reason=reason)
+        await raw.ack()
+
+
+def _delivery_count(raw: AbstractIncomingMessage) -> int:
+    """How many times a quorum queue delivered this message before (0 the first time)."""
+    value = (raw.headers or {}).get("x-delivery-count", 0)
+    return value if isinstance(value, int) else 0

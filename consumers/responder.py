@@ -1,0 +1,76 @@
+"""Replies and dead letters, on a publishing connection of their own.
+
+- A reply goes to the default exchange with routing key = reply_to and the request's
+  correlation_id, with ``mandatory=False``: a mandatory publish to direct reply-to comes
+  back as a return even when it was delivered (RabbitMQ 3.10).
+- A dead letter keeps the original body and properties, adds ``x-docbus-error`` (why) and
+  where it came from, is persistent and confirmed before the original is acknowledged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+
+from consumers.topology import DEAD, ERROR_HEADER
+
+ORIGIN_HEADERS = ("x-docbus-original-exchange", "x-docbus-original-routing-key")
+
+
+class Responder:
+    def __init__(self, connection: AbstractRobustConnection, *, timeout: float = 10.0) -> None:
+        self._connection = connection
+        self._timeout = timeout
+        self._channel: AbstractChannel | None = None
+
+    async def _open(self) -> AbstractChannel:
+        if self._channel is None or self._channel.is_closed:
+            self._channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+        return self._channel
+
+    async def reply(self, request: AbstractIncomingMessage, body: bytes) -> None:
+        """Publish the reply if the request asked for one (exactly once per handled delivery)."""
+        if not request.reply_to:
+            return
+        channel = await self._open()
+        message = aio_pika.Message(
+            body, content_type="application/json", correlation_id=request.correlation_id,
+            message_id=request.message_id,
+        )
+        await channel.default_exchange.publish(
+            message, request.reply_to, mandatory=False, timeout=self._timeout
+        )
+
+    async def dead_letter(self, original: AbstractIncomingMessage, reason: str) -> None:
+        channel = await self._open()
+        exchange = await channel.get_exchange(DEAD.name, ensure=False)
+        await exchange.publish(
+            dead_letter_of(original, reason), original.routing_key or "", mandatory=True,
+            timeout=self._timeout,
+        )
+
+
+def dead_letter_of(original: AbstractIncomingMessage, reason: str) -> aio_pika.Message:
+    """The original message, persistent, with why and whence in its headers."""
+    headers: dict[str, Any] = dict(original.headers or {})
+    headers[ERROR_HEADER] = reason[:1000]
+    headers["x-docbus-original-exchange"] = original.exchange or ""
+    headers["x-docbus-original-routing-key"] = original.routing_key or ""
+    headers["x-docbus-failed-at"] = datetime.now(UTC).isoformat()
+    if original.user_id:  # the broker checks user_id against our login: keep it aside
+        headers["x-docbus-original-user-id"] = original.user_id
+    if original.expiration is not None:  # a dead letter must not expire
+        headers["x-docbus-original-expiration"] = str(original.expiration)
+    return aio_pika.Message(
+        original.body, headers=headers, content_type=original.content_type,
+        content_encoding=original.content_encoding,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT, priority=original.priority,
+        correlation_id=original.correlation_id, reply_to=original.reply_to,
+        message_id=original.message_id, timestamp=original.timestamp, type=original.type,
+        app_id=original.app_id,
+    )

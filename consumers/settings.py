@@ -1,0 +1,84 @@
+"""Configuration from the environment, one class per concern, loaded only by the CLI."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCBUS_DATABASE_")
+
+    url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/docbus", description="PostgreSQL URL"
+    )
+    pool_min: int = Field(2, description="connections kept open")
+    pool_max: int = Field(16, description="at most this many connections per worker")
+    command_timeout: float = Field(10.0, description="seconds one statement may take")
+
+
+class ValkeySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCBUS_VALKEY_")
+
+    url: str = Field("redis://127.0.0.1:6380/0", description="Valkey (or Redis 7) URL")
+    timeout: float = Field(0.25, description="socket timeout, seconds: a hung cache must not stall")
+    ttl: int = Field(300, description="seconds a cached reply lives at most")
+    breaker_open_seconds: float = Field(1.0, description="how long a failing cache is bypassed")
+    start_embedded: bool = Field(
+        False, description="start the packaged valkey-server if nothing answers at the URL"
+    )
+
+
+class RabbitSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCBUS_RABBIT_")
+
+    url: str = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
+    prefetch: int = Field(64, description="unacknowledged messages per queue and worker")
+    heartbeat: int = Field(10, description="AMQP heartbeat, seconds")
+    delivery_limit: int = Field(
+        20, description="broker-side backstop: deliveries before a quorum queue dead-letters"
+    )
+    poison_after: int = Field(
+        5, description="a message redelivered this many times is dead-lettered as poison"
+    )
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCBUS_")
+
+    retry_budget: float = Field(
+        30.0, description="seconds a message may wait for a dependency before `unavailable`"
+    )
+    shutdown_deadline: float = Field(
+        25.0, description="seconds SIGTERM may take to finish in-flight work and drain"
+    )
+    inbox_retention_hours: float = Field(
+        168.0, description="how long message_ids are remembered for de-duplication"
+    )
+    relay_batch: int = Field(500, description="outbox events published per round")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")
+    metrics_port: int = Field(0, description="Prometheus metrics port; 0 disables")
+    crash_at: str = Field(
+        "", description="fault-suite only: crash the process at this named point"
+    )
+
+
+class Settings:
+    """Every concern's settings, read from the environment at once."""
+
+    def __init__(self) -> None:
+        self.database = DatabaseSettings()
+        self.valkey = ValkeySettings()
+        self.rabbit = RabbitSettings()
+        self.worker = WorkerSettings()
+
+
+def with_query(url: str, **params: object) -> str:
+    """The URL with these query parameters set (e.g. the AMQP heartbeat)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update({k: str(v) for k, v in params.items()})
+    return urlunsplit(parts._replace(query=urlencode(query)))

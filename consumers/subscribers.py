@@ -1,0 +1,127 @@
+"""FastStream subscribers: decode -> command -> use case -> encoded reply.
+
+Every subscriber acknowledges by hand (``AckPolicy.MANUAL``) through the pipeline, never
+lets FastStream publish a reply (``no_reply=True``: FastStream would publish it with
+``mandatory=True``), and reads from its own channel with a bounded prefetch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import Any
+
+import orjson
+from aio_pika.abc import AbstractIncomingMessage
+from faststream.message import StreamMessage
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+
+from consumers.pipeline import Pipeline, Run
+from consumers.schemas import INBOUND, AuditEventIn
+from consumers.topology import COMMANDS, EVENTS, ROUTES, Route, audit_queue, command_queue
+from core.ports import AuditEntry, Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
+from handlers.bus import CommandBus
+from handlers.create_folder import CreateFolderHandler
+from handlers.get_document import GetDocumentHandler
+from handlers.list_folder import ListFolderHandler
+from handlers.record_audit import RecordAuditEntry
+from handlers.revoke_share import RevokeShareHandler
+from handlers.set_membership import SetMembershipHandler
+from handlers.share_document import ShareDocumentHandler
+from handlers.upload_document import UploadDocumentHandler
+
+Query = Callable[[Any], Awaitable[bytes]]
+UseCase = Callable[[Any, Any], Awaitable[dict[str, Any]]]
+
+
+def command_runner(bus: CommandBus, use_case: UseCase) -> Run:
+    async def run(body: Any, raw: AbstractIncomingMessage) -> bytes:
+        outcome = await bus.execute(use_case, body.to_command(), raw.message_id or None)
+        return orjson.dumps(outcome.reply)
+
+    return run
+
+
+def query_runner(query: Query) -> Run:
+    async def run(body: Any, raw: AbstractIncomingMessage) -> bytes:
+        return await query(body.to_command())
+
+    return run
+
+
+async def keep_raw(message: StreamMessage[Any]) -> bytes:
+    """FastStream would JSON-decode the body before the handler runs, and a body that is
+    not JSON would then fail outside the pipeline (and stay unacknowledged): the pipeline
+    decodes and validates itself."""
+    return message.body
+
+
+def build_runners(uow: UnitOfWorkFactory, cache: ReplyCache, clock: Clock, ids: IdGenerator) -> dict[str, Run]:
+    """One runner per routing key: the use cases of the contract, wired to the ports."""
+    bus = CommandBus(uow, cache)
+    memberships = SetMembershipHandler(clock, ids)
+    return {
+        "folder.create": command_runner(bus, CreateFolderHandler(clock, ids)),
+        "document.upload": command_runner(bus, UploadDocumentHandler(clock, ids)),
+        "document.share": command_runner(bus, ShareDocumentHandler(clock, ids)),
+        "document.unshare": command_runner(bus, RevokeShareHandler(clock, ids)),
+        "org.member.set": command_runner(bus, memberships),
+        "org.member.remove": command_runner(bus, memberships),
+        "document.get": query_runner(GetDocumentHandler(uow, cache, orjson.dumps)),
+        "folder.list": query_runner(ListFolderHandler(uow, cache, orjson.dumps)),
+    }
+
+
+def register_route(
+    broker: RabbitBroker, pipeline: Pipeline, route: Route,
+    run: Run, *, prefetch: int, delivery_limit: int,
+) -> None:
+    schema = INBOUND[route.routing_key]
+
+    async def handle(msg: RabbitMessage) -> None:
+        await pipeline.process(msg.raw_message, schema, run, query=route.query)
+
+    handle.__name__ = route.queue.replace(".", "_")
+    broker.subscriber(
+        command_queue(route, delivery_limit), COMMANDS,
+        channel=Channel(prefetch_count=prefetch), ack_policy=AckPolicy.MANUAL, no_reply=True,
+        decoder=keep_raw, title=route.queue, description=schema.__doc__,
+    )(handle)
+
+
+def register_commands(
+    broker: RabbitBroker, pipeline: Pipeline, runners: dict[str, Run],
+    *, prefetch: int, delivery_limit: int,
+) -> None:
+    for route in ROUTES:
+        register_route(
+            broker, pipeline, route, runners[route.routing_key],
+            prefetch=prefetch, delivery_limit=delivery_limit,
+        )
+
+
+def register_audit(
+    broker: RabbitBroker, pipeline: Pipeline, record: RecordAuditEntry,
+    *, prefetch: int, delivery_limit: int,
+) -> None:
+    async def run(event: AuditEventIn, raw: AbstractIncomingMessage) -> bytes:
+        occurred = event.occurred_at
+        if occurred.tzinfo is None:
+            occurred = occurred.replace(tzinfo=UTC)
+        body = orjson.loads(raw.body)
+        entry = AuditEntry(
+            event.event_id, event.type, event.org_id, occurred, raw.routing_key or "", body
+        )
+        await record([entry])
+        return b""
+
+    async def handle(msg: RabbitMessage) -> None:
+        await pipeline.process(msg.raw_message, AuditEventIn, run, query=False)
+
+    broker.subscriber(
+        audit_queue(delivery_limit), EVENTS, channel=Channel(prefetch_count=prefetch),
+        ack_policy=AckPolicy.MANUAL, no_reply=True, decoder=keep_raw, title="docbus.audit",
+        description="Writes every event once into the append-only audit log.",
+    )(handle)

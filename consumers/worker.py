@@ -1,0 +1,235 @@
+"""The composition root: builds every adapter and use case, runs the worker, stops it.
+
+``Worker`` wires PostgreSQL, Valkey and RabbitMQ to the use cases and runs up to three
+roles in one process: ``commands`` (every command and query subscriber), ``relay`` (the
+outbox relay) and ``audit`` (the audit consumer).
+
+Shutdown (SIGTERM) in order, within ``DOCBUS_SHUTDOWN_DEADLINE``: stop consuming
+(basic.cancel, so the broker sends nothing new), finish the deliveries in flight
+(each is acknowledged as usual), drain the outbox, then close connections. Nothing is
+left unacknowledged, so a deploy causes no redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractRobustConnection
+from faststream.rabbit import RabbitBroker
+
+from adapters.postgres.audit import PgAuditLog
+from adapters.postgres.database import PgDatabase
+from adapters.postgres.misses import PgMissedInvalidations
+from adapters.postgres.outbox import PgOutbox, PgOutboxListener
+from adapters.postgres.repositories import prune_inbox
+from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
+from adapters.rabbit_publisher import RabbitEventPublisher
+from adapters.valkey_cache import CircuitBreaker, ValkeyReplyCache, make_client
+from consumers.faults import CrashingOutbox, CrashingPublisher, CrashPoints
+from consumers.pipeline import Pipeline, RetryPolicy
+from consumers.responder import Responder
+from consumers.settings import Settings, with_query
+from consumers.subscribers import build_runners, register_audit, register_commands
+from consumers.topology import declare_topology
+from core.errors import Unavailable
+from core.ports import EventPublisher, Outbox
+from handlers.record_audit import RecordAuditEntry
+from handlers.relay_outbox import RelayOutbox
+
+log = structlog.get_logger("docbus.worker")
+ROLES = frozenset({"commands", "relay", "audit"})
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class UuidIds:
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    roles: frozenset[str] = ROLES
+    db: PgDatabase | None = None
+    connection: AbstractRobustConnection | None = None
+    broker: RabbitBroker | None = None
+    pipeline: Pipeline | None = None
+    relay: RelayOutbox | None = None
+    cache: ValkeyReplyCache | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        s = self.settings
+        crash = CrashPoints(s.worker.crash_at)
+        self.db = await PgDatabase.connect(
+            s.database.url, min_size=s.database.pool_min, max_size=s.database.pool_max,
+            command_timeout=s.database.command_timeout,
+        )
+        self.cache = ValkeyReplyCache(
+            make_client(s.valkey.url, s.valkey.timeout), PgMissedInvalidations(self.db),
+            ttl_seconds=s.valkey.ttl, breaker=CircuitBreaker(open_seconds=s.valkey.breaker_open_seconds),
+        )
+        amqp_url = with_query(s.rabbit.url, heartbeat=s.rabbit.heartbeat)
+        self.connection = await aio_pika.connect_robust(
+            amqp_url, client_properties={"connection_name": "docbus-publish"}
+        )
+        async with self.connection.channel() as channel:
+            await declare_topology(channel, s.rabbit.delivery_limit)
+        responder = Responder(self.connection)
+        self.pipeline = Pipeline(
+            responder, RetryPolicy(budget=s.worker.retry_budget),
+            poison_after=s.rabbit.poison_after, crash_points=crash,
+        )
+        self.broker = RabbitBroker(
+            amqp_url, graceful_timeout=s.worker.shutdown_deadline, logger=None,
+            client_properties={"connection_name": "docbus-consume"},
+        )
+        uow = PgUnitOfWorkFactory(self.db)
+        if "commands" in self.roles:
+            self._register_commands(uow)
+        if "audit" in self.roles:
+            register_audit(
+                self.broker, self.pipeline, RecordAuditEntry(PgAuditLog(self.db)),
+                prefetch=s.rabbit.prefetch, delivery_limit=s.rabbit.delivery_limit,
+            )
+        await self.broker.start()
+        if "relay" in self.roles:
+            outbox: Outbox = CrashingOutbox(PgOutbox(self.db), crash)
+            publisher: EventPublisher = CrashingPublisher(RabbitEventPublisher(self.connection), crash)
+            self.relay = RelayOutbox(outbox, publisher, self.cache, batch=s.worker.relay_batch)
+            self._spawn(self._relay_loop())
+        self._spawn(self._maintenance_loop())
+        log.info("worker_started", roles=sorted(self.roles))
+
+    def _register_commands(self, uow: PgUnitOfWorkFactory) -> None:
+        assert self.broker and self.pipeline and self.cache
+        register_commands(
+            self.broker, self.pipeline, build_runners(uow, self.cache, SystemClock(), UuidIds()),
+            prefetch=self.settings.rabbit.prefetch,
+            delivery_limit=self.settings.rabbit.delivery_limit,
+        )
+
+    def _spawn(self, coro: Any) -> None:
+        self._tasks.append(asyncio.create_task(coro))
+
+    async def _relay_loop(self) -> None:
+        assert self.db and self.relay
+        listener = PgOutboxListener(self.db)
+        await listener.start()
+        try:
+            while not self._stopping.is_set():
+                await self._relay_round()
+                await listener.wait(timeout=0.5)
+        finally:
+            await listener.close()
+
+    async def _relay_round(self) -> int:
+        """Publish until the outbox is empty (or a round publishes nothing)."""
+        assert self.relay
+        total = 0
+        delay = 0.05
+        while True:
+            try:
+                sent = await self.relay()
+            except Unavailable as error:
+                log.warning("relay_unavailable", error=str(error))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                return total
+            total += sent
+            if sent < self.settings.worker.relay_batch:
+                return total
+
+    async def _maintenance_loop(self) -> None:
+        assert self.db and self.cache
+        retention = timedelta(hours=self.settings.worker.inbox_retention_hours)
+        last_prune = 0.0
+        while not self._stopping.is_set():
+            with contextlib.suppress(Exception):
+                await self.cache.repair()
+            if time.monotonic() - last_prune > 60:
+                last_prune = time.monotonic()
+                try:
+                    pruned = await prune_inbox(self.db, datetime.now(UTC) - retention)
+                    if pruned:
+                        log.info("inbox_pruned", rows=pruned)
+                except Exception:
+                    log.warning("inbox_prune_failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._stopping.wait()
+
+    async def stop(self) -> None:
+        """Stop consuming, finish in-flight deliveries, drain the outbox, close."""
+        deadline = time.monotonic() + self.settings.worker.shutdown_deadline
+        log.info("worker_stopping")
+        if self.broker is not None:
+            await stop_consuming(self.broker)
+        if self.pipeline is not None and not await self.pipeline.drained(_left(deadline)):
+            log.error("shutdown_deadline_passed", in_flight=self.pipeline.in_flight)
+        self._stopping.set()
+        for task in self._tasks:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                async with asyncio.timeout(_left(deadline)):
+                    await task
+        if self.relay is not None:
+            with contextlib.suppress(Exception, TimeoutError):
+                async with asyncio.timeout(_left(deadline)):
+                    await self._relay_round()
+        await self.close()
+        log.info("worker_stopped")
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self.broker is not None:
+            await self.broker.stop()
+        if self.connection is not None:
+            await self.connection.close()
+        if self.cache is not None:
+            await self.cache.close()
+        if self.db is not None:
+            await self.db.close()
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        await self.stop()
+
+
+async def stop_consuming(broker: RabbitBroker) -> None:
+    """basic.cancel every subscriber's consumer, without waiting for handlers.
+
+    FastStream's own stop() first marks the subscriber stopped (so deliveries that keep
+    arriving are left unacknowledged: a redelivery after the deploy) and cancels only
+    after waiting; here the broker is told first, then in-flight work finishes normally.
+    """
+    for subscriber in broker.subscribers:
+        queue = getattr(subscriber, "_queue_obj", None)
+        tag = getattr(subscriber, "_consumer_tag", None)
+        if queue is not None and tag is not None and not queue.channel.is_closed:
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+            subscriber._consumer_tag = None  # type: ignore[attr-defined]
+
+
+def _left(deadline: float) -> float:
+    return max(0.1, deadline - time.monotonic())

@@ -1,0 +1,78 @@
+"""Consumers over FastStream's in-memory TestRabbitBroker, with in-memory adapters.
+
+TestRabbitBroker does not acknowledge, reject or dead-letter anything, so what this tier
+checks is decoding, replies and the error table; the broker's side of it is in tests/e2e.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from aio_pika.abc import AbstractIncomingMessage
+from faststream.rabbit import RabbitBroker, TestRabbitBroker
+
+from adapters.memory import (
+    FixedClock,
+    InMemoryAuditLog,
+    InMemoryDatabase,
+    InMemoryReplyCache,
+    InMemoryUnitOfWorkFactory,
+    SequentialIds,
+)
+from consumers.pipeline import Pipeline, RetryPolicy
+from consumers.subscribers import build_runners, register_audit, register_commands
+from handlers.record_audit import RecordAuditEntry
+
+
+@dataclass
+class RecordingResponder:
+    replies: list[tuple[str | None, dict[str, Any]]] = field(default_factory=list)
+    dead: list[tuple[str, bytes]] = field(default_factory=list)
+
+    async def reply(self, request: AbstractIncomingMessage, body: bytes) -> None:
+        if request.reply_to:
+            self.replies.append((request.correlation_id, orjson.loads(body)))
+
+    async def dead_letter(self, original: AbstractIncomingMessage, reason: str) -> None:
+        self.dead.append((reason, original.body))
+
+    def last(self) -> dict[str, Any]:
+        return self.replies[-1][1]
+
+
+@dataclass
+class Harness:
+    broker: RabbitBroker
+    responder: RecordingResponder
+    db: InMemoryDatabase
+    cache: InMemoryReplyCache
+    audit: InMemoryAuditLog
+
+    async def send(self, routing_key: str, body: Any, **props: Any) -> dict[str, Any] | None:
+        """Publish as a client would; return the reply (None if there was none)."""
+        raw = body if isinstance(body, bytes) else orjson.dumps(body)
+        props.setdefault("content_type", "application/json")
+        props.setdefault("reply_to", "amq.rabbitmq.reply-to.test")
+        props.setdefault("correlation_id", f"c-{len(self.responder.replies)}")
+        before = len(self.responder.replies)
+        await self.broker.publish(raw, exchange="docbus.commands", routing_key=routing_key, **props)
+        return self.responder.last() if len(self.responder.replies) > before else None
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    db = InMemoryDatabase()
+    cache = InMemoryReplyCache()
+    audit = InMemoryAuditLog()
+    responder = RecordingResponder()
+    pipeline = Pipeline(responder, RetryPolicy(budget=0.2), poison_after=5)  # type: ignore[arg-type]
+    broker = RabbitBroker()
+    runners = build_runners(InMemoryUnitOfWorkFactory(db), cache, FixedClock(), SequentialIds())
+    register_commands(broker, pipeline, runners, prefetch=8, delivery_limit=20)
+    register_audit(broker, pipeline, RecordAuditEntry(audit), prefetch=8, delivery_limit=20)
+    async with TestRabbitBroker(broker) as test_broker:
+        yield Harness(test_broker, responder, db, cache, audit)

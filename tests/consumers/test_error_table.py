@@ -1,0 +1,163 @@
+"""The error table of consumers/pipeline.py, row by row, and replies' shapes."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from consumers.schemas import REPLY_DATA, Failure
+from tests.consumers.conftest import Harness
+
+ORG, ALICE, BOB = "org-1", "alice", "bob"
+
+
+async def seed(h: Harness) -> None:
+    await h.send("org.member.set", {"org_id": ORG, "user_id": ALICE, "role": "member"})
+    await h.send("org.member.set", {"org_id": ORG, "user_id": BOB, "role": "member"})
+    await h.send("folder.create", {"folder_id": "f1", "org_id": ORG, "parent_id": None,
+                                   "name": "docs", "actor_id": ALICE})
+
+
+def upload(doc_id: str = "d1", **over: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "doc_id": doc_id, "org_id": ORG, "folder_id": "f1", "owner_id": ALICE,
+        "name": "a.pdf", "mime_type": "application/pdf", "blob_uri": "s3://b/a", "tags": [],
+    }
+    return body | over
+
+
+async def test_upload_replies_with_the_document(harness: Harness) -> None:
+    await seed(harness)
+    reply = await harness.send("document.upload", upload(size_bytes=3, sha256="a" * 64))
+    assert reply is not None and reply["ok"] is True
+    REPLY_DATA["document.upload"].model_validate(reply["data"])
+    assert reply["data"]["version"] == 1 and reply["data"]["owner_id"] == ALICE
+
+
+async def test_every_reply_data_fits_its_documented_schema(harness: Harness) -> None:
+    await seed(harness)
+    await harness.send("document.upload", upload())
+    bodies = {
+        "document.share": {"doc_id": "d1", "shared_by": ALICE, "shared_with": BOB, "role": "viewer"},
+        "document.get": {"doc_id": "d1", "user_id": BOB},
+        "folder.list": {"folder_id": "f1", "user_id": BOB},
+        "document.unshare": {"doc_id": "d1", "revoked_by": ALICE, "user_id": BOB},
+        "org.member.remove": {"org_id": ORG, "user_id": BOB},
+    }
+    for key, body in bodies.items():
+        reply = await harness.send(key, body)
+        assert reply is not None and reply["ok"], (key, reply)
+        REPLY_DATA[key].model_validate(reply["data"])
+
+
+async def test_reply_carries_the_request_correlation_id(harness: Harness) -> None:
+    await seed(harness)
+    await harness.send("folder.list", {"folder_id": "f1", "user_id": ALICE}, correlation_id="abc")
+    assert harness.responder.replies[-1][0] == "abc"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (upload(doc_id="has space"), "doc_id"),
+        (upload(tags="x"), "tags"),
+        (upload(size_bytes=-1), "size_bytes"),
+        (upload(size_bytes="5"), "size_bytes"),
+        (upload(sha256="xyz"), "sha256"),
+        (upload(extra=1), "extra"),
+        ({k: v for k, v in upload().items() if k != "name"}, "name"),
+    ],
+)
+async def test_schema_violation_is_invalid_and_dead_lettered(
+    harness: Harness, body: dict[str, object], field: str
+) -> None:
+    reply = await harness.send("document.upload", body)
+    assert reply is not None
+    Failure.model_validate(reply)
+    assert reply["error"]["code"] == "invalid"
+    assert any(d["field"] == field for d in reply["error"]["details"]), reply
+    reason, original = harness.responder.dead[-1]
+    assert reason.startswith("invalid:") and original == orjson.dumps(body)
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b'"text"', b"", b"\xff\xfe"])
+async def test_a_body_that_is_not_a_json_object_is_invalid(harness: Harness, raw: bytes) -> None:
+    reply = await harness.send("folder.create", raw)
+    assert reply is not None and reply["error"]["code"] == "invalid"
+    assert harness.responder.dead[-1][1] == raw
+
+
+async def test_another_content_type_is_invalid(harness: Harness) -> None:
+    body = orjson.dumps({"org_id": ORG, "user_id": ALICE, "role": "member"})
+    reply = await harness.send("org.member.set", body, content_type="text/plain")
+    assert reply is not None and reply["error"]["code"] == "invalid"
+    assert "content_type" in reply["error"]["message"]
+
+
+async def test_a_query_without_reply_to_is_dead_lettered(harness: Harness) -> None:
+    await harness.send("folder.list", {"folder_id": "f1", "user_id": ALICE}, reply_to=None)
+    assert harness.responder.dead[-1][0] == "invalid: a query needs reply_to"
+
+
+async def test_a_command_without_reply_to_takes_effect_without_reply(harness: Harness) -> None:
+    reply = await harness.send(
+        "org.member.set", {"org_id": ORG, "user_id": ALICE, "role": "admin"}, reply_to=None
+    )
+    assert reply is None and harness.responder.dead == []
+    listing = await harness.send("folder.list", {"folder_id": "nope", "user_id": ALICE})
+    assert listing is not None and listing["error"]["code"] == "not_found"
+
+
+async def test_domain_errors_are_replied_and_not_dead_lettered(harness: Harness) -> None:
+    await seed(harness)
+    await harness.send("document.upload", upload())
+    reply = await harness.send(
+        "document.share", {"doc_id": "d1", "shared_by": BOB, "shared_with": BOB, "role": "owner"}
+    )
+    assert reply is not None and reply["error"]["code"] == "not_found"
+    assert harness.responder.dead == []
+
+
+async def test_a_bad_cursor_is_invalid(harness: Harness) -> None:
+    await seed(harness)
+    reply = await harness.send("folder.list", {"folder_id": "f1", "user_id": ALICE, "cursor": "zz"})
+    assert reply is not None and reply["error"]["code"] == "invalid"
+
+
+async def test_poison_is_dead_lettered_with_its_delivery_count(harness: Harness) -> None:
+    await seed(harness)
+    reply = await harness.send(
+        "document.upload", upload(), headers={"x-delivery-count": 5}, message_id="m-poison"
+    )
+    assert reply is not None and reply["error"]["code"] == "unavailable"
+    assert harness.responder.dead[-1][0].startswith("poison: delivered 6 times")
+
+
+async def test_the_same_message_id_gets_the_same_reply_and_one_effect(harness: Harness) -> None:
+    await seed(harness)
+    first = await harness.send("document.upload", upload(), message_id="m-1")
+    second = await harness.send("document.upload", upload(), message_id="m-1")
+    assert first == second
+    got = await harness.send("document.get", {"doc_id": "d1", "user_id": ALICE})
+    assert got is not None and len(got["data"]["versions"]) == 1
+
+
+async def test_audit_consumer_records_each_event_once(harness: Harness) -> None:
+    event = {"event_id": "e1", "type": "DocumentUploaded", "org_id": ORG,
+             "occurred_at": "2026-11-24T10:00:00.000001Z", "document": {}, "uploaded_by": ALICE}
+    for _ in range(2):
+        await harness.broker.publish(
+            orjson.dumps(event), exchange="doc.events", routing_key="document.uploaded",
+            content_type="application/json", message_id="e1",
+        )
+    assert list(harness.audit.entries) == ["e1"]
+    assert harness.audit.entries["e1"].routing_key == "document.uploaded"
+
+
+async def test_audit_consumer_dead_letters_a_malformed_event(harness: Harness) -> None:
+    await harness.broker.publish(
+        b'{"type": "X"}', exchange="doc.events", routing_key="x.y",
+        content_type="application/json",
+    )
+    assert harness.responder.dead[-1][0].startswith("invalid:")
+    assert harness.audit.entries == {}
