@@ -72,6 +72,7 @@ class InMemoryDatabase:
         self.outbox_ids = itertools.count(1)
         self.clock = clock or FixedClock()
         self.commits = 0
+        self.sent: set[int] = set()
 
 
 class _Folders:
@@ -211,6 +212,7 @@ class InMemoryUnitOfWork:
                 next(self._db.outbox_ids), event.event_id, event.routing_key, body, scopes,
                 self._db.clock.now(),
             ))
+        self._state.outbox = [m for m in self._state.outbox if m.id not in self._db.sent]
         self._db.state = self._state
         self._db.commits += 1
         self._events = []
@@ -247,6 +249,7 @@ class InMemoryOutbox:
             yield batch
         finally:
             self._claimed.difference_update(m.id for m in free)
+            self._db.sent.update(batch.sent)
             self._db.state.outbox = [m for m in self._db.state.outbox if m.id not in batch.sent]
 
 
@@ -307,8 +310,8 @@ class InMemoryAuditLog:
         self.entries: dict[str, AuditEntry] = {}
 
     async def append(self, entries: Sequence[AuditEntry]) -> int:
-        new = [e for e in entries if e.event_id not in self.entries]
-        self.entries.update((e.event_id, e) for e in new)
+        new = {e.event_id: e for e in entries if e.event_id not in self.entries}
+        self.entries.update(new)
         return len(new)
 
 

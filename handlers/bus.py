@@ -58,10 +58,11 @@ class CommandBus:
     @staticmethod
     async def _record(uow: UnitOfWork, message_id: str | None, reply: Json) -> Outcome | None:
         """Commit with the inbox row; None (and a rollback) if the message_id is taken."""
-        if message_id is not None and not await uow.inbox.record(message_id, reply, uow.scopes):
+        scopes = uow.scopes  # read before commit: a unit forgets its events once committed
+        if message_id is not None and not await uow.inbox.record(message_id, reply, scopes):
             return None
         await uow.commit()
-        return Outcome(reply, uow.scopes)
+        return Outcome(reply, scopes)
 
     async def _replay(self, message_id: str | None) -> Outcome:
         assert message_id is not None  # only a recorded message_id can be a duplicate

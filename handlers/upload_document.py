@@ -4,7 +4,8 @@
 - A new doc_id stores version 1; the uploader becomes its creator (``owner_id``) and
   gets the owner role, so that somebody can share it.
 - An existing doc_id stores the next version; it must stay in its folder and org
-  (``conflict``) and the uploader needs ``write`` on it.
+  (``conflict``) and the uploader needs ``write`` on it. Who cannot read it gets
+  ``not_found``, before anything else is checked, so its existence is not revealed.
 - Concurrent uploads of one doc_id give consecutive versions; none is lost.
 - Emits DocumentUploaded for every version.
 """
@@ -14,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.entities import Content, Document, DocumentVersion, Folder
-from core.errors import DocumentMoved, FolderNotFound, NotAMember
+from core.errors import DocumentMoved, DocumentNotFound, FolderNotFound, NotAMember
 from core.events import DocumentUploaded
-from core.policies import Access
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
 from core.values import CacheScope, Capability, OrgRole, Role
 from core.views import document_view
+from handlers.sharing import access_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +63,12 @@ class UploadDocumentHandler:
             return created
         current = await uow.documents.lock(cmd.doc_id)
         assert current is not None  # add() found it, and documents are never deleted
+        # Access first: who cannot read the document must not learn where it lives.
+        access = await access_of(uow, current, cmd.owner_id)
+        if not access.can(Capability.READ):
+            raise DocumentNotFound(cmd.doc_id)
         if not current.is_in(cmd.org_id, cmd.folder_id):
             raise DocumentMoved(cmd.doc_id)
-        access = Access(cmd.owner_id, org_role, await uow.shares.role_of(cmd.doc_id, cmd.owner_id))
         access.require(Capability.WRITE, cmd.doc_id)
         revised = current.revise(cmd.content, cmd.owner_id, now)
         await uow.documents.add_version(*revised)

@@ -51,11 +51,6 @@ NOBODY = "nobody"  # member of no org
 # *after* uow.commit(), and the in-memory unit forgets its events when it commits. So a
 # first delivery reports no scopes and the bus invalidates nothing: the next query can be
 # served the cached reply from before the write (until the relay invalidates).
-SCOPES_LOST_AT_COMMIT = pytest.mark.xfail(
-    strict=True,
-    reason="CommandBus reads uow.scopes after commit(); they are gone by then, so a command "
-    "invalidates no cache scope and later queries may be stale",
-)
 
 
 def encode(data: Json) -> bytes:

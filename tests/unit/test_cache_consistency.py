@@ -25,12 +25,11 @@ from tests.unit.conftest import (
     DAVE,
     NOBODY,
     ORG,
-    SCOPES_LOST_AT_COMMIT,
     World,
 )
 
 MOMENTS = [
-    pytest.param(False, marks=SCOPES_LOST_AT_COMMIT, id="reply"),
+    pytest.param(False, id="reply"),
     pytest.param(True, id="event"),
 ]
 

@@ -12,7 +12,6 @@ from tests.unit.conftest import (
     NOBODY,
     ORG,
     REPORTS,
-    SCOPES_LOST_AT_COMMIT,
     World,
     error_code,
 )
@@ -43,7 +42,6 @@ async def test_creating_a_folder_emits_folder_created_with_the_folder(world: Wor
     assert event["folder"] == outcome.reply["data"]
 
 
-@SCOPES_LOST_AT_COMMIT
 async def test_creating_a_folder_reports_the_new_folders_scope(world: World) -> None:
     outcome = await world.run(CreateFolder("f-new", ORG, REPORTS, "2026", ALICE))
     assert outcome.scopes == ("f:f-new",)

@@ -9,7 +9,7 @@ import pytest
 from core.errors import InvalidCommand
 from core.ports import Json, UnitOfWork
 from core.values import Role
-from tests.unit.conftest import BOB, DAVE, SCOPES_LOST_AT_COMMIT, World, error_code
+from tests.unit.conftest import BOB, DAVE, World, error_code
 
 
 async def test_the_same_message_twice_has_one_effect_one_event_and_one_reply(
@@ -71,7 +71,6 @@ async def test_the_inbox_keeps_the_reply_and_the_scopes_the_command_changed(
     assert stored.scopes == ("f:f-reports", "d:d1")
 
 
-@SCOPES_LOST_AT_COMMIT
 async def test_a_first_delivery_reports_and_invalidates_the_scopes_it_changed(
     world: World,
 ) -> None:

@@ -75,11 +75,6 @@ async def test_events_published_twice_by_the_relay_are_audited_once(world: World
     assert len(log.entries) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="InMemoryAuditLog.append checks event_ids only against earlier batches, so two "
-    "copies of one event in the same batch are both counted as new",
-)
 async def test_two_copies_of_one_event_in_one_batch_are_counted_once(world: World) -> None:
     log = InMemoryAuditLog()
     entries = await _events(world)

@@ -138,11 +138,6 @@ async def test_a_published_body_is_the_committed_event(world: World) -> None:
     assert message.event_id == body["event_id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="InMemoryOutbox.claim removes sent rows from the state object current at exit; "
-    "a write unit that copied the state earlier and commits later brings them back",
-)
 async def test_a_sent_event_stays_gone_when_an_older_unit_commits_after_the_relay(
     world: World,
 ) -> None:

@@ -127,11 +127,6 @@ async def test_a_new_version_into_another_folder_is_a_conflict(world: World) -> 
     assert len(world.db.state.versions["d1"]) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UploadDocumentHandler checks the folder (DocumentMoved) before the uploader's "
-    "access, so a member who cannot read d1 learns that it exists (and lives elsewhere)",
-)
 async def test_a_member_without_a_role_uploading_into_another_folder_gets_not_found(
     world: World,
 ) -> None:
