@@ -1,0 +1,19 @@
+# The docbus worker image: `docker build -t docbus .`, then `docker run docbus worker`.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY . .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY --from=build /wheels /wheels
+# The runtime dependencies only: no dev or bench extras.
+RUN pip install /wheels/*.whl && rm -rf /wheels \
+    && useradd --system --uid 10001 --user-group --no-create-home docbus
+USER docbus
+WORKDIR /tmp
+ENTRYPOINT ["docbus"]
+CMD ["worker"]
