@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.valkey",
+    "tests.fixtures.rabbit",
 ]
