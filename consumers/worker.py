@@ -128,14 +128,10 @@ class Worker:
 
     async def _relay_loop(self) -> None:
         assert self.db and self.relay
-        listener = PgOutboxListener(self.db)
-        await listener.start()
-        try:
+        async with PgOutboxListener(self.db) as listener:
             while not self._stopping.is_set():
                 await self._relay_round()
                 await listener.wait(timeout=0.5)
-        finally:
-            await listener.close()
 
     async def _relay_round(self) -> int:
         """Publish until the outbox is empty (or a round publishes nothing)."""
@@ -201,7 +197,7 @@ class Worker:
         if self.connection is not None:
             await self.connection.close()
         if self.cache is not None:
-            await self.cache.close()
+            await self.cache.aclose()
         if self.db is not None:
             await self.db.close()
 

@@ -108,7 +108,7 @@ class Client:
         exchange = await self.channel.get_exchange("docbus.commands", ensure=False)
         await exchange.publish(aio_pika.Message(raw, **props), routing_key, mandatory=True)
 
-    def on_reply(self, message: AbstractIncomingMessage) -> None:
+    async def on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self.pending.get(message.correlation_id or "")
         if future is not None and not future.done():
             future.set_result(orjson.loads(message.body))
