@@ -57,9 +57,13 @@ class State:
 
     def copy(self) -> State:
         return State(
-            dict(self.folders), dict(self.documents),
+            dict(self.folders),
+            dict(self.documents),
             {k: list(v) for k, v in self.versions.items()},
-            dict(self.memberships), dict(self.shares), dict(self.inbox), list(self.outbox),
+            dict(self.memberships),
+            dict(self.shares),
+            dict(self.inbox),
+            list(self.outbox),
         )
 
 
@@ -87,7 +91,9 @@ class _Folders:
             raise FolderIdTaken(folder.folder_id)
         for other in self._s.folders.values():
             if (other.org_id, other.parent_id, other.name) == (
-                folder.org_id, folder.parent_id, folder.name
+                folder.org_id,
+                folder.parent_id,
+                folder.name,
             ):
                 raise FolderNameTaken(folder.name)
         self._s.folders[folder.folder_id] = folder
@@ -121,7 +127,8 @@ class _Documents:
         self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
     ) -> list[Document]:
         docs = [
-            d for d in self._s.documents.values()
+            d
+            for d in self._s.documents.values()
             if d.folder_id == folder_id
             and (everything or (d.doc_id, reader_id) in self._s.shares)
             and (after is None or (d.updated_at, d.doc_id) < (after.updated_at, after.doc_id))
@@ -208,10 +215,16 @@ class InMemoryUnitOfWork:
             raise RuntimeError("a read-only unit cannot commit")
         for event, scopes in self._events:
             body = json.dumps(event.body()).encode()
-            self._state.outbox.append(OutboxMessage(
-                next(self._db.outbox_ids), event.event_id, event.routing_key, body, scopes,
-                self._db.clock.now(),
-            ))
+            self._state.outbox.append(
+                OutboxMessage(
+                    next(self._db.outbox_ids),
+                    event.event_id,
+                    event.routing_key,
+                    body,
+                    scopes,
+                    self._db.clock.now(),
+                )
+            )
         self._state.outbox = [m for m in self._state.outbox if m.id not in self._db.sent]
         self._db.state = self._state
         self._db.commits += 1
@@ -313,7 +326,6 @@ class InMemoryAuditLog:
         new = {e.event_id: e for e in entries if e.event_id not in self.entries}
         self.entries.update(new)
         return len(new)
-
 
 
 class InMemoryMissedInvalidations:

@@ -109,7 +109,10 @@ def dead_list(limit: Annotated[int, typer.Option(help="at most this many")] = 10
     table = Table("message_id", "routing key", "reason", "failed at", "body")
     for letter in letters:
         table.add_row(
-            letter.message_id or "-", letter.routing_key, letter.reason, letter.failed_at,
+            letter.message_id or "-",
+            letter.routing_key,
+            letter.reason,
+            letter.failed_at,
             letter.body[:80].decode("utf-8", "replace"),
         )
     console.print(table)

@@ -18,12 +18,23 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from consumers.topology import COMMANDS, DEAD_QUEUE_NAME, ERROR_HEADER
 
 DOCBUS_HEADERS = (
-    ERROR_HEADER, "x-docbus-original-exchange", "x-docbus-original-routing-key",
-    "x-docbus-failed-at", "x-docbus-original-user-id", "x-docbus-original-expiration",
+    ERROR_HEADER,
+    "x-docbus-original-exchange",
+    "x-docbus-original-routing-key",
+    "x-docbus-failed-at",
+    "x-docbus-original-user-id",
+    "x-docbus-original-expiration",
 )
-BROKER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue",
-                  "x-first-death-reason", "x-delivery-count", "x-last-death-exchange",
-                  "x-last-death-queue", "x-last-death-reason")
+BROKER_HEADERS = (
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-delivery-count",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +52,12 @@ class DeadLetter:
         exchange, routing_key = origin(message)
         reason = headers.get(ERROR_HEADER) or _broker_reason(headers)
         return cls(
-            message.message_id, routing_key, exchange, str(reason),
-            str(headers.get("x-docbus-failed-at", "")), message.body,
+            message.message_id,
+            routing_key,
+            exchange,
+            str(reason),
+            str(headers.get("x-docbus-failed-at", "")),
+            message.body,
         )
 
 
@@ -50,8 +65,10 @@ def origin(message: AbstractIncomingMessage) -> tuple[str, str]:
     """(exchange, routing key) the message was first published to."""
     headers: dict[str, Any] = dict(message.headers or {})
     if "x-docbus-original-routing-key" in headers:
-        return (str(headers.get("x-docbus-original-exchange") or COMMANDS.name),
-                str(headers["x-docbus-original-routing-key"]))
+        return (
+            str(headers.get("x-docbus-original-exchange") or COMMANDS.name),
+            str(headers["x-docbus-original-routing-key"]),
+        )
     deaths = headers.get("x-death") or []
     if deaths:
         first = deaths[-1]
@@ -117,15 +134,22 @@ async def purge_dead(url: str) -> int:
 
 def _original(message: AbstractIncomingMessage) -> aio_pika.Message:
     headers = {
-        k: v for k, v in (message.headers or {}).items()
+        k: v
+        for k, v in (message.headers or {}).items()
         if k not in DOCBUS_HEADERS and k not in BROKER_HEADERS
     }
     return aio_pika.Message(
-        message.body, headers=headers, content_type=message.content_type,
+        message.body,
+        headers=headers,
+        content_type=message.content_type,
         content_encoding=message.content_encoding,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT, priority=message.priority,
-        correlation_id=message.correlation_id, reply_to=message.reply_to,
-        message_id=message.message_id, timestamp=message.timestamp, type=message.type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        priority=message.priority,
+        correlation_id=message.correlation_id,
+        reply_to=message.reply_to,
+        message_id=message.message_id,
+        timestamp=message.timestamp,
+        type=message.type,
         app_id=message.app_id,
     )
 

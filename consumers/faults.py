@@ -9,9 +9,8 @@ marked sent). Unset in production: ``crash`` is then a no-op.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import AsyncIterator
 
 from core.ports import EventPublisher, Outbox, OutboxBatch, OutboxMessage
 

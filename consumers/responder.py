@@ -39,7 +39,9 @@ class Responder:
             return
         channel = await self._open()
         message = aio_pika.Message(
-            body, content_type="application/json", correlation_id=request.correlation_id,
+            body,
+            content_type="application/json",
+            correlation_id=request.correlation_id,
             message_id=request.message_id,
         )
         await channel.default_exchange.publish(
@@ -50,7 +52,9 @@ class Responder:
         channel = await self._open()
         exchange = await channel.get_exchange(DEAD.name, ensure=False)
         await exchange.publish(
-            dead_letter_of(original, reason), original.routing_key or "", mandatory=True,
+            dead_letter_of(original, reason),
+            original.routing_key or "",
+            mandatory=True,
             timeout=self._timeout,
         )
 
@@ -67,10 +71,16 @@ def dead_letter_of(original: AbstractIncomingMessage, reason: str) -> aio_pika.M
     if original.expiration is not None:  # a dead letter must not expire
         headers["x-docbus-original-expiration"] = str(original.expiration)
     return aio_pika.Message(
-        original.body, headers=headers, content_type=original.content_type,
+        original.body,
+        headers=headers,
+        content_type=original.content_type,
         content_encoding=original.content_encoding,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT, priority=original.priority,
-        correlation_id=original.correlation_id, reply_to=original.reply_to,
-        message_id=original.message_id, timestamp=original.timestamp, type=original.type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        priority=original.priority,
+        correlation_id=original.correlation_id,
+        reply_to=original.reply_to,
+        message_id=original.message_id,
+        timestamp=original.timestamp,
+        type=original.type,
         app_id=original.app_id,
     )

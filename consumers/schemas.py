@@ -89,7 +89,11 @@ class UploadDocumentIn(Inbound):
 
     def to_command(self) -> UploadDocument:
         content = Content(
-            self.name, self.mime_type, self.blob_uri, tuple(self.tags), self.size_bytes,
+            self.name,
+            self.mime_type,
+            self.blob_uri,
+            tuple(self.tags),
+            self.size_bytes,
             self.sha256.lower() if self.sha256 else None,
         )
         return UploadDocument(self.doc_id, self.org_id, self.folder_id, self.owner_id, content)

@@ -9,9 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCBUS_DATABASE_")
 
-    url: str = Field(
-        "postgresql://postgres@127.0.0.1:5432/docbus", description="PostgreSQL URL"
-    )
+    url: str = Field("postgresql://postgres@127.0.0.1:5432/docbus", description="PostgreSQL URL")
     pool_min: int = Field(2, description="connections kept open")
     pool_max: int = Field(16, description="at most this many connections per worker")
     command_timeout: float = Field(10.0, description="seconds one statement may take")
@@ -59,9 +57,7 @@ class WorkerSettings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")
     metrics_port: int = Field(0, description="Prometheus metrics port; 0 disables")
-    crash_at: str = Field(
-        "", description="fault-suite only: crash the process at this named point"
-    )
+    crash_at: str = Field("", description="fault-suite only: crash the process at this named point")
 
 
 class Settings:

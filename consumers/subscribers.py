@@ -58,7 +58,9 @@ async def keep_raw(message: StreamMessage[Any]) -> bytes:
     return message.body
 
 
-def build_runners(uow: UnitOfWorkFactory, cache: ReplyCache, clock: Clock, ids: IdGenerator) -> dict[str, Run]:
+def build_runners(
+    uow: UnitOfWorkFactory, cache: ReplyCache, clock: Clock, ids: IdGenerator
+) -> dict[str, Run]:
     """One runner per routing key: the use cases of the contract, wired to the ports."""
     bus = CommandBus(uow, cache)
     memberships = SetMembershipHandler(clock, ids)
@@ -75,8 +77,13 @@ def build_runners(uow: UnitOfWorkFactory, cache: ReplyCache, clock: Clock, ids: 
 
 
 def register_route(
-    broker: RabbitBroker, pipeline: Pipeline, route: Route,
-    run: Run, *, prefetch: int, delivery_limit: int,
+    broker: RabbitBroker,
+    pipeline: Pipeline,
+    route: Route,
+    run: Run,
+    *,
+    prefetch: int,
+    delivery_limit: int,
 ) -> None:
     schema = INBOUND[route.routing_key]
 
@@ -85,26 +92,43 @@ def register_route(
 
     handle.__name__ = route.queue.replace(".", "_")
     broker.subscriber(
-        command_queue(route, delivery_limit), COMMANDS,
-        channel=Channel(prefetch_count=prefetch), ack_policy=AckPolicy.MANUAL, no_reply=True,
-        decoder=keep_raw, title=route.queue, description=schema.__doc__,
+        command_queue(route, delivery_limit),
+        COMMANDS,
+        channel=Channel(prefetch_count=prefetch),
+        ack_policy=AckPolicy.MANUAL,
+        no_reply=True,
+        decoder=keep_raw,
+        title=route.queue,
+        description=schema.__doc__,
     )(handle)
 
 
 def register_commands(
-    broker: RabbitBroker, pipeline: Pipeline, runners: dict[str, Run],
-    *, prefetch: int, delivery_limit: int,
+    broker: RabbitBroker,
+    pipeline: Pipeline,
+    runners: dict[str, Run],
+    *,
+    prefetch: int,
+    delivery_limit: int,
 ) -> None:
     for route in ROUTES:
         register_route(
-            broker, pipeline, route, runners[route.routing_key],
-            prefetch=prefetch, delivery_limit=delivery_limit,
+            broker,
+            pipeline,
+            route,
+            runners[route.routing_key],
+            prefetch=prefetch,
+            delivery_limit=delivery_limit,
         )
 
 
 def register_audit(
-    broker: RabbitBroker, pipeline: Pipeline, record: RecordAuditEntry,
-    *, prefetch: int, delivery_limit: int,
+    broker: RabbitBroker,
+    pipeline: Pipeline,
+    record: RecordAuditEntry,
+    *,
+    prefetch: int,
+    delivery_limit: int,
 ) -> None:
     async def run(event: AuditEventIn, raw: AbstractIncomingMessage) -> bytes:
         occurred = event.occurred_at
@@ -121,7 +145,12 @@ def register_audit(
         await pipeline.process(msg.raw_message, AuditEventIn, run, query=False)
 
     broker.subscriber(
-        audit_queue(delivery_limit), EVENTS, channel=Channel(prefetch_count=prefetch),
-        ack_policy=AckPolicy.MANUAL, no_reply=True, decoder=keep_raw, title="docbus.audit",
+        audit_queue(delivery_limit),
+        EVENTS,
+        channel=Channel(prefetch_count=prefetch),
+        ack_policy=AckPolicy.MANUAL,
+        no_reply=True,
+        decoder=keep_raw,
+        title="docbus.audit",
         description="Writes every event once into the append-only audit log.",
     )(handle)

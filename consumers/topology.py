@@ -53,7 +53,10 @@ def work_queue_arguments(delivery_limit: int) -> dict[str, Any]:
 
 def work_queue(name: str, routing_key: str, delivery_limit: int) -> RabbitQueue:
     return RabbitQueue(
-        name, queue_type=QueueType.QUORUM, durable=True, routing_key=routing_key,
+        name,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        routing_key=routing_key,
         arguments=work_queue_arguments(delivery_limit),  # type: ignore[arg-type]
     )
 
@@ -68,7 +71,9 @@ def audit_queue(delivery_limit: int) -> RabbitQueue:
 
 def dead_queue() -> RabbitQueue:
     return RabbitQueue(
-        DEAD_QUEUE_NAME, queue_type=QueueType.QUORUM, durable=True,
+        DEAD_QUEUE_NAME,
+        queue_type=QueueType.QUORUM,
+        durable=True,
         arguments={"x-queue-type": "quorum"},  # type: ignore[arg-type]
     )
 

@@ -76,12 +76,16 @@ class Worker:
         s = self.settings
         crash = CrashPoints(s.worker.crash_at)
         self.db = await PgDatabase.connect(
-            s.database.url, min_size=s.database.pool_min, max_size=s.database.pool_max,
+            s.database.url,
+            min_size=s.database.pool_min,
+            max_size=s.database.pool_max,
             command_timeout=s.database.command_timeout,
         )
         self.cache = ValkeyReplyCache(
-            make_client(s.valkey.url, s.valkey.timeout), PgMissedInvalidations(self.db),
-            ttl_seconds=s.valkey.ttl, breaker=CircuitBreaker(open_seconds=s.valkey.breaker_open_seconds),
+            make_client(s.valkey.url, s.valkey.timeout),
+            PgMissedInvalidations(self.db),
+            ttl_seconds=s.valkey.ttl,
+            breaker=CircuitBreaker(open_seconds=s.valkey.breaker_open_seconds),
         )
         amqp_url = with_query(s.rabbit.url, heartbeat=s.rabbit.heartbeat)
         self.connection = await aio_pika.connect_robust(
@@ -91,11 +95,15 @@ class Worker:
             await declare_topology(channel, s.rabbit.delivery_limit)
         responder = Responder(self.connection)
         self.pipeline = Pipeline(
-            responder, RetryPolicy(budget=s.worker.retry_budget),
-            poison_after=s.rabbit.poison_after, crash_points=crash,
+            responder,
+            RetryPolicy(budget=s.worker.retry_budget),
+            poison_after=s.rabbit.poison_after,
+            crash_points=crash,
         )
         self.broker = RabbitBroker(
-            amqp_url, graceful_timeout=s.worker.shutdown_deadline, logger=None,
+            amqp_url,
+            graceful_timeout=s.worker.shutdown_deadline,
+            logger=None,
             client_properties={"connection_name": "docbus-consume"},
         )
         uow = PgUnitOfWorkFactory(self.db)
@@ -103,22 +111,31 @@ class Worker:
             self._register_commands(uow)
         if "audit" in self.roles:
             register_audit(
-                self.broker, self.pipeline, RecordAuditEntry(PgAuditLog(self.db)),
-                prefetch=s.rabbit.prefetch, delivery_limit=s.rabbit.delivery_limit,
+                self.broker,
+                self.pipeline,
+                RecordAuditEntry(PgAuditLog(self.db)),
+                prefetch=s.rabbit.prefetch,
+                delivery_limit=s.rabbit.delivery_limit,
             )
         await self.broker.start()
         if "relay" in self.roles:
             outbox: Outbox = CrashingOutbox(PgOutbox(self.db), crash)
-            publisher: EventPublisher = CrashingPublisher(RabbitEventPublisher(self.connection), crash)
+            publisher: EventPublisher = CrashingPublisher(
+                RabbitEventPublisher(self.connection), crash
+            )
             self.relay = RelayOutbox(outbox, publisher, self.cache, batch=s.worker.relay_batch)
             self._spawn(self._relay_loop())
         self._spawn(self._maintenance_loop())
         log.info("worker_started", roles=sorted(self.roles))
 
     def _register_commands(self, uow: PgUnitOfWorkFactory) -> None:
-        assert self.broker and self.pipeline and self.cache
+        assert self.broker is not None
+        assert self.pipeline is not None
+        assert self.cache is not None
         register_commands(
-            self.broker, self.pipeline, build_runners(uow, self.cache, SystemClock(), UuidIds()),
+            self.broker,
+            self.pipeline,
+            build_runners(uow, self.cache, SystemClock(), UuidIds()),
             prefetch=self.settings.rabbit.prefetch,
             delivery_limit=self.settings.rabbit.delivery_limit,
         )
@@ -127,7 +144,8 @@ class Worker:
         self._tasks.append(asyncio.create_task(coro))
 
     async def _relay_loop(self) -> None:
-        assert self.db and self.relay
+        assert self.db is not None
+        assert self.relay is not None
         async with PgOutboxListener(self.db) as listener:
             while not self._stopping.is_set():
                 await self._relay_round()
@@ -151,7 +169,8 @@ class Worker:
                 return total
 
     async def _maintenance_loop(self) -> None:
-        assert self.db and self.cache
+        assert self.db is not None
+        assert self.cache is not None
         retention = timedelta(hours=self.settings.worker.inbox_retention_hours)
         last_prune = 0.0
         while not self._stopping.is_set():

@@ -59,9 +59,7 @@ def version_view(version: DocumentVersion) -> dict[str, Any]:
     }
 
 
-def document_with_versions_view(
-    doc: Document, versions: list[DocumentVersion]
-) -> dict[str, Any]:
+def document_with_versions_view(doc: Document, versions: list[DocumentVersion]) -> dict[str, Any]:
     return {**document_view(doc), "versions": [version_view(v) for v in versions]}
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.entities import Folder
 from core.errors import FolderNotFound, NotAMember
 from core.events import FolderCreated
-from core.entities import Folder
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
 from core.values import CacheScope
 from core.views import folder_view
@@ -38,8 +38,10 @@ class CreateFolderHandler:
         folder = await self._place(cmd, uow)
         await uow.folders.add(folder)
         event = FolderCreated(
-            event_id=self._ids.new_id(), org_id=folder.org_id,
-            occurred_at=self._clock.now(), folder=folder,
+            event_id=self._ids.new_id(),
+            org_id=folder.org_id,
+            occurred_at=self._clock.now(),
+            folder=folder,
         )
         uow.emit(event, [CacheScope.folder(folder.folder_id)])
         return folder_view(folder)

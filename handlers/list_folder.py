@@ -58,8 +58,11 @@ class ListFolderHandler:
             if role is None:
                 return failure(FolderNotFound(query.folder_id))
             documents = await uow.documents.page(
-                query.folder_id, query.user_id,
-                everything=role is OrgRole.ADMIN, limit=query.limit + 1, after=after,
+                query.folder_id,
+                query.user_id,
+                everything=role is OrgRole.ADMIN,
+                limit=query.limit + 1,
+                after=after,
             )
         return success(page_view(_paginate(query, documents)))
 

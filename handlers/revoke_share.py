@@ -36,9 +36,12 @@ class RevokeShareHandler:
             await keeps_an_owner(uow, cmd.doc_id, current, None)
             await uow.shares.put(cmd.doc_id, cmd.user_id, None)
             event = DocumentUnshared(
-                event_id=self._ids.new_id(), org_id=document.org_id,
-                occurred_at=self._clock.now(), document_id=cmd.doc_id,
-                user_id=cmd.user_id, revoked_by=cmd.revoked_by,
+                event_id=self._ids.new_id(),
+                org_id=document.org_id,
+                occurred_at=self._clock.now(),
+                document_id=cmd.doc_id,
+                user_id=cmd.user_id,
+                revoked_by=cmd.revoked_by,
             )
             uow.emit(event, share_scopes(document))
         return share_view(Share(cmd.doc_id, cmd.user_id, None))

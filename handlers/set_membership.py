@@ -41,8 +41,11 @@ class SetMembershipHandler:
         before = await uow.memberships.put(membership)
         if before is not membership.role:
             event = MembershipChanged(
-                event_id=self._ids.new_id(), org_id=cmd.org_id, occurred_at=self._clock.now(),
-                user_id=cmd.user_id, role=membership.role,
+                event_id=self._ids.new_id(),
+                org_id=cmd.org_id,
+                occurred_at=self._clock.now(),
+                user_id=cmd.user_id,
+                role=membership.role,
             )
             uow.emit(event, [CacheScope.user(cmd.user_id)])
         return membership_view(membership)

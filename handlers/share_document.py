@@ -47,8 +47,11 @@ class ShareDocumentHandler:
 
     def _shared(self, cmd: ShareDocument, document: Document) -> DocumentShared:
         return DocumentShared(
-            event_id=self._ids.new_id(), org_id=document.org_id, occurred_at=self._clock.now(),
-            document_id=cmd.doc_id, shared_with=cmd.shared_with, shared_by=cmd.shared_by,
+            event_id=self._ids.new_id(),
+            org_id=document.org_id,
+            occurred_at=self._clock.now(),
+            document_id=cmd.doc_id,
+            shared_with=cmd.shared_with,
+            shared_by=cmd.shared_by,
             role=cmd.role,
         )
-

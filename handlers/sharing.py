@@ -29,9 +29,9 @@ async def keeps_an_owner(
     uow: UnitOfWork, doc_id: str, current: Role | None, new: Role | None
 ) -> None:
     """Raise LastOwner if moving one user from ``current`` to ``new`` leaves no owner."""
-    if current is Role.OWNER and new is not Role.OWNER:
-        if owners_after(await uow.shares.owners(doc_id), current, new) < 1:
-            raise LastOwner(doc_id)
+    demoted = current is Role.OWNER and new is not Role.OWNER
+    if demoted and owners_after(await uow.shares.owners(doc_id), current, new) < 1:
+        raise LastOwner(doc_id)
 
 
 def share_scopes(document: Document) -> list[str]:

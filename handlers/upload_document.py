@@ -46,8 +46,11 @@ class UploadDocumentHandler:
             raise FolderNotFound(cmd.folder_id)
         document, version = await self._store(cmd, folder, org_role, uow)
         event = DocumentUploaded(
-            event_id=self._ids.new_id(), org_id=document.org_id,
-            occurred_at=version.uploaded_at, document=document, uploaded_by=cmd.owner_id,
+            event_id=self._ids.new_id(),
+            org_id=document.org_id,
+            occurred_at=version.uploaded_at,
+            document=document,
+            uploaded_by=cmd.owner_id,
         )
         scopes = [CacheScope.folder(document.folder_id), CacheScope.document(document.doc_id)]
         uow.emit(event, scopes)

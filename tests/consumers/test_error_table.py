@@ -14,14 +14,22 @@ ORG, ALICE, BOB = "org-1", "alice", "bob"
 async def seed(h: Harness) -> None:
     await h.send("org.member.set", {"org_id": ORG, "user_id": ALICE, "role": "member"})
     await h.send("org.member.set", {"org_id": ORG, "user_id": BOB, "role": "member"})
-    await h.send("folder.create", {"folder_id": "f1", "org_id": ORG, "parent_id": None,
-                                   "name": "docs", "actor_id": ALICE})
+    await h.send(
+        "folder.create",
+        {"folder_id": "f1", "org_id": ORG, "parent_id": None, "name": "docs", "actor_id": ALICE},
+    )
 
 
 def upload(doc_id: str = "d1", **over: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "doc_id": doc_id, "org_id": ORG, "folder_id": "f1", "owner_id": ALICE,
-        "name": "a.pdf", "mime_type": "application/pdf", "blob_uri": "s3://b/a", "tags": [],
+        "doc_id": doc_id,
+        "org_id": ORG,
+        "folder_id": "f1",
+        "owner_id": ALICE,
+        "name": "a.pdf",
+        "mime_type": "application/pdf",
+        "blob_uri": "s3://b/a",
+        "tags": [],
     }
     return body | over
 
@@ -38,7 +46,12 @@ async def test_every_reply_data_fits_its_documented_schema(harness: Harness) -> 
     await seed(harness)
     await harness.send("document.upload", upload())
     bodies = {
-        "document.share": {"doc_id": "d1", "shared_by": ALICE, "shared_with": BOB, "role": "viewer"},
+        "document.share": {
+            "doc_id": "d1",
+            "shared_by": ALICE,
+            "shared_with": BOB,
+            "role": "viewer",
+        },
         "document.get": {"doc_id": "d1", "user_id": BOB},
         "folder.list": {"folder_id": "f1", "user_id": BOB},
         "document.unshare": {"doc_id": "d1", "revoked_by": ALICE, "user_id": BOB},
@@ -143,12 +156,21 @@ async def test_the_same_message_id_gets_the_same_reply_and_one_effect(harness: H
 
 
 async def test_audit_consumer_records_each_event_once(harness: Harness) -> None:
-    event = {"event_id": "e1", "type": "DocumentUploaded", "org_id": ORG,
-             "occurred_at": "2026-11-24T10:00:00.000001Z", "document": {}, "uploaded_by": ALICE}
+    event = {
+        "event_id": "e1",
+        "type": "DocumentUploaded",
+        "org_id": ORG,
+        "occurred_at": "2026-11-24T10:00:00.000001Z",
+        "document": {},
+        "uploaded_by": ALICE,
+    }
     for _ in range(2):
         await harness.broker.publish(
-            orjson.dumps(event), exchange="doc.events", routing_key="document.uploaded",
-            content_type="application/json", message_id="e1",
+            orjson.dumps(event),
+            exchange="doc.events",
+            routing_key="document.uploaded",
+            content_type="application/json",
+            message_id="e1",
         )
     assert list(harness.audit.entries) == ["e1"]
     assert harness.audit.entries["e1"].routing_key == "document.uploaded"
@@ -156,7 +178,9 @@ async def test_audit_consumer_records_each_event_once(harness: Harness) -> None:
 
 async def test_audit_consumer_dead_letters_a_malformed_event(harness: Harness) -> None:
     await harness.broker.publish(
-        b'{"type": "X"}', exchange="doc.events", routing_key="x.y",
+        b'{"type": "X"}',
+        exchange="doc.events",
+        routing_key="x.y",
         content_type="application/json",
     )
     assert harness.responder.dead[-1][0].startswith("invalid:")

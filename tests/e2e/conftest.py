@@ -35,7 +35,10 @@ class WorkerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "consumers.cli", "worker", *self.args],
-            cwd=ROOT, env=self.env, stdout=log, stderr=log,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=log,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -59,8 +62,12 @@ class WorkerProcess:
 def worker_env(pg_url: str, valkey_url: str, rabbit_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCBUS_")}
     env.update(
-        DOCBUS_DATABASE_URL=pg_url, DOCBUS_VALKEY_URL=valkey_url, DOCBUS_RABBIT_URL=rabbit_url,
-        DOCBUS_LOG_FORMAT="json", DOCBUS_RETRY_BUDGET="3", DOCBUS_SHUTDOWN_DEADLINE="10",
+        DOCBUS_DATABASE_URL=pg_url,
+        DOCBUS_VALKEY_URL=valkey_url,
+        DOCBUS_RABBIT_URL=rabbit_url,
+        DOCBUS_LOG_FORMAT="json",
+        DOCBUS_RETRY_BUDGET="3",
+        DOCBUS_SHUTDOWN_DEADLINE="10",
         PYTHONPATH=str(ROOT),
     )
     env.update(extra)
@@ -93,8 +100,11 @@ class Client:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.pending[correlation_id] = future
         await self.send(
-            routing_key, body, reply_to="amq.rabbitmq.reply-to",
-            correlation_id=correlation_id, **props,
+            routing_key,
+            body,
+            reply_to="amq.rabbitmq.reply-to",
+            correlation_id=correlation_id,
+            **props,
         )
         try:
             return await asyncio.wait_for(future, timeout)

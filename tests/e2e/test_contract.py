@@ -26,54 +26,89 @@ async def org(client: Client, uid: str, **members: str) -> str:
 
 def upload_body(uid: str, doc: str, folder: str, owner: str, **over: Any) -> dict[str, Any]:
     return {
-        "doc_id": f"{doc}-{uid}", "org_id": f"org-{uid}", "folder_id": f"{folder}-{uid}",
-        "owner_id": f"{owner}-{uid}", "name": f"{doc}.pdf", "mime_type": "application/pdf",
-        "blob_uri": f"s3://bucket/{doc}-{uid}", "tags": ["t1"], **over,
+        "doc_id": f"{doc}-{uid}",
+        "org_id": f"org-{uid}",
+        "folder_id": f"{folder}-{uid}",
+        "owner_id": f"{owner}-{uid}",
+        "name": f"{doc}.pdf",
+        "mime_type": "application/pdf",
+        "blob_uri": f"s3://bucket/{doc}-{uid}",
+        "tags": ["t1"],
+        **over,
     }
 
 
-async def folder(client: Client, uid: str, name: str, actor: str, parent: str | None = None) -> dict[str, Any]:
-    reply = await client.request("folder.create", {
-        "folder_id": f"{name}-{uid}", "org_id": f"org-{uid}",
-        "parent_id": f"{parent}-{uid}" if parent else None, "name": name,
-        "actor_id": f"{actor}-{uid}",
-    })
+async def folder(
+    client: Client, uid: str, name: str, actor: str, parent: str | None = None
+) -> dict[str, Any]:
+    reply = await client.request(
+        "folder.create",
+        {
+            "folder_id": f"{name}-{uid}",
+            "org_id": f"org-{uid}",
+            "parent_id": f"{parent}-{uid}" if parent else None,
+            "name": name,
+            "actor_id": f"{actor}-{uid}",
+        },
+    )
     assert reply["ok"], reply
     return reply["data"]  # type: ignore[no-any-return]
 
 
-async def test_the_whole_story_replies_and_events(client: Client, events: EventTap, uid: str) -> None:
+async def test_the_whole_story_replies_and_events(
+    client: Client, events: EventTap, uid: str
+) -> None:
     await org(client, uid, alice="member", bob="member", carol="admin")
     root = await folder(client, uid, "docs", "alice")
     child = await folder(client, uid, "y2026", "alice", parent="docs")
     assert root["path"] == "/docs" and child["path"] == "/docs/y2026"
 
-    up = await client.request("document.upload", upload_body(uid, "d1", "docs", "alice", size_bytes=10, sha256="ab" * 32))
+    up = await client.request(
+        "document.upload", upload_body(uid, "d1", "docs", "alice", size_bytes=10, sha256="ab" * 32)
+    )
     assert up["ok"] and up["data"]["version"] == 1 and up["data"]["owner_id"] == f"alice-{uid}"
     assert up["data"]["created_at"].endswith("Z")
 
-    share = await client.request("document.share", {
-        "doc_id": f"d1-{uid}", "shared_by": f"alice-{uid}", "shared_with": f"bob-{uid}", "role": "editor"})
-    assert share == {"ok": True, "data": {"doc_id": f"d1-{uid}", "user_id": f"bob-{uid}", "role": "editor"}}
+    share = await client.request(
+        "document.share",
+        {
+            "doc_id": f"d1-{uid}",
+            "shared_by": f"alice-{uid}",
+            "shared_with": f"bob-{uid}",
+            "role": "editor",
+        },
+    )
+    assert share == {
+        "ok": True,
+        "data": {"doc_id": f"d1-{uid}", "user_id": f"bob-{uid}", "role": "editor"},
+    }
 
-    v2 = await client.request("document.upload", upload_body(uid, "d1", "docs", "bob", name="d1-v2.pdf"))
+    v2 = await client.request(
+        "document.upload", upload_body(uid, "d1", "docs", "bob", name="d1-v2.pdf")
+    )
     assert v2["ok"] and v2["data"]["version"] == 2 and v2["data"]["owner_id"] == f"alice-{uid}"
 
     got = await client.request("document.get", {"doc_id": f"d1-{uid}", "user_id": f"bob-{uid}"})
     assert [v["version"] for v in got["data"]["versions"]] == [1, 2]
     assert [v["uploaded_by"] for v in got["data"]["versions"]] == [f"alice-{uid}", f"bob-{uid}"]
 
-    listing = await client.request("folder.list", {"folder_id": f"docs-{uid}", "user_id": f"carol-{uid}"})
+    listing = await client.request(
+        "folder.list", {"folder_id": f"docs-{uid}", "user_id": f"carol-{uid}"}
+    )
     assert [d["doc_id"] for d in listing["data"]["documents"]] == [f"d1-{uid}"]
     assert listing["data"]["next_cursor"] is None
 
-    revoke = await client.request("document.unshare", {
-        "doc_id": f"d1-{uid}", "revoked_by": f"alice-{uid}", "user_id": f"bob-{uid}"})
+    revoke = await client.request(
+        "document.unshare",
+        {"doc_id": f"d1-{uid}", "revoked_by": f"alice-{uid}", "user_id": f"bob-{uid}"},
+    )
     assert revoke["data"]["role"] is None
     gone = await client.request("document.get", {"doc_id": f"d1-{uid}", "user_id": f"bob-{uid}"})
     assert gone["error"]["code"] == "not_found"
 
-    removed = await client.request("org.member.remove", {"org_id": f"org-{uid}", "user_id": f"carol-{uid}"})
+    removed = await client.request(
+        "org.member.remove", {"org_id": f"org-{uid}", "user_id": f"carol-{uid}"}
+    )
     assert removed["data"] == {"org_id": f"org-{uid}", "user_id": f"carol-{uid}", "role": None}
 
     seen = await events.collect(11)
@@ -82,8 +117,17 @@ async def test_the_whole_story_replies_and_events(client: Client, events: EventT
     assert keys.count("folder.created") == 2 and keys.count("document.uploaded") == 2
     assert "document.shared.editor" in keys and "document.unshared" in keys
     shared = next(b for k, b in seen if k == "document.shared.editor")
-    assert set(shared) == {"event_id", "type", "org_id", "occurred_at", "document_id",
-                           "shared_with", "shared_by", "role", "at"}
+    assert set(shared) == {
+        "event_id",
+        "type",
+        "org_id",
+        "occurred_at",
+        "document_id",
+        "shared_with",
+        "shared_by",
+        "role",
+        "at",
+    }
     assert shared["type"] == "DocumentShared" and shared["role"] == "editor"
     for _, body, message in events.seen:
         assert message.message_id == body["event_id"]
@@ -113,11 +157,20 @@ async def test_share_of_the_role_already_held_publishes_nothing(
     await folder(client, uid, "docs", "alice")
     await client.request("document.upload", upload_body(uid, "d1", "docs", "alice"))
     await events.collect(3)
-    same = await client.request("document.share", {
-        "doc_id": f"d1-{uid}", "shared_by": f"alice-{uid}", "shared_with": f"alice-{uid}", "role": "owner"})
+    same = await client.request(
+        "document.share",
+        {
+            "doc_id": f"d1-{uid}",
+            "shared_by": f"alice-{uid}",
+            "shared_with": f"alice-{uid}",
+            "role": "owner",
+        },
+    )
     assert same["ok"] and same["data"]["role"] == "owner"
-    last = await client.request("document.unshare", {
-        "doc_id": f"d1-{uid}", "revoked_by": f"alice-{uid}", "user_id": f"alice-{uid}"})
+    last = await client.request(
+        "document.unshare",
+        {"doc_id": f"d1-{uid}", "revoked_by": f"alice-{uid}", "user_id": f"alice-{uid}"},
+    )
     assert last["error"]["code"] == "conflict"
     assert len(await events.quiet(1.0)) == 3
 
@@ -125,9 +178,23 @@ async def test_share_of_the_role_already_held_publishes_nothing(
 @pytest.mark.parametrize(
     ("routing_key", "body", "code"),
     [
-        ("document.share", {"doc_id": "nope", "shared_by": "x", "shared_with": "y", "role": "viewer"}, "not_found"),
+        (
+            "document.share",
+            {"doc_id": "nope", "shared_by": "x", "shared_with": "y", "role": "viewer"},
+            "not_found",
+        ),
         ("folder.list", {"folder_id": "nope", "user_id": "x"}, "not_found"),
-        ("folder.create", {"folder_id": "f", "org_id": "o", "parent_id": None, "name": "n", "actor_id": "stranger"}, "forbidden"),
+        (
+            "folder.create",
+            {
+                "folder_id": "f",
+                "org_id": "o",
+                "parent_id": None,
+                "name": "n",
+                "actor_id": "stranger",
+            },
+            "forbidden",
+        ),
     ],
 )
 async def test_domain_errors_come_back_in_the_envelope(
@@ -142,7 +209,9 @@ async def test_invalid_message_gets_an_error_reply_and_a_dead_letter(
     client: Client, rabbit_url: str, uid: str
 ) -> None:
     raw = b'{"doc_id": "bad id!", "shared_by": "a"}'
-    reply = await client.request("document.share", raw, message_id=f"bad-{uid}", headers={"trace": uid})
+    reply = await client.request(
+        "document.share", raw, message_id=f"bad-{uid}", headers={"trace": uid}
+    )
     assert reply["error"]["code"] == "invalid"
     fields = {d["field"] for d in reply["error"]["details"]}
     assert {"doc_id", "shared_with", "role"} <= fields
@@ -154,7 +223,9 @@ async def test_invalid_message_gets_an_error_reply_and_a_dead_letter(
     assert dead.content_type == "application/json"
 
 
-async def test_a_query_without_reply_to_is_dead_lettered(client: Client, rabbit_url: str, uid: str) -> None:
+async def test_a_query_without_reply_to_is_dead_lettered(
+    client: Client, rabbit_url: str, uid: str
+) -> None:
     await client.send("folder.list", {"folder_id": "f", "user_id": "u"}, message_id=f"q-{uid}")
     dead = await dead_letter(rabbit_url, f"q-{uid}")
     assert dead.headers["x-docbus-error"] == "invalid: a query needs reply_to"
@@ -168,7 +239,9 @@ async def test_a_command_without_reply_to_is_visible_once_its_event_is_out(
     await client.send("document.upload", upload_body(uid, "d1", "docs", "alice"))
     seen = await events.collect(3)
     assert seen[-1][0] == "document.uploaded"
-    listing = await client.request("folder.list", {"folder_id": f"docs-{uid}", "user_id": f"alice-{uid}"})
+    listing = await client.request(
+        "folder.list", {"folder_id": f"docs-{uid}", "user_id": f"alice-{uid}"}
+    )
     assert [d["doc_id"] for d in listing["data"]["documents"]] == [f"d1-{uid}"]
 
 
@@ -191,23 +264,36 @@ async def test_no_stale_listing_after_an_acknowledged_write_under_concurrent_rea
             assert up["ok"]
             listing = await client.request("folder.list", list_body)
             assert len(listing["data"]["documents"]) == i + 1, f"stale listing after upload {i}"
-            got = await client.request("document.get", {"doc_id": f"d{i}-{uid}", "user_id": f"alice-{uid}"})
+            got = await client.request(
+                "document.get", {"doc_id": f"d{i}-{uid}", "user_id": f"alice-{uid}"}
+            )
             assert got["ok"]
     finally:
         stop.set()
         await asyncio.gather(*readers)
 
 
-async def test_revoke_and_removal_take_effect_for_the_very_next_query(client: Client, uid: str) -> None:
+async def test_revoke_and_removal_take_effect_for_the_very_next_query(
+    client: Client, uid: str
+) -> None:
     await org(client, uid, alice="member", bob="member")
     await folder(client, uid, "docs", "alice")
     await client.request("document.upload", upload_body(uid, "d1", "docs", "alice"))
-    await client.request("document.share", {
-        "doc_id": f"d1-{uid}", "shared_by": f"alice-{uid}", "shared_with": f"bob-{uid}", "role": "viewer"})
+    await client.request(
+        "document.share",
+        {
+            "doc_id": f"d1-{uid}",
+            "shared_by": f"alice-{uid}",
+            "shared_with": f"bob-{uid}",
+            "role": "viewer",
+        },
+    )
     bob_list = {"folder_id": f"docs-{uid}", "user_id": f"bob-{uid}"}
     assert len((await client.request("folder.list", bob_list))["data"]["documents"]) == 1
-    await client.request("document.unshare", {
-        "doc_id": f"d1-{uid}", "revoked_by": f"alice-{uid}", "user_id": f"bob-{uid}"})
+    await client.request(
+        "document.unshare",
+        {"doc_id": f"d1-{uid}", "revoked_by": f"alice-{uid}", "user_id": f"bob-{uid}"},
+    )
     assert (await client.request("folder.list", bob_list))["data"]["documents"] == []
     await client.request("org.member.remove", {"org_id": f"org-{uid}", "user_id": f"bob-{uid}"})
     assert (await client.request("folder.list", bob_list))["error"]["code"] == "not_found"
@@ -232,7 +318,9 @@ async def test_every_event_lands_once_in_the_audit_log(
         await conn.close()
 
 
-async def dead_letter(rabbit_url: str, message_id: str, timeout: float = 10.0) -> aio_pika.abc.AbstractIncomingMessage:
+async def dead_letter(
+    rabbit_url: str, message_id: str, timeout: float = 10.0
+) -> aio_pika.abc.AbstractIncomingMessage:
     """Take the dead letter with this message_id out of docbus.dead (others are put back)."""
     connection = await aio_pika.connect(rabbit_url)
     async with connection:
@@ -249,5 +337,3 @@ async def dead_letter(rabbit_url: str, message_id: str, timeout: float = 10.0) -
                 return message
             await message.nack(requeue=True)
         raise AssertionError(f"no dead letter {message_id}")
-
-
