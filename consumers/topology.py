@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aio_pika.abc import AbstractChannel
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
@@ -52,12 +52,11 @@ def work_queue_arguments(delivery_limit: int) -> dict[str, Any]:
 
 
 def work_queue(name: str, routing_key: str, delivery_limit: int) -> RabbitQueue:
+    # The arguments are RabbitMQ's own names; FastStream's TypedDict spells them otherwise.
+    arguments: Any = work_queue_arguments(delivery_limit)
     return RabbitQueue(
-        name,
-        queue_type=QueueType.QUORUM,
-        durable=True,
-        routing_key=routing_key,
-        arguments=work_queue_arguments(delivery_limit),  # type: ignore[arg-type]
+        name, queue_type=QueueType.QUORUM, durable=True, routing_key=routing_key,
+        arguments=arguments,
     )
 
 
@@ -74,7 +73,7 @@ def dead_queue() -> RabbitQueue:
         DEAD_QUEUE_NAME,
         queue_type=QueueType.QUORUM,
         durable=True,
-        arguments={"x-queue-type": "quorum"},  # type: ignore[arg-type]
+        arguments=cast(Any, {"x-queue-type": "quorum"}),
     )
 
 

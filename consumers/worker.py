@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
 import structlog
@@ -104,7 +104,8 @@ class Worker:
             amqp_url,
             graceful_timeout=s.worker.shutdown_deadline,
             logger=None,
-            client_properties={"connection_name": "docbus-consume"},
+            # connection_name is RabbitMQ's standard client property; FastStream's type omits it.
+            client_properties=cast(Any, {"connection_name": "docbus-consume"}),
         )
         uow = PgUnitOfWorkFactory(self.db)
         if "commands" in self.roles:
