@@ -50,7 +50,7 @@ def worker(
         asyncio.run(Worker(settings, roles).run_until_signalled())
     finally:
         if valkey is not None:
-            valkey.terminate()
+            valkey.stop()
 
 
 async def _migrate(settings: Settings) -> None:

@@ -27,8 +27,8 @@ from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
 
 from adapters.postgres.audit import PgAuditLog
-from adapters.postgres.database import PgDatabase
-from adapters.postgres.misses import PgMissedInvalidations
+from adapters.postgres.database import PgDatabase, PgListener
+from adapters.postgres.misses import CACHE_MISSED_CHANNEL, PgMissedInvalidations
 from adapters.postgres.outbox import PgOutbox, PgOutboxListener
 from adapters.postgres.repositories import prune_inbox
 from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
@@ -170,24 +170,30 @@ class Worker:
                 return total
 
     async def _maintenance_loop(self) -> None:
+        """Apply missed cache invalidations (at once when another worker records one, and
+        every second anyway) and prune the inbox past its retention (every minute)."""
         assert self.db is not None
         assert self.cache is not None
-        retention = timedelta(hours=self.settings.worker.inbox_retention_hours)
         last_prune = 0.0
-        while not self._stopping.is_set():
-            with contextlib.suppress(Exception):
-                await self.cache.repair()
-            if time.monotonic() - last_prune > 60:
-                last_prune = time.monotonic()
-                try:
-                    pruned = await prune_inbox(self.db, datetime.now(UTC) - retention)
-                    if pruned:
-                        log.info("inbox_pruned", rows=pruned)
-                except Exception:
-                    log.warning("inbox_prune_failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await self._stopping.wait()
+        async with PgListener(self.db.dsn, CACHE_MISSED_CHANNEL) as missed:
+            while not self._stopping.is_set():
+                with contextlib.suppress(Exception):
+                    await self.cache.repair()
+                if time.monotonic() - last_prune > 60:
+                    last_prune = time.monotonic()
+                    await self._prune_inbox()
+                await missed.wait(timeout=1.0)
+
+    async def _prune_inbox(self) -> None:
+        assert self.db is not None
+        retention = timedelta(hours=self.settings.worker.inbox_retention_hours)
+        try:
+            pruned = await prune_inbox(self.db, datetime.now(UTC) - retention)
+        except Exception:
+            log.warning("inbox_prune_failed", exc_info=True)
+            return
+        if pruned:
+            log.info("inbox_pruned", rows=pruned)
 
     async def stop(self) -> None:
         """Stop consuming, finish in-flight deliveries, drain the outbox, close."""
