@@ -51,11 +51,18 @@ def query_runner(query: Query) -> Run:
     return run
 
 
-async def keep_raw(message: StreamMessage[Any]) -> bytes:
+def make_broker(url: str = "amqp://guest:guest@localhost:5672/", **options: Any) -> RabbitBroker:
+    """A broker whose handlers get the message itself: no dependency injection and no
+    body decoding by FastStream (about a third of its per-message cost, measured with
+    py-spy), and no FastStream logging (the pipeline logs what matters)."""
+    return RabbitBroker(url, apply_types=False, logger=None, **options)
+
+
+async def keep_message(message: StreamMessage[Any]) -> StreamMessage[Any]:
     """FastStream would JSON-decode the body before the handler runs, and a body that is
-    not JSON would then fail outside the pipeline (and stay unacknowledged): the pipeline
-    decodes and validates itself."""
-    return message.body
+    not JSON would then fail outside the pipeline (and stay unacknowledged): hand the
+    message over as it is; the pipeline decodes and validates it."""
+    return message
 
 
 def build_runners(
@@ -97,7 +104,7 @@ def register_route(
         channel=Channel(prefetch_count=prefetch),
         ack_policy=AckPolicy.MANUAL,
         no_reply=True,
-        decoder=keep_raw,
+        decoder=keep_message,
         title=route.queue,
         description=schema.__doc__,
     )(handle)
@@ -150,7 +157,7 @@ def register_audit(
         channel=Channel(prefetch_count=prefetch),
         ack_policy=AckPolicy.MANUAL,
         no_reply=True,
-        decoder=keep_raw,
+        decoder=keep_message,
         title="docbus.audit",
         description="Writes every event once into the append-only audit log.",
     )(handle)

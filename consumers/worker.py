@@ -27,8 +27,8 @@ from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
 
 from adapters.postgres.audit import PgAuditLog
-from adapters.postgres.database import PgDatabase, PgListener
-from adapters.postgres.misses import CACHE_MISSED_CHANNEL, PgMissedInvalidations
+from adapters.postgres.database import PgDatabase
+from adapters.postgres.misses import PgMissedInvalidations, PgMissedInvalidationsListener
 from adapters.postgres.outbox import PgOutbox, PgOutboxListener
 from adapters.postgres.repositories import prune_inbox
 from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
@@ -38,7 +38,7 @@ from consumers.faults import CrashingOutbox, CrashingPublisher, CrashPoints
 from consumers.pipeline import Pipeline, RetryPolicy
 from consumers.responder import Responder
 from consumers.settings import Settings, with_query
-from consumers.subscribers import build_runners, register_audit, register_commands
+from consumers.subscribers import build_runners, make_broker, register_audit, register_commands
 from consumers.topology import declare_topology
 from core.errors import Unavailable
 from core.ports import EventPublisher, Outbox
@@ -100,10 +100,9 @@ class Worker:
             poison_after=s.rabbit.poison_after,
             crash_points=crash,
         )
-        self.broker = RabbitBroker(
+        self.broker = make_broker(
             amqp_url,
             graceful_timeout=s.worker.shutdown_deadline,
-            logger=None,
             # connection_name is RabbitMQ's standard client property; FastStream's type omits it.
             client_properties=cast(Any, {"connection_name": "docbus-consume"}),
         )
@@ -175,7 +174,7 @@ class Worker:
         assert self.db is not None
         assert self.cache is not None
         last_prune = 0.0
-        async with PgListener(self.db.dsn, CACHE_MISSED_CHANNEL) as missed:
+        async with PgMissedInvalidationsListener(self.db) as missed:
             while not self._stopping.is_set():
                 with contextlib.suppress(Exception):
                     await self.cache.repair()

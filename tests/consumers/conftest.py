@@ -24,7 +24,7 @@ from adapters.memory import (
     SequentialIds,
 )
 from consumers.pipeline import Pipeline, RetryPolicy
-from consumers.subscribers import build_runners, register_audit, register_commands
+from consumers.subscribers import build_runners, make_broker, register_audit, register_commands
 from handlers.record_audit import RecordAuditEntry
 
 
@@ -70,7 +70,7 @@ async def harness() -> AsyncIterator[Harness]:
     audit = InMemoryAuditLog()
     responder = RecordingResponder()
     pipeline = Pipeline(responder, RetryPolicy(budget=0.2), poison_after=5)  # type: ignore[arg-type]
-    broker = RabbitBroker()
+    broker = make_broker()
     runners = build_runners(InMemoryUnitOfWorkFactory(db), cache, FixedClock(), SequentialIds())
     register_commands(broker, pipeline, runners, prefetch=8, delivery_limit=20)
     register_audit(broker, pipeline, RecordAuditEntry(audit), prefetch=8, delivery_limit=20)
