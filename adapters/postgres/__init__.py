@@ -1,0 +1,34 @@
+"""PostgreSQL adapters: the hot path on an asyncpg pool, the schema in SQLAlchemy Core.
+
+What the composition root needs (migrations live in adapters.postgres.migrate, kept
+apart so that the runtime does not import Alembic):
+"""
+
+from adapters.postgres.audit import PgAuditLog
+from adapters.postgres.database import PgDatabase
+from adapters.postgres.misses import (
+    CACHE_MISSED_CHANNEL,
+    PgMissedInvalidations,
+    PgMissedInvalidationsListener,
+)
+from adapters.postgres.notify import PgListener, PgNotifier
+from adapters.postgres.outbox import PgOutbox, PgOutboxListener, outbox_backlog
+from adapters.postgres.repositories import prune_inbox
+from adapters.postgres.unit_of_work import OUTBOX_CHANNEL, PgUnitOfWork, PgUnitOfWorkFactory
+
+__all__ = [
+    "CACHE_MISSED_CHANNEL",
+    "OUTBOX_CHANNEL",
+    "PgAuditLog",
+    "PgDatabase",
+    "PgListener",
+    "PgMissedInvalidations",
+    "PgMissedInvalidationsListener",
+    "PgNotifier",
+    "PgOutbox",
+    "PgOutboxListener",
+    "PgUnitOfWork",
+    "PgUnitOfWorkFactory",
+    "outbox_backlog",
+    "prune_inbox",
+]

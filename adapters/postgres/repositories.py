@@ -1,0 +1,295 @@
+"""Repositories over one connection of a unit of work, in hand-written SQL.
+
+Semantics match core.ports and the in-memory fake; correctness under concurrency comes
+from row locks, unique constraints and (for memberships) a transaction advisory lock,
+so READ COMMITTED is enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+from asyncpg import Record
+
+from adapters.postgres.database import Conn, PgDatabase, affected
+from adapters.postgres.errors import translate_errors
+from core.cursor import Cursor
+from core.entities import Content, Document, DocumentVersion, Folder, Membership
+from core.errors import FolderIdTaken, FolderNameTaken
+from core.ports import Json, StoredReply
+from core.values import OrgRole, Role
+
+SELECT_DOCUMENT = """
+SELECT doc_id, org_id, folder_id, owner_id, version, name, mime_type, blob_uri, size_bytes,
+    sha256, tags, created_at, updated_at
+FROM documents d
+"""
+GET_DOCUMENT = SELECT_DOCUMENT + "WHERE doc_id = $1"
+LOCK_DOCUMENT = GET_DOCUMENT + " FOR UPDATE"
+VERSIONS = """
+SELECT doc_id, version, name, mime_type, blob_uri, size_bytes, sha256, tags, uploaded_by,
+    uploaded_at
+FROM document_versions WHERE doc_id = $1 ORDER BY version
+"""
+
+
+def _content(row: Record) -> Content:
+    return Content(
+        row["name"], row["mime_type"], row["blob_uri"], tuple(row["tags"]),
+        row["size_bytes"], row["sha256"],
+    )
+
+
+def _content_args(content: Content) -> tuple[object, ...]:
+    return (
+        content.name, content.mime_type, content.blob_uri, content.size_bytes,
+        content.sha256, list(content.tags),
+    )
+
+
+def _document(row: Record) -> Document:
+    return Document(
+        row["doc_id"], row["org_id"], row["folder_id"], row["owner_id"], row["version"],
+        _content(row), row["created_at"], row["updated_at"],
+    )
+
+
+def _version(row: Record) -> DocumentVersion:
+    return DocumentVersion(
+        row["doc_id"], row["version"], _content(row), row["uploaded_by"], row["uploaded_at"]
+    )
+
+
+def _version_args(version: DocumentVersion) -> tuple[object, ...]:
+    return (
+        version.doc_id, version.version, *_content_args(version.content),
+        version.uploaded_by, version.uploaded_at,
+    )
+
+
+@translate_errors
+class PgFolders:
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def get(self, folder_id: str) -> Folder | None:
+        row = await self._conn.fetchrow(
+            "SELECT folder_id, org_id, parent_id, name, path FROM folders WHERE folder_id = $1",
+            folder_id,
+        )
+        return Folder(*row.values()) if row else None
+
+    async def add(self, folder: Folder) -> None:
+        """The failed INSERT aborts the transaction: fine, a domain error ends the unit."""
+        try:
+            await self._conn.execute(
+                "INSERT INTO folders (folder_id, org_id, parent_id, name, path)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                folder.folder_id, folder.org_id, folder.parent_id, folder.name, folder.path,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "uq_folders_sibling_name":
+                raise FolderNameTaken(folder.name) from exc
+            raise FolderIdTaken(folder.folder_id) from exc
+
+
+# ON CONFLICT DO NOTHING waits for a concurrent inserter of the same doc_id to finish and
+# then skips without aborting the transaction; the version row is written only if the
+# document was.
+ADD_DOCUMENT = """
+WITH doc AS (
+    INSERT INTO documents (doc_id, org_id, folder_id, owner_id, version, name, mime_type,
+        blob_uri, size_bytes, sha256, tags, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ON CONFLICT (doc_id) DO NOTHING
+    RETURNING doc_id
+), ver AS (
+    INSERT INTO document_versions (doc_id, version, name, mime_type, blob_uri, size_bytes,
+        sha256, tags, uploaded_by, uploaded_at)
+    SELECT $14::text, $15::int, $16::text, $17::text, $18::text, $19::bigint, $20::text,
+        $21::text[], $22::text, $23::timestamptz
+    FROM doc
+)
+SELECT count(*) FROM doc
+"""
+
+ADD_VERSION = """
+WITH ver AS (
+    INSERT INTO document_versions (doc_id, version, name, mime_type, blob_uri, size_bytes,
+        sha256, tags, uploaded_by, uploaded_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+)
+UPDATE documents SET version = $2, name = $3, mime_type = $4, blob_uri = $5,
+    size_bytes = $6, sha256 = $7, tags = $8, updated_at = $11
+WHERE doc_id = $1
+"""
+
+
+def page_sql(*, everything: bool, after: bool) -> str:
+    """The keyset listing query: an index range scan on ix_documents_listing.
+
+    Parameters: $1 folder_id, $2 limit, then $3 reader_id unless ``everything``, then the
+    cursor's updated_at and doc_id if ``after``.
+    """
+    conditions = ["folder_id = $1"]
+    n = 3
+    if not everything:
+        conditions.append(
+            f"EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = ${n})"  # noqa: S608 - placeholders only
+        )
+        n += 1
+    if after:
+        conditions.append(f"(updated_at, doc_id) < (${n}, ${n + 1})")
+    where = " AND ".join(conditions)
+    return SELECT_DOCUMENT + f"WHERE {where} ORDER BY updated_at DESC, doc_id DESC LIMIT $2"
+
+
+PAGE_SQL = {(e, a): page_sql(everything=e, after=a) for e in (False, True) for a in (False, True)}
+
+
+@translate_errors
+class PgDocuments:
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def get(self, doc_id: str) -> Document | None:
+        row = await self._conn.fetchrow(GET_DOCUMENT, doc_id)
+        return _document(row) if row else None
+
+    async def lock(self, doc_id: str) -> Document | None:
+        row = await self._conn.fetchrow(LOCK_DOCUMENT, doc_id)
+        return _document(row) if row else None
+
+    async def add(self, document: Document, version: DocumentVersion) -> bool:
+        d = document
+        added: int = await self._conn.fetchval(
+            ADD_DOCUMENT, d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version,
+            *_content_args(d.content), d.created_at, d.updated_at, *_version_args(version),
+        )
+        return added == 1
+
+    async def add_version(self, document: Document, version: DocumentVersion) -> None:
+        await self._conn.execute(ADD_VERSION, *_version_args(version), document.updated_at)
+
+    async def versions(self, doc_id: str) -> list[DocumentVersion]:
+        rows = await self._conn.fetch(VERSIONS, doc_id)
+        return [_version(row) for row in rows]
+
+    async def page(
+        self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
+    ) -> list[Document]:
+        args: list[object] = [folder_id, limit]
+        if not everything:
+            args.append(reader_id)
+        if after is not None:
+            args += [after.updated_at, after.doc_id]
+        rows = await self._conn.fetch(PAGE_SQL[everything, after is not None], *args)
+        return [_document(row) for row in rows]
+
+
+# The advisory lock serializes puts of one (org, user) even while its row does not exist
+# yet (a row lock would have nothing to hold); '/' cannot occur in an identifier.
+LOCK_MEMBERSHIP = "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))"
+UPSERT_MEMBERSHIP = """
+WITH before AS (SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2)
+INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)
+ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role
+RETURNING (SELECT role FROM before)
+"""
+DELETE_MEMBERSHIP = "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2 RETURNING role"
+
+
+@translate_errors
+class PgMemberships:
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def role_of(self, org_id: str, user_id: str) -> OrgRole | None:
+        role: str | None = await self._conn.fetchval(
+            "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2", org_id, user_id
+        )
+        return OrgRole(role) if role else None
+
+    async def put(self, membership: Membership) -> OrgRole | None:
+        """Lock, then read-and-write in a statement whose snapshot starts after the lock."""
+        m = membership
+        await self._conn.execute(LOCK_MEMBERSHIP, m.org_id, m.user_id)
+        if m.role is None:
+            before = await self._conn.fetchval(DELETE_MEMBERSHIP, m.org_id, m.user_id)
+        else:
+            before = await self._conn.fetchval(UPSERT_MEMBERSHIP, m.org_id, m.user_id, m.role)
+        return OrgRole(before) if before else None
+
+
+@translate_errors
+class PgShares:
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def role_of(self, doc_id: str, user_id: str) -> Role | None:
+        role: str | None = await self._conn.fetchval(
+            "SELECT role FROM shares WHERE doc_id = $1 AND user_id = $2", doc_id, user_id
+        )
+        return Role(role) if role else None
+
+    async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
+        if role is None:
+            await self._conn.execute(
+                "DELETE FROM shares WHERE doc_id = $1 AND user_id = $2", doc_id, user_id
+            )
+            return
+        await self._conn.execute(
+            "INSERT INTO shares (doc_id, user_id, role) VALUES ($1, $2, $3)"
+            " ON CONFLICT (doc_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+            doc_id, user_id, role,
+        )
+
+    async def owners(self, doc_id: str) -> int:
+        count: int = await self._conn.fetchval(
+            "SELECT count(*) FROM shares WHERE doc_id = $1 AND role = 'owner'", doc_id
+        )
+        return count
+
+
+@translate_errors
+class PgInbox:
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def record(self, message_id: str, reply: Json, scopes: Sequence[str]) -> bool:
+        """Waits for a concurrent inserter of the same message_id; False if it committed."""
+        row = await self._conn.fetchval(
+            "INSERT INTO inbox (message_id, reply, scopes) VALUES ($1, $2, $3)"
+            " ON CONFLICT (message_id) DO NOTHING RETURNING 1",
+            message_id, reply, list(scopes),
+        )
+        return row is not None
+
+    async def find(self, message_id: str) -> StoredReply | None:
+        row = await self._conn.fetchrow(
+            "SELECT reply, scopes FROM inbox WHERE message_id = $1", message_id
+        )
+        return StoredReply(row["reply"], tuple(row["scopes"])) if row else None
+
+
+PRUNE_INBOX = """
+DELETE FROM inbox WHERE message_id IN (
+    SELECT message_id FROM inbox WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+"""
+
+
+async def prune_inbox(db: PgDatabase, older_than: datetime, batch: int = 5000) -> int:
+    """Forget replies recorded before ``older_than``, in short batches (no long locks).
+
+    A redelivery older than that is decided again; keep replies longer than any sender
+    or broker may retry.
+    """
+    total = 0
+    while True:
+        deleted = affected(await db.execute(PRUNE_INBOX, older_than, batch))
+        total += deleted
+        if deleted < batch:
+            return total
