@@ -12,9 +12,9 @@ from adapters.postgres.misses import (
     PgMissedInvalidationsListener,
 )
 from adapters.postgres.notify import PgListener, PgNotifier
-from adapters.postgres.outbox import PgOutbox, PgOutboxListener, outbox_backlog
+from adapters.postgres.outbox import OUTBOX_CHANNEL, PgOutbox, PgOutboxListener, outbox_backlog
 from adapters.postgres.repositories import prune_inbox
-from adapters.postgres.unit_of_work import OUTBOX_CHANNEL, PgUnitOfWork, PgUnitOfWorkFactory
+from adapters.postgres.unit_of_work import PgUnitOfWork, PgUnitOfWorkFactory
 
 __all__ = [
     "CACHE_MISSED_CHANNEL",

@@ -36,7 +36,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     pg.LockNotAvailableError,
     pg.IdleInTransactionSessionTimeoutError,
     pg.InvalidCachedStatementError,  # a migration changed a table under a prepared statement
-    pg.OutdatedSchemaCacheError,
+    pg._base.InternalClientError,  # protocol state left behind by a connection lost mid-call
 )
 
 # InterfaceError subclasses that are bugs or configuration mistakes, not outages.

@@ -1,24 +1,84 @@
-"""The outbox as relays see it: claim a batch, publish, delete what the broker confirmed.
+"""The outbox: events written by units of work, published by relays.
 
-A claim is a transaction holding its rows with FOR UPDATE SKIP LOCKED, so relays in
-several workers never take the same rows and never wait for each other. Deleting a row
-is how it is marked sent (the audit log keeps the history); rows not deleted are given
-back at the end of the claim (also when the claim's block raises: what was done stays
-done), or when the claimer's connection dies.
+A unit's events are written in its transaction (PendingEvents), at the latest just
+before COMMIT, so only committed effects are ever published.
+
+A relay's claim is a transaction holding its rows with FOR UPDATE SKIP LOCKED, so relays
+in several workers never take the same rows and never wait for each other. Deleting a
+row is how it is marked sent (the audit log keeps the history); rows not deleted are
+given back at the end of the claim (also when the claim's block raises: what was done
+stays done), or when the claimer's connection dies.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+import orjson
 from asyncpg import Record
 
 from adapters.postgres.database import Conn, PgDatabase, dsn_of, end_transaction
 from adapters.postgres.errors import translate_errors, translated
 from adapters.postgres.notify import PgListener
-from adapters.postgres.unit_of_work import OUTBOX_CHANNEL
+from core.events import DomainEvent
 from core.ports import OutboxMessage
+
+OUTBOX_CHANNEL = "docbus_outbox"
+
+# All the rows in one statement; ORDER BY keeps outbox ids in emit order. Each event's
+# scopes travel as a JSON array in text (arrays of arrays must be rectangular).
+WRITE_OUTBOX = """
+INSERT INTO outbox (event_id, routing_key, body, scopes)
+SELECT e.event_id, e.routing_key, e.body, ARRAY(SELECT jsonb_array_elements_text(e.scopes::jsonb))
+FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])
+    WITH ORDINALITY AS e(event_id, routing_key, body, scopes, n)
+ORDER BY e.n
+"""
+
+Emitted = tuple[DomainEvent, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRows:
+    """Events about to be written, as the array parameters of WRITE_OUTBOX."""
+
+    events: list[Emitted]
+
+    def columns(self) -> tuple[list[str], list[str], list[bytes], list[str]]:
+        """Event ids, routing keys, bodies (the exact bytes to publish), scopes as JSON."""
+        return (
+            [event.event_id for event, _ in self.events],
+            [event.routing_key for event, _ in self.events],
+            [orjson.dumps(event.body()) for event, _ in self.events],
+            [orjson.dumps(scopes).decode() for _, scopes in self.events],
+        )
+
+
+class PendingEvents:
+    """A unit's emitted events, and how many of them its transaction has written."""
+
+    def __init__(self) -> None:
+        self.emitted: list[Emitted] = []
+        self._written = 0
+
+    def add(self, event: DomainEvent, scopes: Sequence[str]) -> None:
+        self.emitted.append((event, tuple(scopes)))
+
+    def unwritten(self) -> OutboxRows:
+        return OutboxRows(self.emitted[self._written:])
+
+    def mark_written(self, rows: OutboxRows) -> None:
+        self._written += len(rows.events)
+
+    async def write(self, conn: Conn) -> None:
+        """Write what is still unwritten (untranslated: the caller is the boundary)."""
+        rows = self.unwritten()
+        if rows.events:
+            await conn.execute(WRITE_OUTBOX, *rows.columns())
+            self.mark_written(rows)
+
 
 CLAIM = """
 SELECT id, event_id, routing_key, body, scopes, created_at FROM outbox

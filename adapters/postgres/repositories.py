@@ -7,19 +7,20 @@ so READ COMMITTED is enough.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-
 import asyncpg
 from asyncpg import Record
 
-from adapters.postgres.database import Conn, PgDatabase, affected
+from adapters.postgres.database import Conn
 from adapters.postgres.errors import translate_errors
+from adapters.postgres.inbox import PgInbox, prune_inbox
 from core.cursor import Cursor
 from core.entities import Content, Document, DocumentVersion, Folder, Membership
 from core.errors import FolderIdTaken, FolderNameTaken
-from core.ports import Json, StoredReply
 from core.values import OrgRole, Role
+
+__all__ = [
+    "PgDocuments", "PgFolders", "PgInbox", "PgMemberships", "PgShares", "page_sql", "prune_inbox",
+]
 
 SELECT_DOCUMENT = """
 SELECT doc_id, org_id, folder_id, owner_id, version, name, mime_type, blob_uri, size_bytes,
@@ -90,9 +91,11 @@ class PgFolders:
                 folder.folder_id, folder.org_id, folder.parent_id, folder.name, folder.path,
             )
         except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "folders_pkey":
+                raise FolderIdTaken(folder.folder_id) from exc
             if exc.constraint_name == "uq_folders_sibling_name":
                 raise FolderNameTaken(folder.name) from exc
-            raise FolderIdTaken(folder.folder_id) from exc
+            raise
 
 
 # ON CONFLICT DO NOTHING waits for a concurrent inserter of the same doc_id to finish and
@@ -251,45 +254,3 @@ class PgShares:
             "SELECT count(*) FROM shares WHERE doc_id = $1 AND role = 'owner'", doc_id
         )
         return count
-
-
-@translate_errors
-class PgInbox:
-    def __init__(self, conn: Conn) -> None:
-        self._conn = conn
-
-    async def record(self, message_id: str, reply: Json, scopes: Sequence[str]) -> bool:
-        """Waits for a concurrent inserter of the same message_id; False if it committed."""
-        row = await self._conn.fetchval(
-            "INSERT INTO inbox (message_id, reply, scopes) VALUES ($1, $2, $3)"
-            " ON CONFLICT (message_id) DO NOTHING RETURNING 1",
-            message_id, reply, list(scopes),
-        )
-        return row is not None
-
-    async def find(self, message_id: str) -> StoredReply | None:
-        row = await self._conn.fetchrow(
-            "SELECT reply, scopes FROM inbox WHERE message_id = $1", message_id
-        )
-        return StoredReply(row["reply"], tuple(row["scopes"])) if row else None
-
-
-PRUNE_INBOX = """
-DELETE FROM inbox WHERE message_id IN (
-    SELECT message_id FROM inbox WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED
-)
-"""
-
-
-async def prune_inbox(db: PgDatabase, older_than: datetime, batch: int = 5000) -> int:
-    """Forget replies recorded before ``older_than``, in short batches (no long locks).
-
-    A redelivery older than that is decided again; keep replies longer than any sender
-    or broker may retry.
-    """
-    total = 0
-    while True:
-        deleted = affected(await db.execute(PRUNE_INBOX, older_than, batch))
-        total += deleted
-        if deleted < batch:
-            return total

@@ -1,9 +1,11 @@
 """The unit of work: one pooled connection, one transaction, the outbox written at commit.
 
-Round trips of a write unit: BEGIN, the repositories' statements, one outbox INSERT
-(all events at once), COMMIT. Relays are woken by a NOTIFY sent after the commit, by the
-process's PgNotifier (not inside the transaction: see PgNotifier for why). A read-only unit
-opens no transaction: each of its statements sees the latest committed state.
+Round trips of a write unit: BEGIN, the repositories' statements (the inbox row takes
+the unit's events along into the outbox), COMMIT; a unit that records no inbox row
+writes its events in one more statement before COMMIT. Relays are woken by a NOTIFY
+sent after the commit, by the process's PgNotifier (not inside the transaction: see
+PgNotifier for why). A read-only unit opens no transaction: each of its statements sees
+the latest committed state.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Self
 
-import orjson
-
 from adapters.postgres.database import Conn, PgDatabase, end_transaction
 from adapters.postgres.errors import translated
-from adapters.postgres.repositories import PgDocuments, PgFolders, PgInbox, PgMemberships, PgShares
+from adapters.postgres.inbox import PgInbox
+from adapters.postgres.outbox import OUTBOX_CHANNEL, PendingEvents
+from adapters.postgres.repositories import PgDocuments, PgFolders, PgMemberships, PgShares
 from core.events import DomainEvent
 from core.ports import (
     DocumentRepository,
@@ -24,18 +26,6 @@ from core.ports import (
     MembershipRepository,
     ShareRepository,
 )
-
-OUTBOX_CHANNEL = "docbus_outbox"
-
-# One statement for every event of the unit; ORDER BY keeps outbox ids in emit order.
-# Each event's scopes travel as a JSON array in text (arrays of arrays must be rectangular).
-WRITE_OUTBOX = """
-INSERT INTO outbox (event_id, routing_key, body, scopes)
-SELECT e.event_id, e.routing_key, e.body, ARRAY(SELECT jsonb_array_elements_text(e.scopes::jsonb))
-FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])
-    WITH ORDINALITY AS e(event_id, routing_key, body, scopes, n)
-ORDER BY e.n
-"""
 
 
 class PgUnitOfWork:
@@ -51,7 +41,7 @@ class PgUnitOfWork:
     def __init__(self, db: PgDatabase, *, read_only: bool = False) -> None:
         self._db = db
         self._read_only = read_only
-        self._events: list[tuple[DomainEvent, tuple[str, ...]]] = []
+        self._events = PendingEvents()
         self._open = False
         self._committed = False
 
@@ -63,7 +53,7 @@ class PgUnitOfWork:
         self.documents = PgDocuments(conn)
         self.memberships = PgMemberships(conn)
         self.shares = PgShares(conn)
-        self.inbox = PgInbox(conn)
+        self.inbox = PgInbox(conn, self._events)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -74,35 +64,25 @@ class PgUnitOfWork:
             await self._db.release(self._conn)
 
     def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
-        self._events.append((event, tuple(scopes)))
+        self._events.add(event, scopes)
 
     @property
     def scopes(self) -> tuple[str, ...]:
         """Still answers after commit: the caller invalidates these once it has committed."""
-        return tuple(dict.fromkeys(s for _, scopes in self._events for s in scopes))
+        return tuple(dict.fromkeys(s for _, scopes in self._events.emitted for s in scopes))
 
     async def commit(self) -> None:
         """Unavailable when the outcome is unknown (the connection died around COMMIT)."""
         if not self._open or self._committed:
             raise RuntimeError("only an open write unit can commit, and only once")
         with translated():
-            if self._events:
-                await self._conn.execute(WRITE_OUTBOX, *self._outbox_columns())
+            await self._events.write(self._conn)  # unless the inbox row took them along
             status = await self._conn.execute("COMMIT")
         self._committed = True
         if status != "COMMIT":  # PostgreSQL answers ROLLBACK to COMMIT in a failed transaction
             raise RuntimeError("the transaction had failed; nothing was committed")
-        if self._events:
+        if self._events.emitted:
             self._db.notifier(OUTBOX_CHANNEL).poke()  # after COMMIT: relays then see the rows
-
-    def _outbox_columns(self) -> tuple[list[object], ...]:
-        events = [event for event, _ in self._events]
-        return (
-            [e.event_id for e in events],
-            [e.routing_key for e in events],
-            [orjson.dumps(e.body()) for e in events],
-            [orjson.dumps(scopes).decode() for _, scopes in self._events],
-        )
 
     async def _begin(self, conn: Conn) -> None:
         try:

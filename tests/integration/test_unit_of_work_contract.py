@@ -158,6 +158,31 @@ async def test_committed_events_land_in_the_outbox_in_order_with_scopes(
     assert all(m.created_at.tzinfo is not None for m in messages)
 
 
+async def test_events_emitted_around_the_inbox_row_reach_the_outbox_once_in_order(
+    adapters: Adapters,
+) -> None:
+    folder = Folder.root(adapters.id("f"), adapters.id("org"), "root")
+    async with adapters.uow() as uow:
+        uow.emit(folder_created(adapters, folder, 1), ["f:1"])
+        assert await uow.inbox.record(adapters.id("m1"), {"ok": True}, uow.scopes)
+        uow.emit(folder_created(adapters, folder, 2), ["f:2"])
+        await uow.commit()
+    async with adapters.outbox.claim(10) as batch:
+        assert [m.event_id for m in batch.messages] == [adapters.id("evt1"), adapters.id("evt2")]
+
+
+async def test_a_unit_refused_by_the_inbox_publishes_nothing(adapters: Adapters) -> None:
+    folder = Folder.root(adapters.id("f"), adapters.id("org"), "root")
+    async with adapters.uow() as uow:
+        assert await uow.inbox.record(adapters.id("m1"), {"ok": True}, [])
+        await uow.commit()
+    async with adapters.uow() as uow:
+        uow.emit(folder_created(adapters, folder), ["f:1"])
+        assert not await uow.inbox.record(adapters.id("m1"), {"ok": True}, uow.scopes)
+    async with adapters.outbox.claim(10) as batch:
+        assert batch.messages == []
+
+
 async def test_scopes_are_those_of_the_emitted_events_without_repeats(
     adapters: Adapters,
 ) -> None:
