@@ -164,6 +164,12 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 return total
+            except Exception:
+                # Anything else (e.g. the broker connection is down while aio-pika
+                # reconnects) must not end the relay task: its rows stay for the next round.
+                log.exception("relay_failed")
+                await asyncio.sleep(0.5)
+                return total
             total += sent
             if sent < self.settings.worker.relay_batch:
                 return total
