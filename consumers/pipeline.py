@@ -74,9 +74,28 @@ class RetryPolicy:
     budget: float = 30.0
     base: float = 0.05
     cap: float = 2.0
+    margin: float = 5.0  # what the last attempt, started just before the budget, may take
 
     async def run(self, attempt: Callable[[], Awaitable[bytes]]) -> bytes:
-        """Retry Unavailable with capped exponential backoff and full jitter, within budget."""
+        """Retry Unavailable with capped exponential backoff and full jitter, within budget.
+
+        A hard limit of budget + margin covers the whole run, however an attempt hangs
+        (a statement stuck on a dependency, a broken connection that never answers): a
+        handler must never outlive the broker's consumer timeout. Reaching it counts as
+        the budget exhausted; what the cancelled attempt did not commit is rolled back.
+        """
+        limit = asyncio.timeout(self.budget + self.margin)
+        try:
+            async with limit:
+                return await self._retry(attempt)
+        except TimeoutError:
+            if not limit.expired():
+                raise
+            raise BudgetExhausted(
+                f"no outcome within {self.budget + self.margin:g} s (hard limit)"
+            ) from None
+
+    async def _retry(self, attempt: Callable[[], Awaitable[bytes]]) -> bytes:
         deadline = time.monotonic() + self.budget
         for n in range(1_000_000):
             try:
