@@ -162,6 +162,8 @@ class Pipeline:
     ) -> None:
         self._crash.crash("after_receive")
         deliveries = _delivery_count(raw)
+        if raw.redelivered:  # counted by the fault suite: raw duplicates after a crash
+            log.info("message_redelivered", deliveries=deliveries + 1)
         if deliveries >= self._poison_after:
             reason = f"poison: delivered {deliveries + 1} times without being completed"
             await self._fail(

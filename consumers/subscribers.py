@@ -12,6 +12,7 @@ from datetime import UTC
 from typing import Any
 
 import orjson
+import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
@@ -32,6 +33,8 @@ from handlers.set_membership import SetMembershipHandler
 from handlers.share_document import ShareDocumentHandler
 from handlers.upload_document import UploadDocumentHandler
 
+log = structlog.get_logger("docbus.subscribers")
+
 Query = Callable[[Any], Awaitable[bytes]]
 UseCase = Callable[[Any, Any], Awaitable[dict[str, Any]]]
 
@@ -39,6 +42,8 @@ UseCase = Callable[[Any, Any], Awaitable[dict[str, Any]]]
 def command_runner(bus: CommandBus, use_case: UseCase) -> Run:
     async def run(body: Any, raw: AbstractIncomingMessage) -> bytes:
         outcome = await bus.execute(use_case, body.to_command(), raw.message_id or None)
+        if outcome.duplicate:  # answered from the inbox (a redelivery, or a sender's retry)
+            log.info("duplicate_message_id")
         return orjson.dumps(outcome.reply)
 
     return run
