@@ -34,14 +34,29 @@ class CrashPoints:
 
 
 class CrashingOutbox:
-    """Outbox that dies right after a non-empty claim when the suite asks for it."""
+    """Outbox that dies right after a non-empty claim when the suite asks for it.
 
-    def __init__(self, outbox: Outbox, points: CrashPoints) -> None:
+    ``naive=True`` (``DOCBUS_FAULTS_NAIVE_RELAY``, the suite's control run only) breaks the
+    outbox on purpose: claimed rows are deleted and committed before they are published,
+    so a crash in between loses their events. The suite must report them lost.
+    """
+
+    def __init__(self, outbox: Outbox, points: CrashPoints, *, naive: bool = False) -> None:
         self._outbox = outbox
         self._points = points
+        self._naive = naive
 
     def claim(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]:
-        return self._claim(limit)
+        return self._naive_claim(limit) if self._naive else self._claim(limit)
+
+    @asynccontextmanager
+    async def _naive_claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
+        async with self._outbox.claim(limit) as batch:
+            messages = list(batch.messages)
+            await batch.done([m.id for m in messages])
+        if messages:
+            self._points.crash("after_claim")
+        yield _Deleted(messages)
 
     @asynccontextmanager
     async def _claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
@@ -63,3 +78,13 @@ class CrashingPublisher:
         if confirmed:
             self._points.crash("after_confirm")
         return confirmed
+
+
+class _Deleted:
+    """A batch whose rows are already gone (the naive relay): nothing left to mark."""
+
+    def __init__(self, messages: list[OutboxMessage]) -> None:
+        self.messages = messages
+
+    async def done(self, ids: Sequence[int]) -> None:
+        return None

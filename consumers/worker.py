@@ -119,7 +119,9 @@ class Worker:
             )
         await self.broker.start()
         if "relay" in self.roles:
-            outbox: Outbox = CrashingOutbox(PgOutbox(self.db), crash)
+            outbox: Outbox = CrashingOutbox(
+                PgOutbox(self.db), crash, naive=s.worker.faults_naive_relay
+            )
             publisher: EventPublisher = CrashingPublisher(
                 RabbitEventPublisher(self.connection), crash
             )
