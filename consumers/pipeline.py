@@ -32,6 +32,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 
+from consumers import metrics
 from consumers.faults import CrashPoints
 from consumers.responder import Responder
 from core.errors import InvalidCommand, Unavailable
@@ -105,6 +106,7 @@ class RetryPolicy:
                 if time.monotonic() + delay > deadline:
                     raise BudgetExhausted(str(error)) from error
                 log.warning("dependency_unavailable", error=str(error), retry_in=round(delay, 3))
+                metrics.RETRIES.inc()
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -140,9 +142,15 @@ class Pipeline:
             correlation_id=raw.correlation_id,
             routing_key=raw.routing_key,
         )
+        started = time.perf_counter()
+        key = raw.routing_key or ""
+        metrics.IN_FLIGHT.inc()
         try:
-            await self._process(raw, schema, run, query=query)
+            outcome = await self._process(raw, schema, run, query=query)
+            metrics.MESSAGES.labels(key, outcome).inc()
+            metrics.HANDLING.labels(key).observe(time.perf_counter() - started)
         finally:
+            metrics.IN_FLIGHT.dec()
             structlog.contextvars.clear_contextvars()
             self.in_flight -= 1
             if self.in_flight == 0:
@@ -159,7 +167,8 @@ class Pipeline:
 
     async def _process(
         self, raw: AbstractIncomingMessage, schema: type[BaseModel], run: Run, *, query: bool
-    ) -> None:
+    ) -> str:
+        """Handle one delivery; return its outcome (for the metrics)."""
         self._crash.crash("after_receive")
         deliveries = _delivery_count(raw)
         if raw.redelivered:  # counted by the fault suite: raw duplicates after a crash
@@ -169,7 +178,7 @@ class Pipeline:
             await self._fail(
                 raw, reason, error_reply("unavailable", "the message could not be processed")
             )
-            return
+            return "poison"
         try:
             body = decode(raw, schema)
             if query and not raw.reply_to:
@@ -181,7 +190,7 @@ class Pipeline:
             await self._fail(
                 raw, f"invalid: {error.message}", error_reply("invalid", error.message, details)
             )
-            return
+            return "invalid"
         except BudgetExhausted as error:
             log.error("retry_budget_exhausted", error=str(error))
             await self._fail(
@@ -189,7 +198,7 @@ class Pipeline:
                 f"unavailable: {error}",
                 error_reply("unavailable", "a dependency stayed unavailable; try again later"),
             )
-            return
+            return "unavailable"
         except Exception as error:  # a bug: keep the message, tell the sender nothing internal
             log.exception("message_failed")
             await self._fail(
@@ -197,10 +206,11 @@ class Pipeline:
                 f"internal error: {type(error).__name__}",
                 error_reply("unavailable", "the message could not be processed"),
             )
-            return
+            return "error"
         self._crash.crash("after_commit")
         await self._responder.reply(raw, reply)
         await raw.ack()
+        return "ok"
 
     async def _fail(self, raw: AbstractIncomingMessage, reason: str, reply: bytes) -> None:
         """Dead-letter (confirmed), answer the sender, then ack; requeue if the broker refused."""

@@ -1,0 +1,32 @@
+"""Prometheus metrics of a worker (``DOCBUS_METRICS_PORT`` > 0 serves them over HTTP).
+
+Counters by routing key and outcome, handling time, deliveries in flight, events relayed,
+outbox backlog and cache figures: what an operator needs to see that nothing is stuck.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+MESSAGES = Counter(
+    "docbus_messages_total",
+    "Deliveries handled, by routing key and outcome",
+    ["routing_key", "outcome"],
+)
+HANDLING = Histogram(
+    "docbus_handling_seconds",
+    "From receipt to acknowledgement, by routing key",
+    ["routing_key"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30),
+)
+IN_FLIGHT = Gauge("docbus_in_flight", "Deliveries being handled right now")
+RETRIES = Counter("docbus_retries_total", "Retries after a dependency was unavailable")
+EVENTS_RELAYED = Counter("docbus_events_relayed_total", "Events the broker confirmed")
+OUTBOX_BACKLOG = Gauge("docbus_outbox_backlog", "Events committed but not yet confirmed")
+CACHE = Gauge("docbus_cache", "Reply cache figures of this worker", ["figure"])
+
+
+def serve(port: int) -> None:
+    """Expose /metrics on ``port`` (0: not at all)."""
+    if port:
+        start_http_server(port, addr="127.0.0.1")
