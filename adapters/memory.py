@@ -186,6 +186,7 @@ class InMemoryUnitOfWork:
     def __init__(self, db: InMemoryDatabase, *, read_only: bool = False) -> None:
         self._db = db
         self._read_only = read_only
+        self._committed = False
         self._events: list[tuple[DomainEvent, tuple[str, ...]]] = []
 
     async def __aenter__(self) -> Self:
@@ -211,8 +212,8 @@ class InMemoryUnitOfWork:
         return tuple(dict.fromkeys(s for _, scopes in self._events for s in scopes))
 
     async def commit(self) -> None:
-        if self._read_only:
-            raise RuntimeError("a read-only unit cannot commit")
+        if self._read_only or self._committed:
+            raise RuntimeError("only an open write unit can commit, and only once")
         for event, scopes in self._events:
             body = json.dumps(event.body()).encode()
             self._state.outbox.append(
@@ -228,7 +229,7 @@ class InMemoryUnitOfWork:
         self._state.outbox = [m for m in self._state.outbox if m.id not in self._db.sent]
         self._db.state = self._state
         self._db.commits += 1
-        self._events = []
+        self._committed = True
 
 
 class InMemoryUnitOfWorkFactory:

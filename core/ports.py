@@ -120,11 +120,17 @@ class Inbox(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction; rolls back on exit unless commit() was called."""
 
-    folders: FolderRepository
-    documents: DocumentRepository
-    memberships: MembershipRepository
-    shares: ShareRepository
-    inbox: Inbox
+    # Read-only properties, so that an adapter may hold its own repository types.
+    @property
+    def folders(self) -> FolderRepository: ...
+    @property
+    def documents(self) -> DocumentRepository: ...
+    @property
+    def memberships(self) -> MembershipRepository: ...
+    @property
+    def shares(self) -> ShareRepository: ...
+    @property
+    def inbox(self) -> Inbox: ...
 
     def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
         """Queue an event for the outbox (written at commit) with the cache scopes it changed."""
