@@ -1,0 +1,215 @@
+"""DocbusClient: one robust connection, one confirmed publishing channel, one reply consumer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, Self
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractRobustConnection
+
+from client.channel import CommandChannel
+from client.commands import DocbusCommands
+from client.errors import DocbusConnectionError, DocbusTimeout
+from client.events import EventStream, subscribe
+from client.pending import PendingReplies
+from client.publishing import new_message_id
+from client.reply import Reply
+from client.topology import COMMANDS_EXCHANGE, DEFAULT_URL, EVENTS_EXCHANGE
+
+
+class DocbusClient(DocbusCommands):
+    """Async client of the docbus message contract.
+
+    Any number of requests may be in flight at once: each gets its own correlation_id
+    and future, all replies arrive on one direct reply-to consumer. ``timeout`` is the
+    default per-request timeout in seconds; every call may override it.
+    ``exchange``/``events_exchange`` exist so that tests can isolate themselves;
+    ``connection_name`` is what the RabbitMQ management UI shows.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        timeout: float = 10.0,
+        heartbeat: int = 10,
+        connect_timeout: float = 10.0,
+        reconnect_interval: float = 1.0,
+        exchange: str = COMMANDS_EXCHANGE,
+        events_exchange: str = EVENTS_EXCHANGE,
+        connection_name: str = "docbus-client",
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.exchange = exchange
+        self.events_exchange = events_exchange
+        self.connection_name = connection_name
+        self.heartbeat = heartbeat
+        self.connect_timeout = connect_timeout
+        self.reconnect_interval = reconnect_interval
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: CommandChannel | None = None
+        self._pending = PendingReplies()
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str = DEFAULT_URL,
+        *,
+        timeout: float = 10.0,
+        heartbeat: int = 10,
+        connect_timeout: float = 10.0,
+        reconnect_interval: float = 1.0,
+        exchange: str = COMMANDS_EXCHANGE,
+        events_exchange: str = EVENTS_EXCHANGE,
+        connection_name: str = "docbus-client",
+    ) -> Self:
+        """Create a client and open its connection."""
+        client = cls(
+            url,
+            timeout=timeout,
+            heartbeat=heartbeat,
+            connect_timeout=connect_timeout,
+            reconnect_interval=reconnect_interval,
+            exchange=exchange,
+            events_exchange=events_exchange,
+            connection_name=connection_name,
+        )
+        await client.open()
+        return client
+
+    async def open(self) -> None:
+        """Connect (robustly: it reconnects by itself) and start the reply consumer."""
+        if self._connection is not None:
+            return
+        try:
+            self._connection = await aio_pika.connect_robust(
+                self.url,
+                timeout=self.connect_timeout,
+                heartbeat=self.heartbeat,
+                reconnect_interval=self.reconnect_interval,
+                client_properties={"connection_name": self.connection_name},
+            )
+        except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as exc:
+            raise DocbusConnectionError("connection", f"cannot connect: {exc!r}") from exc
+        try:
+            self._channel = await CommandChannel.open(
+                self._connection, self.exchange, self._pending
+            )
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Fail the requests in flight and close the connection. Idempotent."""
+        channel, connection = self._channel, self._connection
+        self._channel = self._connection = None
+        if channel is not None:
+            await channel.close()
+        if connection is not None:
+            await connection.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests waiting for their reply right now."""
+        return len(self._pending)
+
+    @property
+    def dropped_replies(self) -> int:
+        """Replies that matched no request in flight (late, duplicated, unknown)."""
+        return self._pending.dropped
+
+    async def request(
+        self,
+        routing_key: str,
+        body: Mapping[str, Any],
+        *,
+        message_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        """Publish a command with reply_to and wait for its reply (not raising on an
+        error envelope: see :meth:`Reply.unwrap`). Raises :class:`DocbusTimeout`."""
+        message_id = message_id or new_message_id()
+        limit = self.timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(limit):
+                body_bytes = await self._exchange(routing_key, _encode(body), message_id)
+        except TimeoutError:
+            raise _timeout(routing_key, message_id, limit) from None
+        return Reply.decode(body_bytes, message_id)
+
+    async def send(
+        self,
+        routing_key: str,
+        body: Mapping[str, Any],
+        *,
+        message_id: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Fire and forget: a confirmed publish without reply_to. Returns the
+        message_id, which a retry of the same command must reuse."""
+        message_id = message_id or new_message_id()
+        limit = self.timeout if timeout is None else timeout
+        channel = self._open_channel()
+        try:
+            async with asyncio.timeout(limit):
+                await channel.ready()
+                await channel.publish(routing_key, _encode(body), message_id)
+        except TimeoutError:
+            raise _timeout(routing_key, message_id, limit) from None
+        return message_id
+
+    def subscribe_events(
+        self, binding_keys: Sequence[str] = ("#",), queue: str | None = None
+    ) -> AbstractAsyncContextManager[EventStream]:
+        """``async with client.subscribe_events(("document.#",)) as events:`` then
+        ``async for event in events``: decoded event dicts with their ``routing_key``."""
+        if self._connection is None:
+            raise DocbusConnectionError("connection", "the client is not open")
+        return subscribe(self._connection, self.events_exchange, binding_keys, queue)
+
+    async def _exchange(self, routing_key: str, body: bytes, message_id: str) -> bytes:
+        channel = self._open_channel()
+        await (
+            channel.ready()
+        )  # before expect(): a channel lost meanwhile fails only expected replies
+        correlation_id, reply = channel.pending.expect()
+        try:
+            await channel.publish(routing_key, body, message_id, correlation_id)
+            return await reply
+        finally:
+            channel.pending.forget(correlation_id, reply)
+
+    def _open_channel(self) -> CommandChannel:
+        if self._channel is None:
+            raise DocbusConnectionError("connection", "the client is not open")
+        return self._channel
+
+
+def _encode(body: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(body if isinstance(body, dict) else dict(body))
+
+
+def _timeout(routing_key: str, message_id: str, limit: float) -> DocbusTimeout:
+    return DocbusTimeout(
+        "timeout",
+        f"no reply to {routing_key!r} (message_id {message_id}) within {limit}s;"
+        " retry with the same message_id",
+    )

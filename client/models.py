@@ -1,0 +1,164 @@
+"""Typed views of the contract's reply data. Each keeps the decoded dict as ``raw``.
+
+Parsing is deliberately cheap: field lookups, tuples for lists and
+``datetime.fromisoformat`` for timestamps (always timezone-aware, UTC assumed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def parse_time(value: str) -> datetime:
+    """An RFC 3339 timestamp (``...Z`` or ``+00:00``) as an aware datetime."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentVersion:
+    """One stored version of a document, as listed by ``document.get``."""
+
+    version: int
+    blob_uri: str
+    name: str
+    mime_type: str
+    size_bytes: int | None
+    sha256: str | None
+    uploaded_by: str
+    uploaded_at: datetime
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentVersion:
+        """Parse one entry of a Document's ``versions``."""
+        return cls(
+            version=data["version"],
+            blob_uri=data["blob_uri"],
+            name=data["name"],
+            mime_type=data["mime_type"],
+            size_bytes=data.get("size_bytes"),
+            sha256=data.get("sha256"),
+            uploaded_by=data["uploaded_by"],
+            uploaded_at=parse_time(data["uploaded_at"]),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document at its current version; ``versions`` only in ``document.get`` replies."""
+
+    doc_id: str
+    org_id: str
+    folder_id: str
+    owner_id: str
+    name: str
+    mime_type: str
+    version: int
+    blob_uri: str
+    size_bytes: int | None
+    sha256: str | None
+    tags: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    versions: tuple[DocumentVersion, ...] | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Document:
+        """Parse the contract's Document (with or without ``versions``)."""
+        versions = data.get("versions")
+        return cls(
+            doc_id=data["doc_id"],
+            org_id=data["org_id"],
+            folder_id=data["folder_id"],
+            owner_id=data["owner_id"],
+            name=data["name"],
+            mime_type=data["mime_type"],
+            version=data["version"],
+            blob_uri=data["blob_uri"],
+            size_bytes=data.get("size_bytes"),
+            sha256=data.get("sha256"),
+            tags=tuple(data.get("tags") or ()),
+            created_at=parse_time(data["created_at"]),
+            updated_at=parse_time(data["updated_at"]),
+            versions=None if versions is None else _versions(versions),
+            raw=data,
+        )
+
+
+def _versions(entries: list[dict[str, Any]]) -> tuple[DocumentVersion, ...]:
+    return tuple(DocumentVersion.from_dict(entry) for entry in entries)
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """A folder; ``path`` is its place in the org's tree."""
+
+    folder_id: str
+    org_id: str
+    parent_id: str | None
+    name: str
+    path: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Folder:
+        """Parse the contract's Folder."""
+        return cls(
+            folder_id=data["folder_id"],
+            org_id=data["org_id"],
+            parent_id=data.get("parent_id"),
+            name=data["name"],
+            path=data["path"],
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A user's role on a document; ``role`` is None after a revoke."""
+
+    doc_id: str
+    user_id: str
+    role: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Share:
+        """Parse the contract's Share."""
+        return cls(data["doc_id"], data["user_id"], data.get("role"), data)
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's role in an org; ``role`` is None after a remove."""
+
+    org_id: str
+    user_id: str
+    role: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Membership:
+        """Parse the contract's Membership."""
+        return cls(data["org_id"], data["user_id"], data.get("role"), data)
+
+
+@dataclass(frozen=True, slots=True)
+class FolderListing:
+    """One page of a folder: readable documents, newest first; ``next_cursor`` None at the end."""
+
+    folder_id: str
+    documents: tuple[Document, ...]
+    next_cursor: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FolderListing:
+        """Parse the contract's FolderListing."""
+        documents = tuple(Document.from_dict(item) for item in data["documents"])
+        return cls(data["folder_id"], documents, data.get("next_cursor"), data)
