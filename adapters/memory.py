@@ -19,6 +19,7 @@ from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.events import DomainEvent
+from core.policies import Access
 from core.ports import AuditEntry, Json, Lookup, OutboxMessage, StoredReply
 from core.values import OrgRole, Role
 
@@ -86,6 +87,13 @@ class _Folders:
     async def get(self, folder_id: str) -> Folder | None:
         return self._s.folders.get(folder_id)
 
+    async def get_with_role(
+        self, folder_id: str, user_id: str
+    ) -> tuple[Folder | None, OrgRole | None]:
+        folder = self._s.folders.get(folder_id)
+        role = self._s.memberships.get((folder.org_id, user_id)) if folder else None
+        return folder, role
+
     async def add(self, folder: Folder) -> None:
         if folder.folder_id in self._s.folders:
             raise FolderIdTaken(folder.folder_id)
@@ -108,6 +116,15 @@ class _Documents:
 
     async def lock(self, doc_id: str) -> Document | None:
         return self._s.documents.get(doc_id)
+
+    async def get_with_access(
+        self, doc_id: str, user_id: str, *, lock: bool = False
+    ) -> tuple[Document | None, Access]:
+        document = self._s.documents.get(doc_id)
+        if document is None:
+            return None, Access(user_id, None, None)
+        org_role = self._s.memberships.get((document.org_id, user_id))
+        return document, Access(user_id, org_role, self._s.shares.get((doc_id, user_id)))
 
     async def add(self, document: Document, version: DocumentVersion) -> bool:
         if document.doc_id in self._s.documents:

@@ -15,6 +15,7 @@ from typing import Any, Protocol, Self
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership
 from core.events import DomainEvent
+from core.policies import Access
 from core.values import OrgRole, Role
 
 Json = dict[str, Any]
@@ -41,6 +42,12 @@ class FolderRepository(Protocol):
         """Store a new folder; raise FolderIdTaken or FolderNameTaken on a clash."""
         ...
 
+    async def get_with_role(
+        self, folder_id: str, user_id: str
+    ) -> tuple[Folder | None, OrgRole | None]:
+        """The folder and the user's role in the folder's org, read together."""
+        ...
+
 
 class DocumentRepository(Protocol):
     async def get(self, doc_id: str) -> Document | None:
@@ -49,6 +56,13 @@ class DocumentRepository(Protocol):
 
     async def lock(self, doc_id: str) -> Document | None:
         """Like get, and hold the document against concurrent writers until the end of the unit."""
+        ...
+
+    async def get_with_access(
+        self, doc_id: str, user_id: str, *, lock: bool = False
+    ) -> tuple[Document | None, Access]:
+        """The document (locked like lock() if asked) and what the user holds on it, read
+        together (no access at all when the document does not exist)."""
         ...
 
     async def add(self, document: Document, version: DocumentVersion) -> bool:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.errors import DocumentNotFound, NotFound
+from core.errors import DocumentNotFound
 from core.ports import Json, ReplyCache, UnitOfWorkFactory
 from core.values import CacheScope, Capability
 from core.views import document_with_versions_view
 from handlers.replies import failure, success
-from handlers.sharing import access_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +45,8 @@ class GetDocumentHandler:
 
     async def _load(self, query: GetDocument) -> Json:
         async with self._uow(read_only=True) as uow:
-            document = await uow.documents.get(query.doc_id)
-            try:
-                if document is None:
-                    raise DocumentNotFound(query.doc_id)
-                (await access_of(uow, document, query.user_id)).require(
-                    Capability.READ, query.doc_id
-                )
-            except NotFound as error:
-                return failure(error)
+            document, access = await uow.documents.get_with_access(query.doc_id, query.user_id)
+            if document is None or not access.can(Capability.READ):
+                return failure(DocumentNotFound(query.doc_id))
             versions = await uow.documents.versions(query.doc_id)
         return success(document_with_versions_view(document, versions))

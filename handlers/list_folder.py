@@ -53,8 +53,7 @@ class ListFolderHandler:
 
     async def _load(self, query: ListFolder, after: Cursor | None) -> Json:
         async with self._uow(read_only=True) as uow:
-            folder = await uow.folders.get(query.folder_id)
-            role = await uow.memberships.role_of(folder.org_id, query.user_id) if folder else None
+            _, role = await uow.folders.get_with_role(query.folder_id, query.user_id)
             if role is None:
                 return failure(FolderNotFound(query.folder_id))
             documents = await uow.documents.page(

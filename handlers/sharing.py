@@ -18,10 +18,10 @@ async def access_of(uow: UnitOfWork, document: Document, user_id: str) -> Access
 
 async def locked_for_sharing(uow: UnitOfWork, doc_id: str, actor_id: str) -> Document:
     """The document, locked against concurrent share changes, if the actor may share it."""
-    document = await uow.documents.lock(doc_id)
+    document, access = await uow.documents.get_with_access(doc_id, actor_id, lock=True)
     if document is None:
         raise DocumentNotFound(doc_id)
-    (await access_of(uow, document, actor_id)).require(Capability.SHARE, doc_id)
+    access.require(Capability.SHARE, doc_id)
     return document
 
 

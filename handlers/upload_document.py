@@ -1,6 +1,7 @@
 """UploadDocument.
 
-- The uploader must be a member of the org, and the folder must exist in that org.
+- The folder must exist in the org (``not_found``), and the uploader must be a member
+  of it (``forbidden``).
 - A new doc_id stores version 1; the uploader becomes its creator (``owner_id``) and
   gets the owner role, so that somebody can share it.
 - An existing doc_id stores the next version; it must stay in its folder and org
@@ -18,9 +19,8 @@ from core.entities import Content, Document, DocumentVersion, Folder
 from core.errors import DocumentMoved, DocumentNotFound, FolderNotFound, NotAMember
 from core.events import DocumentUploaded
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
-from core.values import CacheScope, Capability, OrgRole, Role
+from core.values import CacheScope, Capability, Role
 from core.views import document_view
-from handlers.sharing import access_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +38,12 @@ class UploadDocumentHandler:
         self._ids = ids
 
     async def __call__(self, cmd: UploadDocument, uow: UnitOfWork) -> Json:
-        org_role = await uow.memberships.role_of(cmd.org_id, cmd.owner_id)
-        if org_role is None:
-            raise NotAMember(cmd.owner_id, cmd.org_id)
-        folder = await uow.folders.get(cmd.folder_id)
+        folder, org_role = await uow.folders.get_with_role(cmd.folder_id, cmd.owner_id)
         if folder is None or folder.org_id != cmd.org_id:
             raise FolderNotFound(cmd.folder_id)
-        document, version = await self._store(cmd, folder, org_role, uow)
+        if org_role is None:
+            raise NotAMember(cmd.owner_id, cmd.org_id)
+        document, version = await self._store(cmd, folder, uow)
         event = DocumentUploaded(
             event_id=self._ids.new_id(),
             org_id=document.org_id,
@@ -57,17 +56,16 @@ class UploadDocumentHandler:
         return document_view(document)
 
     async def _store(
-        self, cmd: UploadDocument, folder: Folder, org_role: OrgRole, uow: UnitOfWork
+        self, cmd: UploadDocument, folder: Folder, uow: UnitOfWork
     ) -> tuple[Document, DocumentVersion]:
         now = self._clock.now()
         created = Document.create(cmd.doc_id, folder, cmd.owner_id, cmd.content, now)
         if await uow.documents.add(*created):
             await uow.shares.put(cmd.doc_id, cmd.owner_id, Role.OWNER)
             return created
-        current = await uow.documents.lock(cmd.doc_id)
+        current, access = await uow.documents.get_with_access(cmd.doc_id, cmd.owner_id, lock=True)
         assert current is not None  # add() found it, and documents are never deleted
         # Access first: who cannot read the document must not learn where it lives.
-        access = await access_of(uow, current, cmd.owner_id)
         if not access.can(Capability.READ):
             raise DocumentNotFound(cmd.doc_id)
         if not current.is_in(cmd.org_id, cmd.folder_id):

@@ -16,6 +16,7 @@ from adapters.postgres.inbox import PgInbox, prune_inbox
 from core.cursor import Cursor
 from core.entities import Content, Document, DocumentVersion, Folder, Membership
 from core.errors import FolderIdTaken, FolderNameTaken
+from core.policies import Access
 from core.values import OrgRole, Role
 
 __all__ = [
@@ -29,6 +30,22 @@ FROM documents d
 """
 GET_DOCUMENT = SELECT_DOCUMENT + "WHERE doc_id = $1"
 LOCK_DOCUMENT = GET_DOCUMENT + " FOR UPDATE"
+# One round trip for a document and its reader's access (org role, document role).
+DOCUMENT_WITH_ACCESS = """
+SELECT d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version, d.name, d.mime_type,
+    d.blob_uri, d.size_bytes, d.sha256, d.tags, d.created_at, d.updated_at,
+    m.role AS org_role, s.role AS doc_role
+FROM documents d
+LEFT JOIN memberships m ON m.org_id = d.org_id AND m.user_id = $2
+LEFT JOIN shares s ON s.doc_id = d.doc_id AND s.user_id = $2
+WHERE d.doc_id = $1
+"""
+LOCK_DOCUMENT_WITH_ACCESS = DOCUMENT_WITH_ACCESS + " FOR UPDATE OF d"
+FOLDER_WITH_ROLE = """
+SELECT f.folder_id, f.org_id, f.parent_id, f.name, f.path, m.role
+FROM folders f LEFT JOIN memberships m ON m.org_id = f.org_id AND m.user_id = $2
+WHERE f.folder_id = $1
+"""
 VERSIONS = """
 SELECT doc_id, version, name, mime_type, blob_uri, size_bytes, sha256, tags, uploaded_by,
     uploaded_at
@@ -81,6 +98,15 @@ class PgFolders:
             folder_id,
         )
         return Folder(*row.values()) if row else None
+
+    async def get_with_role(
+        self, folder_id: str, user_id: str
+    ) -> tuple[Folder | None, OrgRole | None]:
+        row = await self._conn.fetchrow(FOLDER_WITH_ROLE, folder_id, user_id)
+        if row is None:
+            return None, None
+        folder = Folder(row["folder_id"], row["org_id"], row["parent_id"], row["name"], row["path"])
+        return folder, OrgRole(row["role"]) if row["role"] else None
 
     async def add(self, folder: Folder) -> None:
         """The failed INSERT aborts the transaction: fine, a domain error ends the unit."""
@@ -164,6 +190,17 @@ class PgDocuments:
     async def lock(self, doc_id: str) -> Document | None:
         row = await self._conn.fetchrow(LOCK_DOCUMENT, doc_id)
         return _document(row) if row else None
+
+    async def get_with_access(
+        self, doc_id: str, user_id: str, *, lock: bool = False
+    ) -> tuple[Document | None, Access]:
+        sql = LOCK_DOCUMENT_WITH_ACCESS if lock else DOCUMENT_WITH_ACCESS
+        row = await self._conn.fetchrow(sql, doc_id, user_id)
+        if row is None:
+            return None, Access(user_id, None, None)
+        org_role = OrgRole(row["org_role"]) if row["org_role"] else None
+        doc_role = Role(row["doc_role"]) if row["doc_role"] else None
+        return _document(row), Access(user_id, org_role, doc_role)
 
     async def add(self, document: Document, version: DocumentVersion) -> bool:
         d = document

@@ -42,17 +42,20 @@ async def test_of_two_concurrent_recorders_of_one_message_id_exactly_one_wins(
 async def test_a_recorder_wins_when_the_first_one_rolls_back(pg_db: PgDatabase, uid: str) -> None:
     uow = PgUnitOfWorkFactory(pg_db)
 
+    recorded = asyncio.Event()
+
     async def record(commit: bool) -> bool:
+        if commit:  # the second recorder starts only once the first holds the key
+            await recorded.wait()
         async with uow() as unit:
             won = await unit.inbox.record(f"{uid}-m", {"ok": commit}, [])
+            recorded.set()
             await asyncio.sleep(PAUSE)
             if commit:
                 await unit.commit()
             return won
 
-    first = asyncio.create_task(record(commit=False))
-    await asyncio.sleep(PAUSE / 5)
-    assert list(await asyncio.gather(first, record(commit=True))) == [True, True]
+    assert list(await asyncio.gather(record(commit=False), record(commit=True))) == [True, True]
 
 
 async def test_concurrent_first_membership_puts_behave_as_one_after_the_other(

@@ -52,13 +52,21 @@ def adapters(request: pytest.FixtureRequest, uid: str) -> Adapters:
         # invariant) attributes, so mypy does not take it for a UnitOfWork.
         factory: UnitOfWorkFactory = InMemoryUnitOfWorkFactory(db)  # type: ignore[assignment]
         return Adapters(
-            "memory", factory, InMemoryOutbox(db), InMemoryAuditLog(),
-            InMemoryMissedInvalidations(), uid,
+            "memory",
+            factory,
+            InMemoryOutbox(db),
+            InMemoryAuditLog(),
+            InMemoryMissedInvalidations(),
+            uid,
         )
     pg = request.getfixturevalue("pg_db")
     return Adapters(
-        "postgres", PgUnitOfWorkFactory(pg), PgOutbox(pg), PgAuditLog(pg),
-        PgMissedInvalidations(pg), uid,
+        "postgres",
+        PgUnitOfWorkFactory(pg),
+        PgOutbox(pg),
+        PgAuditLog(pg),
+        PgMissedInvalidations(pg),
+        uid,
     )
 
 
@@ -71,8 +79,9 @@ def new_document(folder: Folder, doc_id: str, at: datetime) -> tuple[Document, D
 
 
 def folder_created(a: Adapters, folder: Folder, n: int = 1) -> FolderCreated:
-    return FolderCreated(event_id=a.id(f"evt{n}"), org_id=folder.org_id, occurred_at=T0,
-                         folder=folder)
+    return FolderCreated(
+        event_id=a.id(f"evt{n}"), org_id=folder.org_id, occurred_at=T0, folder=folder
+    )
 
 
 async def given_folder(a: Adapters, name: str = "root") -> Folder:
@@ -141,8 +150,13 @@ async def test_committed_events_land_in_the_outbox_in_order_with_scopes(
     folder = Folder.root(adapters.id("f"), adapters.id("org"), "root")
     events = [
         folder_created(adapters, folder, 1),
-        MembershipChanged(event_id=adapters.id("evt2"), org_id=folder.org_id, occurred_at=T0,
-                          user_id="u1", role=None),
+        MembershipChanged(
+            event_id=adapters.id("evt2"),
+            org_id=folder.org_id,
+            occurred_at=T0,
+            user_id="u1",
+            role=None,
+        ),
     ]
     async with adapters.uow() as uow:
         uow.emit(events[0], ["f:1", "d:1"])
@@ -352,15 +366,47 @@ async def test_a_page_shows_a_member_only_what_they_hold_a_role_on(adapters: Ada
     assert len(everything) == 3
 
 
+async def test_a_folder_is_read_with_the_readers_role_in_its_org(adapters: Adapters) -> None:
+    folder = await given_folder(adapters)
+    async with adapters.uow() as uow:
+        await uow.memberships.put(Membership(folder.org_id, "admin", OrgRole.ADMIN))
+        await uow.memberships.put(Membership("another-org", "outsider", OrgRole.ADMIN))
+        await uow.commit()
+    async with adapters.uow(read_only=True) as uow:
+        assert await uow.folders.get_with_role(folder.folder_id, "admin") == (
+            folder,
+            OrgRole.ADMIN,
+        )
+        assert await uow.folders.get_with_role(folder.folder_id, "outsider") == (folder, None)
+        assert await uow.folders.get_with_role(adapters.id("nope"), "admin") == (None, None)
+
+
+async def test_a_document_is_read_with_what_the_reader_holds_on_it(adapters: Adapters) -> None:
+    folder = await given_folder(adapters)
+    await given_documents(adapters, folder, ("a", 1))
+    doc_id = adapters.id("a")
+    async with adapters.uow() as uow:
+        await uow.memberships.put(Membership(folder.org_id, "ed", OrgRole.MEMBER))
+        await uow.shares.put(doc_id, "ed", Role.EDITOR)
+        await uow.shares.put(doc_id, "gone", Role.OWNER)
+        await uow.commit()
+    async with adapters.uow() as uow:
+        document, ed = await uow.documents.get_with_access(doc_id, "ed", lock=True)
+        _, gone = await uow.documents.get_with_access(doc_id, "gone")
+        missing, nobody = await uow.documents.get_with_access(adapters.id("x"), "ed")
+    assert document is not None and document.doc_id == doc_id
+    assert (ed.org_role, ed.doc_role) == (OrgRole.MEMBER, Role.EDITOR)
+    assert (gone.org_role, gone.doc_role, gone.capabilities) == (None, Role.OWNER, frozenset())
+    assert missing is None and nobody.capabilities == frozenset()
+
+
 async def test_a_page_keeps_to_its_folder(adapters: Adapters) -> None:
     here = await given_folder(adapters, "here")
     there = await given_folder(adapters, "there")
     await given_documents(adapters, here, ("a", 1))
     await given_documents(adapters, there, ("b", 2))
     async with adapters.uow(read_only=True) as uow:
-        page = await uow.documents.page(
-            here.folder_id, "x", everything=True, limit=10, after=None
-        )
+        page = await uow.documents.page(here.folder_id, "x", everything=True, limit=10, after=None)
         empty = await uow.documents.page(
             adapters.id("nowhere"), "x", everything=True, limit=10, after=None
         )
@@ -484,8 +530,14 @@ async def test_done_messages_are_gone_for_good(adapters: Adapters) -> None:
 
 
 def audit_entry(a: Adapters, n: int) -> AuditEntry:
-    return AuditEntry(a.id(f"evt{n}"), "FolderCreated", a.id("org"), T0, "folder.created",
-                      {"event_id": a.id(f"evt{n}"), "n": n})
+    return AuditEntry(
+        a.id(f"evt{n}"),
+        "FolderCreated",
+        a.id("org"),
+        T0,
+        "folder.created",
+        {"event_id": a.id(f"evt{n}"), "n": n},
+    )
 
 
 async def test_the_audit_log_counts_only_entries_it_had_not_seen(adapters: Adapters) -> None:
