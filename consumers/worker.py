@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import time
 import uuid
@@ -29,11 +30,12 @@ from faststream.rabbit import RabbitBroker
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
 from adapters.postgres.misses import PgMissedInvalidations, PgMissedInvalidationsListener
-from adapters.postgres.outbox import PgOutbox, PgOutboxListener
+from adapters.postgres.outbox import PgOutbox, PgOutboxListener, outbox_backlog
 from adapters.postgres.repositories import prune_inbox
 from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
 from adapters.rabbit_publisher import RabbitEventPublisher
 from adapters.valkey_cache import CircuitBreaker, ValkeyReplyCache, make_client
+from consumers import metrics
 from consumers.faults import CrashingOutbox, CrashingPublisher, CrashPoints
 from consumers.pipeline import Pipeline, RetryPolicy
 from consumers.responder import Responder
@@ -128,6 +130,7 @@ class Worker:
             self.relay = RelayOutbox(outbox, publisher, self.cache, batch=s.worker.relay_batch)
             self._spawn(self._relay_loop())
         self._spawn(self._maintenance_loop())
+        metrics.serve(s.worker.metrics_port)
         log.info("worker_started", roles=sorted(self.roles))
 
     def _register_commands(self, uow: PgUnitOfWorkFactory) -> None:
@@ -173,6 +176,7 @@ class Worker:
                 await asyncio.sleep(0.5)
                 return total
             total += sent
+            metrics.EVENTS_RELAYED.inc(sent)
             if sent < self.settings.worker.relay_batch:
                 return total
 
@@ -186,10 +190,22 @@ class Worker:
             while not self._stopping.is_set():
                 with contextlib.suppress(Exception):
                     await self.cache.repair()
+                await self._observe()
                 if time.monotonic() - last_prune > 60:
                     last_prune = time.monotonic()
                     await self._prune_inbox()
                 await missed.wait(timeout=1.0)
+
+    async def _observe(self) -> None:
+        """Refresh the gauges that are read rather than counted."""
+        assert self.db is not None
+        assert self.cache is not None
+        stats = dataclasses.asdict(self.cache.stats())
+        for figure, value in stats.items():
+            if isinstance(value, int):
+                metrics.CACHE.labels(figure).set(value)
+        with contextlib.suppress(Exception):
+            metrics.OUTBOX_BACKLOG.set(await outbox_backlog(self.db))
 
     async def _prune_inbox(self) -> None:
         assert self.db is not None
