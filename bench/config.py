@@ -1,0 +1,68 @@
+"""How big a benchmark run is: the default (``make bench``), ``--full`` and the smoke test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    """Counts of every measurement; every loop is bounded by these and by ``phase_timeout``."""
+
+    mode: str = "default"
+    in_flight: int = 64
+    """Requests in flight for the "at 64 in flight" figures."""
+    bulk_in_flight: int = 256
+    """Publishers in flight for the throughput runs (commands queue up behind prefetch)."""
+    prefetch: int = 64
+    raw_messages: int = 3000
+    rpc_sequential: int = 300
+    rpc_concurrent: int = 3000
+    faststream_requests: int = 600
+    uploads: int = 2000
+    shares: int = 2000
+    query_sequential: int = 300
+    query_concurrent: int = 2000
+    query_miss_concurrent: int = 1000
+    folder_sizes: tuple[int, ...] = (100, 10_000, 100_000)
+    size_samples: int = 100
+    stored_documents: int = 200_000
+    stored_uploads: int = 2000
+    memory_commands: int = 10_000
+    two_worker_uploads: int = 2000
+    warmup: int = 200
+    phase_timeout: float = 120.0
+
+    @classmethod
+    def default(cls) -> BenchConfig:
+        return cls()
+
+    @classmethod
+    def full(cls) -> BenchConfig:
+        """The issue's sizes: 1M documents stored, 100,000 commands for the memory figure."""
+        return replace(
+            cls(), mode="full", uploads=10_000, shares=10_000, stored_documents=1_000_000,
+            stored_uploads=10_000, memory_commands=100_000, two_worker_uploads=10_000,
+            rpc_concurrent=20_000, raw_messages=20_000, query_concurrent=10_000,
+            query_miss_concurrent=5000, size_samples=300, phase_timeout=900.0,
+        )
+
+    @classmethod
+    def smoke(cls) -> BenchConfig:
+        """Tiny: every phase runs, in seconds (for the test suite; numbers mean little)."""
+        return replace(
+            cls(), mode="smoke", bulk_in_flight=64, raw_messages=200, rpc_sequential=30,
+            rpc_concurrent=200, faststream_requests=64, uploads=100, shares=100,
+            query_sequential=20, query_concurrent=100, query_miss_concurrent=100,
+            folder_sizes=(10, 100, 1000), size_samples=10, stored_documents=3000,
+            stored_uploads=100, memory_commands=400, two_worker_uploads=100, warmup=20,
+            phase_timeout=60.0,
+        )
+
+    @property
+    def admin_readers(self) -> int:
+        """Distinct readers needed so that every "miss" read has a key never seen before."""
+        return (
+            self.query_sequential + self.query_miss_concurrent
+            + self.size_samples * len(self.folder_sizes) + 200
+        )

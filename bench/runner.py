@@ -1,0 +1,203 @@
+"""One benchmark run: the phases in order, then the report; everything removed at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+from rich.console import Console
+
+from bench import docbus_bench as db
+from bench.config import BenchConfig
+from bench.events import EventTap, docbus_key
+from bench.infra import ROOT, Stack
+from bench.profile import Spy
+from bench.raw import RawProcess, declare_raw_topology
+from bench.report import json_line, print_tables, with_ratios, write_chart
+from bench.rpc import client_rpc, faststream_rpc, raw_rpc
+from bench.stats import BenchError
+from bench.throughput import raw_pipeline
+from client import DocbusClient
+from consumers.embedded_valkey import valkey_binary
+
+DEFAULT_CHART = ROOT / "docs" / "performance.png"
+Phase = Callable[[db.Scenario], Awaitable[dict[str, float]]]
+DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
+    ("docbus warm-up", db.warmup),
+    ("docbus uploads and shares", db.commands),
+    ("folder.list hits and misses", db.listing),
+    ("document.get hits and misses", db.gets),
+    ("first page by folder size", db.folder_size),
+    ("uploads with the store full", db.stored),
+    ("worker memory over K commands", db.memory),
+    ("one and two workers", db.two_workers),
+)
+
+
+def main(config: BenchConfig, chart: Path | None = None, py_spy: Path | None = None) -> int:
+    """Run the benchmark; print the table, write the chart, end with the JSON line."""
+    out, progress = Console(), Console(stderr=True)
+    runner = _event_loop_runner()
+    try:
+        figures, meta = runner(run(config, progress, py_spy))
+    except BenchError as error:
+        progress.print(f"[red]bench failed:[/red] {error}")
+        return 1
+    except Exception as error:  # e.g. a server restarted under the run: say so, briefly
+        progress.print(f"[red]bench failed:[/red] {type(error).__name__}: {error}"
+                       " (did a server stop or restart during the run?)")
+        return 1
+    figures = with_ratios(figures)
+    chart = chart or DEFAULT_CHART
+    write_chart(chart, figures)
+    meta["chart"] = str(chart)
+    print_tables(out, figures)
+    out.print(f"chart: {chart}")
+    sys.stdout.write(json_line(figures, meta) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _event_loop_runner() -> Callable[[Any], Any]:
+    """uvloop for the benchmark's own client process when it is installed (less client
+    CPU on a shared machine); the worker and the raw baselines run stock asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
+async def run(
+    config: BenchConfig, progress: Console, py_spy: Path | None = None
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Every phase against a fresh stack; the stack is removed whatever happens."""
+    started = time.monotonic()
+    stack = Stack()
+    figures: dict[str, float] = {}
+    failed = True
+    try:
+        progress.print(f"[bold]docbus bench ({config.mode})[/bold]: vhost {stack.vhost}, "
+                       f"database {stack.database}")
+        await stack.open()
+        await declare_raw_topology(stack.amqp_url)
+        worker = await asyncio.to_thread(stack.start_worker)
+        spy = Spy(worker.pid, py_spy) if py_spy is not None else None
+        progress.print(f"worker pid {worker.pid}, logs in {stack.log_dir}")
+        figures |= await _baselines(stack, config, progress)
+        figures |= await _docbus(stack, config, progress, spy)
+        meta = _meta(config) | {
+            "postgresql": await _server_version(stack.pg_url),
+            "vhost": stack.vhost, "database": stack.database,
+        }
+        failed = False
+    finally:
+        if failed:
+            progress.print(f"worker logs kept in {stack.log_dir}")
+        left = await stack.close(keep_logs=failed)
+        if left:
+            progress.print(f"[red]could not remove:[/red] {', '.join(left)}")
+    figures["elapsed_s"] = time.monotonic() - started
+    return figures, meta
+
+
+async def _baselines(stack: Stack, config: BenchConfig, progress: Console) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    pipeline = RawProcess("pipeline", stack.amqp_url, config.prefetch)
+    responder = RawProcess("responder", stack.amqp_url, config.prefetch)
+    await asyncio.to_thread(pipeline.start)
+    try:
+        figures |= await _phase(progress, "raw consume-publish-ack",
+                                raw_pipeline(stack.amqp_url, config, pipeline.pid))
+    finally:
+        pipeline.stop()
+    await asyncio.to_thread(responder.start)
+    try:
+        figures |= await _phase(progress, "raw RPC", raw_rpc(stack.amqp_url, config))
+        figures |= await _phase(progress, "FastStream broker.request",
+                                faststream_rpc(stack.amqp_url, config))
+        figures |= await _phase(progress, "docbus client RPC", client_rpc(stack.amqp_url, config))
+    finally:
+        responder.stop()
+    return figures
+
+
+async def _docbus(
+    stack: Stack, config: BenchConfig, progress: Console, spy: Spy | None
+) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    connection = await aio_pika.connect(stack.amqp_url)
+    async with connection, DocbusClient(
+        stack.amqp_url, timeout=30.0, connection_name="docbus-bench"
+    ) as client:
+        tap = EventTap(docbus_key)
+        await tap.attach(connection, "doc.events", ["document.uploaded", "document.shared.*"])
+        scenario = db.Scenario(stack, config, client, tap)
+        await scenario.prepare()
+        for name, phase in DOCBUS_PHASES:
+            if spy is not None:
+                spy.start(name)
+            figures |= await _phase(progress, name, phase(scenario))
+            if spy is not None and (summary := spy.stop()):
+                progress.print(f"    profile: {summary}")
+    return figures
+
+
+async def _phase(
+    progress: Console, name: str, work: Awaitable[dict[str, float]]
+) -> dict[str, float]:
+    began = time.monotonic()
+    progress.print(f"  {name} ...", end="")
+    figures = await work
+    progress.print(f" {time.monotonic() - began:.1f}s")
+    return figures
+
+
+def _meta(config: BenchConfig) -> dict[str, Any]:
+    """What the run ran on: versions and the machine (strings, outside the figures)."""
+    return {
+        "mode": config.mode, "cpus": _cpus(), "python": platform.python_version(),
+        "machine": platform.machine(), "rabbitmq": _rabbitmq_version(),
+        "valkey_server": _command_version([valkey_binary(), "--version"]),
+        **{name: version(name) for name in ("aio-pika", "aiormq", "faststream", "asyncpg")},
+        "client_loop": "uvloop" if _event_loop_runner() is not asyncio.run else "asyncio",
+    }
+
+
+async def _server_version(pg_url: str) -> str:
+    conn = await asyncpg.connect(pg_url)
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
+def _command_version(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(  # noqa: S603 - a version query of a known program
+            argv, capture_output=True, text=True, timeout=20, check=False
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip().splitlines()[0] if done.stdout.strip() else "unknown"
+
+
+def _rabbitmq_version() -> str:
+    ctl = shutil.which("rabbitmqctl")
+    return _command_version([ctl, "-q", "version"]) if ctl else "unknown"

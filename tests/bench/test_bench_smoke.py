@@ -1,0 +1,122 @@
+"""``docbus bench --smoke``: every phase runs at a tiny size and the JSON line is complete.
+
+No timing assertions (the machine is shared and tiny runs mean little): only that every
+figure and ratio is there and is a sane positive number, that the chart was written and
+that the run removed its vhost and its database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bench.report import RATIOS, TARGETS
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+FIGURES = (
+    "raw_pipeline_per_s", "raw_pipeline_cpu_ms", "raw_rpc_seq_p50_ms", "raw_rpc_seq_p99_ms",
+    "raw_rpc_64_per_s", "faststream_64_per_s", "client_rpc_seq_p50_ms", "client_rpc_64_per_s",
+    "upload_per_s", "share_per_s", "upload_worker_cpu_ms", "list_hit_p50_ms", "list_hit_p99_ms",
+    "list_hit_64_per_s", "list_miss_p50_ms", "list_miss_p99_ms", "list_miss_64_per_s",
+    "get_hit_p50_ms", "get_hit_p99_ms", "get_hit_64_per_s", "get_miss_p50_ms",
+    "get_miss_p99_ms", "get_miss_64_per_s", "size_small_p50_ms", "size_medium_p50_ms",
+    "size_large_p50_ms", "size_large_member_p50_ms", "stored_documents", "upload_stored_per_s",
+    "rss_warm_mib", "rss_half_mib", "rss_mib", "upload_1worker_per_s",
+    "upload_2workers_per_s", "elapsed_s",
+)
+REQUIRED_RATIOS = (
+    "upload_ratio", "share_ratio", "list_hit_p50_ratio", "list_hit_p99_ratio",
+    "list_miss_p50_ratio", "list_64_ratio", "client_vs_faststream_ratio", "size_latency_ratio",
+    "upload_2workers_ratio",
+)
+
+
+def _database_exists(name: str) -> bool:
+    async def query() -> bool:
+        conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+        try:
+            found = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        finally:
+            await conn.close()
+        return found is not None
+
+    return asyncio.run(query())
+
+
+def _vhosts() -> set[str]:
+    ctl = shutil.which("rabbitmqctl")
+    assert ctl is not None
+    done = subprocess.run([ctl, "-q", "list_vhosts"], capture_output=True, text=True,
+                          timeout=60, check=True)
+    return {line.strip() for line in done.stdout.splitlines()[1:]}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One ``python -m bench --smoke`` run; skipped when the servers are not there."""
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("rabbitmqctl not found: the bench creates its own vhost")
+    try:
+        _database_exists("postgres")
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"PostgreSQL is not reachable: {exc!r}")
+    chart = tmp_path_factory.mktemp("bench") / "chart.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--chart", str(chart)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "line": line, "chart": chart,
+        "database_left": _database_exists(line["meta"]["database"]),
+        "vhost_left": line["meta"]["vhost"] in _vhosts(),
+    }
+
+
+def test_the_last_line_holds_every_figure_and_ratio(smoke_run: dict[str, Any]) -> None:
+    line = smoke_run["line"]
+    expected = {*FIGURES, *REQUIRED_RATIOS, *RATIOS, *(t.key for t in TARGETS)}
+    assert expected <= line.keys(), sorted(expected - line.keys())
+    for key in expected:
+        value = line[key]
+        assert isinstance(value, int | float), key
+        assert math.isfinite(value), key
+        if key != "rss_growth_pct":  # RSS may even shrink between the halves
+            assert value > 0, key
+    assert line["bench"] == "docbus"
+    assert line["targets_total"] == len(TARGETS)
+    assert line["meta"]["mode"] == "smoke"
+
+
+def test_the_numbers_are_sane(smoke_run: dict[str, Any]) -> None:
+    line = smoke_run["line"]
+    assert line["raw_rpc_seq_p50_ms"] <= line["raw_rpc_seq_p99_ms"]
+    assert line["list_hit_p50_ms"] <= line["list_hit_p99_ms"]
+    assert line["size_small_docs"] < line["size_medium_docs"] < line["size_large_docs"]
+    assert line["stored_documents"] >= 3000
+    assert 10 < line["rss_mib"] < 4096
+    assert line["list_page_documents"] == 50
+
+
+def test_the_chart_is_a_png(smoke_run: dict[str, Any]) -> None:
+    assert smoke_run["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nothing_is_left_behind(smoke_run: dict[str, Any]) -> None:
+    assert smoke_run["line"]["meta"]["database"].startswith("docbus_bench_")
+    assert not smoke_run["database_left"]
+    assert not smoke_run["vhost_left"]
