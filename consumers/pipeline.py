@@ -21,6 +21,7 @@ inbox turns into the same reply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -146,7 +147,10 @@ class Pipeline:
         key = raw.routing_key or ""
         metrics.IN_FLIGHT.inc()
         try:
-            outcome = await self._process(raw, schema, run, query=query)
+            try:
+                outcome = await self._process(raw, schema, run, query=query)
+            except Exception:
+                outcome = await self._give_back(raw)
             metrics.MESSAGES.labels(key, outcome).inc()
             metrics.HANDLING.labels(key).observe(time.perf_counter() - started)
         finally:
@@ -208,9 +212,19 @@ class Pipeline:
             )
             return "error"
         self._crash.crash("after_commit")
-        await self._responder.reply(raw, reply)
+        await self._responder.reply(raw, reply, confirmed=not query)
         await raw.ack()
         return "ok"
+
+    async def _give_back(self, raw: AbstractIncomingMessage) -> str:
+        """The reply or the acknowledgement failed (a broker connection lost on the way):
+        requeue the delivery rather than leave it unacknowledged, where it would hold a
+        prefetch slot for as long as its channel lives. The inbox answers the redelivery
+        with the stored reply."""
+        log.exception("delivery_requeued")
+        with contextlib.suppress(Exception):
+            await raw.nack(requeue=True)
+        return "requeued"
 
     async def _fail(self, raw: AbstractIncomingMessage, reason: str, reply: bytes) -> None:
         """Dead-letter (confirmed), answer the sender, then ack; requeue if the broker refused."""

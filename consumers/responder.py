@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,20 +25,33 @@ class Responder:
     def __init__(self, connection: AbstractRobustConnection, *, timeout: float = 10.0) -> None:
         self._connection = connection
         self._timeout = timeout
-        self._channel: AbstractChannel | None = None
+        self._channels: dict[bool, AbstractChannel] = {}
+        self._opening = asyncio.Lock()
 
-    async def _open(self) -> AbstractChannel:
-        if self._channel is None or self._channel.is_closed:
-            self._channel = await self._connection.channel(
-                publisher_confirms=True, on_return_raises=True
-            )
-        return self._channel
+    async def _open(self, *, confirmed: bool = True) -> AbstractChannel:
+        channel = self._channels.get(confirmed)
+        if channel is not None and not channel.is_closed:
+            return channel
+        async with self._opening:
+            channel = self._channels.get(confirmed)
+            if channel is None or channel.is_closed:
+                channel = await self._connection.channel(
+                    publisher_confirms=confirmed, on_return_raises=confirmed
+                )
+                self._channels[confirmed] = channel
+            return channel
 
-    async def reply(self, request: AbstractIncomingMessage, body: bytes) -> None:
-        """Publish the reply if the request asked for one (exactly once per handled delivery)."""
+    async def reply(
+        self, request: AbstractIncomingMessage, body: bytes, *, confirmed: bool = True
+    ) -> None:
+        """Publish the reply if the request asked for one (exactly once per handled delivery).
+
+        A command's reply is confirmed by the broker before the command is acknowledged; a
+        query's need not be (it has no effect: a lost reply is a client timeout and retry),
+        which saves a round trip on the hot read path."""
         if not request.reply_to:
             return
-        channel = await self._open()
+        channel = await self._open(confirmed=confirmed)
         message = aio_pika.Message(
             body,
             content_type="application/json",

@@ -33,7 +33,9 @@ class RecordingResponder:
     replies: list[tuple[str | None, dict[str, Any]]] = field(default_factory=list)
     dead: list[tuple[str, bytes]] = field(default_factory=list)
 
-    async def reply(self, request: AbstractIncomingMessage, body: bytes) -> None:
+    async def reply(
+        self, request: AbstractIncomingMessage, body: bytes, *, confirmed: bool = True
+    ) -> None:
         if request.reply_to:
             self.replies.append((request.correlation_id, orjson.loads(body)))
 
