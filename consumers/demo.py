@@ -38,69 +38,125 @@ class Story:
 
     def upload(self, by: str, name: str, version_note: str) -> dict[str, Any]:
         return {
-            "doc_id": self.id("nda"), "org_id": self.org, "folder_id": self.id("contracts"),
-            "owner_id": self.id(by), "name": name, "mime_type": "application/pdf",
-            "blob_uri": f"s3://docs/{self.id('nda')}/{version_note}", "tags": ["legal"],
+            "doc_id": self.id("nda"),
+            "org_id": self.org,
+            "folder_id": self.id("contracts"),
+            "owner_id": self.id(by),
+            "name": name,
+            "mime_type": "application/pdf",
+            "blob_uri": f"s3://docs/{self.id('nda')}/{version_note}",
+            "tags": ["legal"],
             "size_bytes": 48213,
         }
 
     async def tell(self) -> None:
         for user, role in (("alice", "member"), ("bob", "member"), ("carol", "admin")):
             await self.step(
-                f"The identity service makes {user} a {role}", "org.member.set",
+                f"The identity service makes {user} a {role}",
+                "org.member.set",
                 {"org_id": self.org, "user_id": self.id(user), "role": role},
             )
-        await self.step("Alice creates /contracts", "folder.create", {
-            "folder_id": self.id("contracts"), "org_id": self.org, "parent_id": None,
-            "name": "contracts", "actor_id": self.id("alice"),
-        })
+        await self.step(
+            "Alice creates /contracts",
+            "folder.create",
+            {
+                "folder_id": self.id("contracts"),
+                "org_id": self.org,
+                "parent_id": None,
+                "name": "contracts",
+                "actor_id": self.id("alice"),
+            },
+        )
         first = self.id("upload-1")
-        await self.step("Alice uploads nda.pdf (version 1)", "document.upload",
-                        self.upload("alice", "nda.pdf", "v1"), message_id=first)
-        await self.step("Her client retries with the same message_id: the same reply, no "
-                        "second effect", "document.upload",
-                        self.upload("alice", "nda.pdf", "v1"), message_id=first)
-        await self.step("Alice shares it with Bob as editor", "document.share", {
-            "doc_id": self.id("nda"), "shared_by": self.id("alice"),
-            "shared_with": self.id("bob"), "role": "editor",
-        })
-        await self.step("Bob uploads version 2", "document.upload",
-                        self.upload("bob", "nda-signed.pdf", "v2"))
-        await self.step("Bob may edit but not share", "document.share", {
-            "doc_id": self.id("nda"), "shared_by": self.id("bob"),
-            "shared_with": self.id("carol"), "role": "viewer",
-        })
-        await self.step("Bob reads the document with its versions", "document.get",
-                        {"doc_id": self.id("nda"), "user_id": self.id("bob")})
-        await self.step("Carol, an admin, lists /contracts", "folder.list",
-                        {"folder_id": self.id("contracts"), "user_id": self.id("carol")})
-        await self.step("A stranger cannot even learn that it exists", "document.get",
-                        {"doc_id": self.id("nda"), "user_id": "stranger"})
-        await self.step("Alice revokes Bob", "document.unshare", {
-            "doc_id": self.id("nda"), "revoked_by": self.id("alice"), "user_id": self.id("bob"),
-        })
-        await self.step("...which takes effect for Bob's very next query", "document.get",
-                        {"doc_id": self.id("nda"), "user_id": self.id("bob")})
-        await self.step("A malformed message is refused (and dead-lettered)", "document.share",
-                        {"doc_id": "no spaces allowed", "role": "boss"})
+        await self.step(
+            "Alice uploads nda.pdf (version 1)",
+            "document.upload",
+            self.upload("alice", "nda.pdf", "v1"),
+            message_id=first,
+        )
+        await self.step(
+            "Her client retries with the same message_id: the same reply, no second effect",
+            "document.upload",
+            self.upload("alice", "nda.pdf", "v1"),
+            message_id=first,
+        )
+        await self.step(
+            "Alice shares it with Bob as editor",
+            "document.share",
+            {
+                "doc_id": self.id("nda"),
+                "shared_by": self.id("alice"),
+                "shared_with": self.id("bob"),
+                "role": "editor",
+            },
+        )
+        await self.step(
+            "Bob uploads version 2", "document.upload", self.upload("bob", "nda-signed.pdf", "v2")
+        )
+        await self.step(
+            "Bob may edit but not share",
+            "document.share",
+            {
+                "doc_id": self.id("nda"),
+                "shared_by": self.id("bob"),
+                "shared_with": self.id("carol"),
+                "role": "viewer",
+            },
+        )
+        await self.step(
+            "Bob reads the document with its versions",
+            "document.get",
+            {"doc_id": self.id("nda"), "user_id": self.id("bob")},
+        )
+        await self.step(
+            "Carol, an admin, lists /contracts",
+            "folder.list",
+            {"folder_id": self.id("contracts"), "user_id": self.id("carol")},
+        )
+        await self.step(
+            "A stranger cannot even learn that it exists",
+            "document.get",
+            {"doc_id": self.id("nda"), "user_id": "stranger"},
+        )
+        await self.step(
+            "Alice revokes Bob",
+            "document.unshare",
+            {
+                "doc_id": self.id("nda"),
+                "revoked_by": self.id("alice"),
+                "user_id": self.id("bob"),
+            },
+        )
+        await self.step(
+            "...which takes effect for Bob's very next query",
+            "document.get",
+            {"doc_id": self.id("nda"), "user_id": self.id("bob")},
+        )
+        await self.step(
+            "A malformed message is refused (and dead-lettered)",
+            "document.share",
+            {"doc_id": "no spaces allowed", "role": "boss"},
+        )
 
 
 async def run_demo(url: str, console: Console, *, timeout: float = 10.0) -> None:
-    async with DocbusClient(url, timeout=timeout) as client:
-        async with client.subscribe_events(("#",)) as events:
-            story = Story(client, console)
-            console.rule(f"docbus demo, org {story.org}")
-            await story.tell()
-            table = Table("routing key", "type", "what", title="Events published on doc.events")
-            while True:
-                try:
-                    event = await events.receive(timeout=2.0)
-                except TimeoutError:
-                    break
-                if event.get("org_id") == story.org:
-                    table.add_row(event["routing_key"], event["type"], _summary(event))
-            console.print(table)
-            console.print("[dim]The malformed message is in docbus.dead: docbus dead list[/dim]")
+    async with (
+        DocbusClient(url, timeout=timeout) as client,
+        client.subscribe_events(("#",)) as events,
+    ):
+        story = Story(client, console)
+        console.rule(f"docbus demo, org {story.org}")
+        await story.tell()
+        table = Table("routing key", "type", "what", title="Events published on doc.events")
+        while True:
+            try:
+                event = await events.receive(timeout=2.0)
+            except TimeoutError:
+                break
+            if event.get("org_id") == story.org:
+                table.add_row(event["routing_key"], event["type"], _summary(event))
+        console.print(table)
+        console.print("[dim]The malformed message is in docbus.dead: docbus dead list[/dim]")
 
 
 def _summary(event: dict[str, Any]) -> str:

@@ -32,6 +32,9 @@ class RabbitSettings(BaseSettings):
 
     url: str = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
     prefetch: int = Field(64, description="unacknowledged messages per queue and worker")
+    audit_prefetch: int = Field(
+        256, description="unacknowledged events for the audit consumer (written in batches)"
+    )
     heartbeat: int = Field(10, description="AMQP heartbeat, seconds")
     delivery_limit: int = Field(
         20, description="broker-side backstop: deliveries before a quorum queue dead-letters"

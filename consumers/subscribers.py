@@ -19,6 +19,7 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
+from consumers.batching import MicroBatcher
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND, AuditEventIn
 from consumers.topology import COMMANDS, EVENTS, ROUTES, Route, audit_queue, command_queue
@@ -150,8 +151,10 @@ def register_audit(
         entry = AuditEntry(
             event.event_id, event.type, event.org_id, occurred, raw.routing_key or "", body
         )
-        await record([entry])
+        await batch.add(entry)
         return b""
+
+    batch: MicroBatcher[AuditEntry] = MicroBatcher(record, size=prefetch)
 
     async def handle(msg: RabbitMessage) -> None:
         await pipeline.process(msg.raw_message, AuditEventIn, run, query=False)

@@ -116,7 +116,7 @@ class Worker:
                 self.broker,
                 self.pipeline,
                 RecordAuditEntry(PgAuditLog(self.db)),
-                prefetch=s.rabbit.prefetch,
+                prefetch=s.rabbit.audit_prefetch,
                 delivery_limit=s.rabbit.delivery_limit,
             )
         await self.broker.start()
