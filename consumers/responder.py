@@ -10,23 +10,61 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
+import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aiormq.exceptions import AMQPConnectionError, ChannelClosed
 
 from consumers.topology import DEAD, ERROR_HEADER
+
+log = structlog.get_logger("docbus.responder")
 
 ORIGIN_HEADERS = ("x-docbus-original-exchange", "x-docbus-original-routing-key")
 
 
+# Errors that mean "no connection right now": the robust connection is reconnecting.
+NOT_CONNECTED: tuple[type[BaseException], ...] = (
+    RuntimeError,  # "Connection was not opened", "<Connection> closed", invalid channel state
+    AMQPConnectionError,  # includes ConnectionClosed
+    ChannelClosed,
+)
+
+
 class Responder:
-    def __init__(self, connection: AbstractRobustConnection, *, timeout: float = 10.0) -> None:
+    """Replies and dead letters. While the publishing connection reconnects (it may come
+    back after the consuming one), a publish waits for it, up to ``patience`` seconds,
+    instead of failing a delivery that has already taken effect."""
+
+    def __init__(
+        self, connection: AbstractRobustConnection, *, timeout: float = 10.0,
+        patience: float = 30.0,
+    ) -> None:
         self._connection = connection
         self._timeout = timeout
+        self._patience = patience
         self._channels: dict[bool, AbstractChannel] = {}
         self._opening = asyncio.Lock()
+
+    async def _patiently(self, publish: Callable[[], Awaitable[object]]) -> None:
+        """Run ``publish``, again while the connection is down (a publish cut off mid-way
+        may then be sent twice: a duplicate reply or dead letter, never a missing one)."""
+        deadline = time.monotonic() + self._patience
+        delay = 0.05
+        while True:
+            try:
+                await publish()
+                return
+            except NOT_CONNECTED as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("responder_waiting_for_broker", error=repr(error))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def _open(self, *, confirmed: bool = True) -> AbstractChannel:
         channel = self._channels.get(confirmed)
@@ -51,26 +89,33 @@ class Responder:
         which saves a round trip on the hot read path."""
         if not request.reply_to:
             return
-        channel = await self._open(confirmed=confirmed)
+        reply_to = request.reply_to
         message = aio_pika.Message(
             body,
             content_type="application/json",
             correlation_id=request.correlation_id,
             message_id=request.message_id,
         )
-        await channel.default_exchange.publish(
-            message, request.reply_to, mandatory=False, timeout=self._timeout
-        )
+
+        async def publish() -> None:
+            channel = await self._open(confirmed=confirmed)
+            await channel.default_exchange.publish(
+                message, reply_to, mandatory=False, timeout=self._timeout
+            )
+
+        await self._patiently(publish)
 
     async def dead_letter(self, original: AbstractIncomingMessage, reason: str) -> None:
-        channel = await self._open()
-        exchange = await channel.get_exchange(DEAD.name, ensure=False)
-        await exchange.publish(
-            dead_letter_of(original, reason),
-            original.routing_key or "",
-            mandatory=True,
-            timeout=self._timeout,
-        )
+        letter = dead_letter_of(original, reason)
+
+        async def publish() -> None:
+            channel = await self._open()
+            exchange = await channel.get_exchange(DEAD.name, ensure=False)
+            await exchange.publish(
+                letter, original.routing_key or "", mandatory=True, timeout=self._timeout
+            )
+
+        await self._patiently(publish)
 
 
 def dead_letter_of(original: AbstractIncomingMessage, reason: str) -> aio_pika.Message:
