@@ -1,0 +1,562 @@
+"""The scenarios: each sets up a fresh stage, drives load, injects its faults, waits for the
+backlog to drain and hands everything to the checker.
+
+A scenario never leaves a server stopped: every fault is undone in a ``finally``, and
+``Stage.close`` kills the workers, starts any server found stopped, drops the database and
+deletes the vhost. Each runs under a hard time limit (``Config.time_limit``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+
+from consumers.faults import POINTS
+from consumers.topology import DEAD_QUEUE_NAME
+from tests.faults.checker import WORK_QUEUES, Result, check
+from tests.faults.infra import (
+    Stage,
+    WorkerProc,
+    actl,
+    pg_ctl,
+    plain_dsn,
+    queue_table,
+    terminate_backends,
+    wait_postgres,
+    wait_rabbit,
+)
+from tests.faults.load import TAP_QUEUE, Amqp, Command, Plan, Size, drain_queue, send_all
+
+
+@dataclass(frozen=True)
+class Config:
+    size: Size  # load of every scenario
+    kills: int  # kill -9 in the kill scenario
+    rate: float  # commands published per second
+    time_limit: float  # hard limit per scenario, seconds
+    drain_timeout: float  # how long the backlog may take to drain after the last fault
+    log_root: Path
+    seed: int = 1
+    kill_size: Size | None = None  # the kill scenario's own load (the issue's 10,000/2,000)
+    readers: int = 4  # concurrent upload-then-read clients in the Valkey scenario
+    vhost: str | None = None  # a vhost the suite made for all scenarios (wiped for each)
+
+
+SIZES: dict[str, dict[str, Any]] = {
+    "ci": {"size": Size(200, 40), "kills": 2, "rate": 80.0, "time_limit": 120,
+           "drain_timeout": 60},
+    "default": {"size": Size(2000, 400), "kills": 5, "rate": 250.0, "time_limit": 300,
+                "drain_timeout": 120},
+    "full": {"size": Size(2000, 400), "kills": 20, "rate": 250.0, "time_limit": 1200,
+             "drain_timeout": 300, "kill_size": Size(10000, 2000)},
+}
+
+
+def config(size: str, log_root: Path, seed: int = 1, vhost: str | None = None) -> Config:
+    return Config(log_root=log_root, seed=seed, vhost=vhost, **SIZES[size])
+
+
+@dataclass
+class Run:
+    """One scenario's stage, plan, client and result."""
+
+    name: str
+    cfg: Config
+    size: Size
+    readers: int = 0
+    stage: Stage = field(init=False)
+    plan: Plan = field(init=False)
+    amqp: Amqp = field(init=False)
+    result: Result = field(init=False)
+    extra: list[Command] = field(default_factory=list)  # commands sent beyond the plan
+    queues: dict[str, tuple[int, int]] = field(default_factory=dict)  # at the end of drain
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        run_id = f"{self.name.replace('_', '')[:10]}{secrets.token_hex(3)}"
+        self.stage = Stage(
+            self.name, self.cfg.log_root / f"{self.name}-{run_id}", shared_vhost=self.cfg.vhost
+        )
+        self.plan = Plan(run_id, self.size, seed=self.cfg.seed, reader_folders=self.readers)
+        self.result = Result(self.name)
+
+    @property
+    def commands(self) -> list[Command]:
+        return self.plan.commands + self.extra
+
+    async def open(self, workers: int = 1, **env: str) -> list[WorkerProc]:
+        await self.stage.open()
+        procs = [self.stage.worker(**env) for _ in range(workers)]
+        await asyncio.gather(*(p.start() for p in procs))
+        self.amqp = Amqp(self.stage.rabbit_url)
+        await self.amqp.open()
+        return procs
+
+    async def setup(self) -> None:
+        """Members, then folders, then the documents to share: each answered."""
+        for kind in ("member", "folder", "upload"):
+            batch = [c for c in self.plan.setup if c.kind == kind]
+            replies = await asyncio.gather(*(self.amqp.request(c) for c in batch))
+            bad = [r for r in replies if not r.get("ok")]
+            if bad:
+                raise RuntimeError(f"setup failed: {bad[:3]}")
+
+    async def send_load(self, commands: list[Command] | None = None) -> float:
+        deadline = self.started + self.cfg.time_limit
+        return await send_all(
+            self.amqp, self.plan.load if commands is None else commands, rate=self.cfg.rate,
+            deadline=deadline,
+        )
+
+    @property
+    def load_seconds(self) -> float:
+        return len(self.plan.load) / self.cfg.rate
+
+    async def counts(self) -> tuple[int, int, int]:
+        conn = await asyncpg.connect(plain_dsn(self.stage.pg_url), timeout=5)
+        try:
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM inbox), (SELECT count(*) FROM outbox),"
+                " (SELECT count(*) FROM audit_log)"
+            )
+            assert row is not None
+            return int(row[0]), int(row[1]), int(row[2])
+        finally:
+            await conn.close()
+
+    async def dead_count(self) -> int:
+        connection = await aio_pika.connect(self.stage.rabbit_url, timeout=5)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(DEAD_QUEUE_NAME, passive=True)
+            return int(queue.declaration_result.message_count or 0)
+
+    async def drain(self, since: float) -> None:
+        """Wait until every confirmed command is decided (or dead), the outbox is empty and
+        every work queue is empty (ready + unacknowledged); record the time to recover."""
+        expected = len({c.message_id for c in self.commands} & self.amqp.stats.confirmed)
+        deadline = time.monotonic() + self.cfg.drain_timeout
+        last: tuple[int, ...] = ()
+        still_since = time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                inbox, outbox, audit = await self.counts()
+                dead = await self.dead_count()
+            except Exception:
+                await asyncio.sleep(0.5)
+                continue
+            now = (inbox, outbox, audit, dead)
+            if now != last:
+                last, still_since = now, time.monotonic()
+            settled = inbox + dead >= expected or time.monotonic() - still_since > 5
+            if settled and outbox == 0:
+                table = self.queues = await queue_table(self.stage.vhost)
+                if all(table.get(q, (0, 0))[0] == 0 for q in WORK_QUEUES):
+                    _, outbox, _ = await self.counts()
+                    if outbox == 0:
+                        self.result.recover_s = round(time.monotonic() - since, 2)
+                        return
+            await asyncio.sleep(0.5)
+        self.result.drained = False
+        await self._post_mortem()
+
+    async def _post_mortem(self) -> None:
+        """What a backlog that did not drain looks like to the broker."""
+        with contextlib.suppress(Exception):
+            out = await actl("list_queues", "-p", self.stage.vhost, "name", "messages_ready",
+                             "messages_unacknowledged", "consumers", timeout=30)
+            stuck = [line for line in out.splitlines() if "\t0\t0\t" not in line]
+            self.result.notes.append("queues (ready, unacked, consumers): " + "; ".join(stuck))
+        with contextlib.suppress(Exception):
+            out = await actl("list_channels", "vhost", "name", "consumer_count",
+                             "messages_unacknowledged", "prefetch_count", timeout=30)
+            mine = [line for line in out.splitlines() if line.startswith(self.stage.vhost)]
+            self.result.notes.append("channels: " + "; ".join(mine[:12]))
+
+    async def finish(self, *, no_redelivery: bool = False,
+                     allowed_dead: tuple[str, ...] = ()) -> Result:
+        queues = self.queues if self.result.drained else await queue_table(self.stage.vhost)
+        tap = await drain_queue(self.stage.rabbit_url, TAP_QUEUE, quiet=0.5)
+        dead = await drain_queue(self.stage.rabbit_url, DEAD_QUEUE_NAME, quiet=0.5)
+        r = self.result
+        r.redeliveries = self.stage.count("message_redelivered")
+        r.inbox_duplicates = self.stage.count("duplicate_message_id")
+        r.publish_retries = self.amqp.stats.retries
+        await check(
+            r, self.stage.pg_url, self.commands, self.amqp.stats.confirmed,
+            dict(self.amqp.replies), tap, dead, queues,
+        )
+        r.judge(no_redelivery=no_redelivery, allowed_dead=allowed_dead)
+        r.duration_s = round(time.monotonic() - self.started, 1)
+        return r
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.amqp.close()
+        problems = await self.stage.close()
+        self.result.notes += problems
+
+
+async def run_scenario(
+    name: str, cfg: Config, body: Callable[[Run], Awaitable[None]], *,
+    size: Size | None = None, readers: int = 0, control: bool = False,
+) -> Result:
+    """Run one scenario under its time limit; always clean up."""
+    run = Run(name, cfg, size or cfg.size, readers=readers)
+    run.result.control = control
+    try:
+        async with asyncio.timeout(cfg.time_limit):
+            await body(run)
+    except TimeoutError:
+        run.result.failures.append(f"hard time limit of {cfg.time_limit}s reached")
+    except Exception as error:
+        run.result.failures.append(f"scenario error: {error!r}"[:500])
+    finally:
+        await run.close()
+    run.result.duration_s = round(time.monotonic() - run.started, 1)
+    return run.result
+
+
+# 1. kill -9 at random moments ---------------------------------------------------------
+
+
+async def kill9(run: Run) -> None:
+    (worker,) = await run.open()
+    await run.setup()
+    rng = random.Random(run.cfg.seed)
+    load = asyncio.create_task(run.send_load())
+    span = max(run.load_seconds, run.cfg.kills * 3.0)
+    times = sorted(rng.uniform(0.3, span) for _ in range(run.cfg.kills))
+    t0 = time.monotonic()
+    for at in times:
+        await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+        worker.kill()
+        run.result.faults += 1
+        await worker.start()
+    fault_end = time.monotonic()
+    await load
+    await run.drain(fault_end)
+    await run.finish()
+    run.result.notes.append(f"kills at {[round(t, 1) for t in times]} s")
+
+
+# 2. a crash at each fixed point ------------------------------------------------------------
+
+CRASH_NTH = {"after_receive": 40, "after_commit": 40, "after_claim": 3, "after_confirm": 3}
+
+
+def crash_at(point: str) -> Callable[[Run], Awaitable[None]]:
+    async def scenario(run: Run) -> None:
+        (worker,) = await run.open()
+        await run.setup()
+        worker.kill()  # the crashing incarnation starts after the setup
+        await worker.start(DOCBUS_CRASH_AT=f"{point}:{CRASH_NTH[point]}")
+        load = asyncio.create_task(run.send_load())
+        code = await worker.wait_exit(run.load_seconds + 30)
+        if code is None:
+            run.result.failures.append(f"the worker never crashed at {point}")
+            worker.kill()
+        elif code != 137:
+            run.result.failures.append(f"the worker exited {code}, not 137")
+        run.result.faults += 1
+        await worker.start()  # without the switch
+        fault_end = time.monotonic()
+        await load
+        await run.drain(fault_end)
+        await run.finish()
+
+    return scenario
+
+
+# 3. RabbitMQ restarted during load ---------------------------------------------------------
+
+
+async def wait_consumers(run: Run, workers: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        table = await queue_table(run.stage.vhost)
+        missing = [q for q in WORK_QUEUES if table.get(q, (0, 0))[1] < workers]
+        if not missing:
+            return True
+        await asyncio.sleep(1.0)
+    run.result.notes.append(f"queues without their consumers: {missing}")
+    return False
+
+
+async def rabbit_restart(run: Run) -> None:
+    """Two restarts, the second while the worker may still be reconnecting from the first."""
+    await run.open()
+    await run.setup()
+    load = asyncio.create_task(run.send_load())
+    await asyncio.sleep(run.load_seconds / 4)
+    for pause in (2.0, 1.0):
+        try:
+            await actl("stop_app", timeout=120)
+            run.result.faults += 1
+            await asyncio.sleep(2)
+        finally:
+            await actl("start_app", timeout=120)
+        await asyncio.sleep(pause)
+    fault_end = time.monotonic()
+    await wait_rabbit()
+    run.result.consumers_ok = await wait_consumers(run, 1, 60)
+    await load
+    await run.drain(fault_end)
+    await run.finish()
+    if not run.result.consumers_ok:  # the backlog cannot drain without consumers
+        run.result.notes.append("see the worker log for the consumer that did not come back")
+
+
+# 4. PostgreSQL restarted, then its backends terminated ------------------------------------
+
+
+async def postgres_restart(run: Run) -> None:
+    await run.open()
+    await run.setup()
+    load = asyncio.create_task(run.send_load())
+    await asyncio.sleep(run.load_seconds / 5)
+    try:
+        await asyncio.to_thread(pg_ctl, "restart")
+        run.result.faults += 1
+    finally:
+        await wait_postgres(run.stage.pg_url)
+    await asyncio.sleep(run.load_seconds / 5)
+    for _ in range(2):
+        run.result.notes.append(f"terminated {await terminate_backends(run.stage.pg_url)} backends")
+        run.result.faults += 1
+        await asyncio.sleep(run.load_seconds / 5)
+    fault_end = time.monotonic()
+    await load
+    await run.drain(fault_end)
+    await run.finish()
+
+
+# 5. Valkey stopped, hung, restarted, with readers checking their own writes --------------
+
+
+@dataclass
+class Reader:
+    """Uploads into a folder of its own, then lists and gets: the write must be visible."""
+
+    run: Run
+    user: str
+    folder: str
+    reads: int = 0
+    stale: int = 0
+    unanswered: int = 0
+    n: int = 0
+
+    async def loop(self, stop: asyncio.Event) -> None:
+        last_doc: str | None = None
+        while not stop.is_set():
+            self.n += 1
+            new = last_doc is None or self.n % 3 != 0
+            doc = f"{self.folder}-d{self.n}" if new else last_doc
+            assert doc is not None
+            cmd = self.run.plan.upload(doc, self.user, self.folder)
+            self.run.extra.append(cmd)
+            try:
+                reply = await self.run.amqp.request(cmd, timeout=10, attempts=4)
+            except TimeoutError:
+                self.unanswered += 1
+                continue
+            if not reply.get("ok"):
+                continue  # the checker counts it as rejected
+            last_doc = doc
+            version = reply["data"]["version"]
+            await self._check(doc, version)
+
+    async def _check(self, doc: str, version: int) -> None:
+        plan = self.run.plan
+        listing = Command(plan.message_id("q"), "folder.list",
+                          {"folder_id": self.folder, "user_id": self.user, "limit": 5},
+                          "query", "")
+        get = Command(plan.message_id("q"), "document.get",
+                      {"doc_id": doc, "user_id": self.user}, "query", "")
+        try:
+            listed = await self.run.amqp.request(listing, timeout=10, attempts=3)
+            got = await self.run.amqp.request(get, timeout=10, attempts=3)
+        except TimeoutError:
+            self.unanswered += 1
+            return
+        self.reads += 2
+        docs = [(d["doc_id"], d["version"]) for d in listed.get("data", {}).get("documents", [])]
+        if not docs or docs[0] != (doc, version):
+            self.stale += 1
+            self.run.result.notes.append(f"stale listing after {doc} v{version}: {docs[:2]}")
+        data = got.get("data") or {}
+        if data.get("version") != version or len(data.get("versions", [])) != version:
+            self.stale += 1
+            self.run.result.notes.append(f"stale get after {doc} v{version}: {data.get('version')}")
+
+
+async def valkey_faults(run: Run) -> None:
+    await run.open()
+    await run.setup()
+    stage = run.stage
+    readers = [
+        Reader(run, run.plan.users[1 + i % 7], folder)
+        for i, folder in enumerate(run.plan.reader_folders)
+    ]
+    stop = asyncio.Event()
+    reading = [asyncio.create_task(r.loop(stop)) for r in readers]
+    load = asyncio.create_task(run.send_load())
+    try:
+        await asyncio.sleep(1.0)
+        stage.stop_valkey()  # stopped
+        run.result.faults += 1
+        await asyncio.sleep(3.0)
+        stage.start_valkey()
+        await asyncio.sleep(2.0)
+        assert stage.valkey is not None
+        stage.valkey.send_signal(signal.SIGSTOP)  # hung: connections accepted, no answer
+        run.result.faults += 1
+        await asyncio.sleep(4.0)
+        stage.valkey.send_signal(signal.SIGCONT)
+        await asyncio.sleep(2.0)
+        stage.stop_valkey()  # restarted: empty, a new run_id
+        stage.start_valkey()
+        run.result.faults += 1
+    finally:
+        if stage.valkey is not None:
+            stage.valkey.send_signal(signal.SIGCONT)
+        else:
+            stage.start_valkey()
+    fault_end = time.monotonic()
+    await asyncio.sleep(2.0)  # read a little after the last fault too
+    stop.set()
+    await asyncio.gather(*reading)
+    await load
+    r = run.result
+    r.reads = sum(x.reads for x in readers)
+    r.stale_reads = sum(x.stale for x in readers)
+    if unanswered := sum(x.unanswered for x in readers):
+        r.notes.append(f"{unanswered} reader request(s) unanswered in time")
+    await run.drain(fault_end)
+    await run.finish()
+
+
+# 6. three workers, one stopped gracefully; then the last two, then a fresh one ----------
+
+
+async def graceful(run: Run) -> None:
+    """SIGTERM must cause no redelivery (nothing left unacknowledged) and must drain the
+    outbox: checked with a backlog in the queues, first for one worker of three, then for
+    the last two at once (nobody else can relay their events), then a fresh worker drains."""
+    workers = await run.open(workers=3)
+    await run.setup()
+    deadline = run.started + run.cfg.time_limit
+    burst = run.cfg.rate * 10  # a backlog, so that every worker has a full prefetch in flight
+    half = len(run.plan.load) // 2
+    await send_all(run.amqp, run.plan.load[:half], rate=burst, deadline=deadline)
+    await asyncio.sleep(0.3)
+    await _stop_gracefully(run, [workers[1]])
+    await send_all(run.amqp, run.plan.load[half:], rate=burst, deadline=deadline)
+    await asyncio.sleep(0.3)
+    await _stop_gracefully(run, [workers[0], workers[2]])
+    inbox, outbox, _ = await run.counts()
+    if outbox:
+        run.result.failures.append(f"{outbox} event(s) left in the outbox by a graceful stop")
+    run.result.notes.append(f"{inbox} commands decided before the last workers stopped")
+    fresh = run.stage.worker("w4")
+    await fresh.start()
+    fault_end = time.monotonic()
+    await run.drain(fault_end)
+    await run.finish(no_redelivery=True)
+
+
+async def _stop_gracefully(run: Run, procs: list[WorkerProc]) -> None:
+    codes = await asyncio.gather(*(p.terminate(timeout=60) for p in procs))
+    run.result.faults += len(procs)
+    for proc, code in zip(procs, codes, strict=True):
+        logs = proc.logs()
+        if code != 0:
+            run.result.failures.append(f"SIGTERMed {proc.name} exited {code}")
+        if "shutdown_deadline_passed" in logs or "worker_stopped" not in logs:
+            run.result.failures.append(f"{proc.name}: graceful shutdown missed its deadline")
+
+
+# 7. the same message_id twice, concurrently, to two workers -------------------------------
+
+
+async def twice(run: Run) -> None:
+    await run.open(workers=2)
+    await run.setup()
+    sem = asyncio.Semaphore(100)
+
+    async def pair(cmd: Command) -> None:
+        async with sem:
+            await asyncio.gather(
+                run.amqp.publish(cmd, correlation_id=f"{cmd.message_id}#1"),
+                run.amqp.publish(cmd, correlation_id=f"{cmd.message_id}#2"),
+            )
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(pair(c) for c in run.plan.load))
+    await run.drain(t0)
+    # Every copy must have been answered, and the checker compares the two replies.
+    await asyncio.sleep(0.5)
+    missing = [
+        c.message_id for c in run.plan.load
+        if not (run.amqp.replies.get(f"{c.message_id}#1")
+                and run.amqp.replies.get(f"{c.message_id}#2"))
+    ]
+    if missing:
+        run.result.failures.append(f"{len(missing)} copies got no reply, e.g. {missing[:3]}")
+    run.result.faults = len(run.plan.load)
+    await run.finish()
+
+
+# control: a relay that deletes outbox rows before publishing, with a crash in between -----
+
+
+async def control_naive_relay(run: Run) -> None:
+    (worker,) = await run.open(DOCBUS_FAULTS_NAIVE_RELAY="1")
+    await run.setup()
+    worker.kill()
+    await worker.start(DOCBUS_CRASH_AT="after_claim:3")
+    load = asyncio.create_task(run.send_load())
+    code = await worker.wait_exit(run.load_seconds + 30)
+    if code is None:
+        worker.kill()
+    run.result.faults += 1
+    await worker.start()
+    fault_end = time.monotonic()
+    await load
+    await run.drain(fault_end)
+    await run.finish()
+
+
+def scenarios(cfg: Config) -> dict[str, Callable[[], Awaitable[Result]]]:
+    """Every scenario by name, in the order the suite runs them."""
+    table: dict[str, Callable[[], Awaitable[Result]]] = {
+        "kill9": lambda: run_scenario("kill9", cfg, kill9, size=cfg.kill_size),
+    }
+    for point in POINTS:
+        table[f"crash_{point}"] = _bind(f"crash_{point}", cfg, crash_at(point))
+    table["rabbit_restart"] = _bind("rabbit_restart", cfg, rabbit_restart)
+    table["postgres_restart"] = _bind("postgres_restart", cfg, postgres_restart)
+    table["valkey"] = lambda: run_scenario("valkey", cfg, valkey_faults, readers=cfg.readers)
+    table["graceful"] = _bind("graceful", cfg, graceful)
+    table["twice"] = lambda: run_scenario(
+        "twice", cfg, twice, size=Size(max(20, cfg.size.uploads // 3), cfg.size.shares // 3)
+    )
+    table["control"] = lambda: run_scenario(
+        "control", cfg, control_naive_relay, control=True
+    )
+    return table
+
+
+def _bind(name: str, cfg: Config, body: Callable[[Run], Awaitable[None]]) -> Any:
+    return lambda: run_scenario(name, cfg, body)
