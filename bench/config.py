@@ -19,17 +19,17 @@ class BenchConfig:
     rpc_sequential: int = 300
     rpc_concurrent: int = 3000
     faststream_requests: int = 600
-    uploads: int = 2000
-    shares: int = 2000
+    uploads: int = 1500
+    shares: int = 1500
     query_sequential: int = 300
-    query_concurrent: int = 2000
+    query_concurrent: int = 1500
     query_miss_concurrent: int = 1000
     folder_sizes: tuple[int, ...] = (100, 10_000, 100_000)
     size_samples: int = 100
     stored_documents: int = 200_000
-    stored_uploads: int = 2000
-    memory_commands: int = 10_000
-    two_worker_uploads: int = 2000
+    stored_uploads: int = 1500
+    memory_commands: int = 8000
+    two_worker_uploads: int = 1500
     warmup: int = 200
     phase_timeout: float = 120.0
 

@@ -16,17 +16,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from bench.config import BenchConfig
 from bench.events import EventTap
 from bench.infra import Stack, cpu_seconds
+from bench.raw import RPC_KEY, RawRpcClient
+from bench.rpc import REQUEST
 from bench.seed import count_documents, seed_admins, seed_folder
 from bench.stats import BenchError, Run, concurrent, sequential
-from bench.throughput import events_throughput
+from bench.throughput import events_throughput, raw_pipeline
 from client import DocbusClient
 
 ORG, OWNER, VIEWER = "bench-org", "u-owner", "u-viewer"
 SHA = "ab" * 32
 Call = Callable[[Any], Awaitable[object]]
+RAW_REQUEST = orjson.dumps(REQUEST)
 
 
 @dataclass
@@ -37,6 +42,9 @@ class Scenario:
     config: BenchConfig
     client: DocbusClient
     tap: EventTap
+    raw: RawRpcClient
+    """The raw aio-pika client of the raw responder: the references measured alongside."""
+    raw_pipeline_pid: int
     admins: list[str] = field(default_factory=list)
     _next_admin: int = 0
 
@@ -113,6 +121,43 @@ class Scenario:
         """``in_flight`` calls at a time (the req/s figures)."""
         return await concurrent(call, items, self.config.in_flight, self.config.phase_timeout, what)
 
+    async def raw_call(self, _: object = None) -> None:
+        """One request-reply of the raw aio-pika client with the raw responder."""
+        await self.raw.call(RPC_KEY, RAW_REQUEST)
+
+    async def paired_seq(self, call: Call, items: Sequence[Any], what: str) -> tuple[Run, Run]:
+        """One at a time, each docbus call right after one raw call: (docbus, raw).
+
+        Interleaved, both series see the same background load, whatever else the machine
+        is doing, so their ratio holds even when the absolute numbers drift.
+        """
+        ours: list[float] = []
+        theirs: list[float] = []
+        try:
+            async with asyncio.timeout(self.config.phase_timeout):
+                for item in items:
+                    began = time.perf_counter()
+                    await self.raw_call()
+                    middle = time.perf_counter()
+                    await call(item)
+                    theirs.append(middle - began)
+                    ours.append(time.perf_counter() - middle)
+        except TimeoutError:
+            raise BenchError(f"{what}: timed out after {len(ours)} pairs") from None
+        return _run(ours), _run(theirs)
+
+    async def paired_par(self, call: Call, items: Sequence[Any], what: str) -> tuple[Run, Run]:
+        """At ``in_flight``: raw, docbus, raw again right after each other: (docbus, raw).
+
+        The raw rate is over both raw runs (half the count each), bracketing docbus's.
+        """
+        half = max(1, len(items) // 2)
+        before = await self.par(self.raw_call, range(half), f"raw before {what}")
+        ours = await self.par(call, items, what)
+        after = await self.par(self.raw_call, range(half), f"raw after {what}")
+        raw = Run(2 * half, before.elapsed + after.elapsed, before.latencies + after.latencies)
+        return ours, raw
+
 
 async def warmup(s: Scenario) -> dict[str, float]:
     """A few of every kind of message, then the worker's RSS: the baseline for memory."""
@@ -125,8 +170,25 @@ async def warmup(s: Scenario) -> dict[str, float]:
     return {"rss_warm_mib": s.stack.workers[0].rss_mib()}
 
 
+def _run(latencies: list[float]) -> Run:
+    return Run(len(latencies), sum(latencies), tuple(latencies))
+
+
+def _series(name: str, ours: Run, raw: Run, *, rate: bool) -> dict[str, float]:
+    """The figures of one paired series: docbus's and the raw reference's."""
+    if rate:
+        return {f"{name}_64_per_s": ours.rate, f"{name}_raw_64_per_s": raw.rate}
+    return {
+        f"{name}_p50_ms": ours.p50_ms, f"{name}_p99_ms": ours.p99_ms,
+        f"{name}_raw_p50_ms": raw.p50_ms, f"{name}_raw_p99_ms": raw.p99_ms,
+    }
+
+
 async def commands(s: Scenario) -> dict[str, float]:
-    """Upload throughput then share throughput (events included), with worker CPU per command."""
+    """Upload throughput then share throughput (events included), with worker CPU per
+    command; the raw consume-publish-ack loop is measured again right before and after."""
+    url = s.stack.amqp_url
+    raw_before = (await raw_pipeline(url, s.config, s.raw_pipeline_pid))["raw_pipeline_per_s"]
     pid = s.stack.workers[0].pid
     folder = await s.folder("uploads")
     cpu = cpu_seconds(pid)
@@ -136,7 +198,9 @@ async def commands(s: Scenario) -> dict[str, float]:
     cpu = cpu_seconds(pid)
     share = await s.share_rate(docs)
     share_cpu = (cpu_seconds(pid) - cpu) / len(docs) * 1000
+    raw_after = (await raw_pipeline(url, s.config, s.raw_pipeline_pid))["raw_pipeline_per_s"]
     return {
+        "raw_pipeline_paired_per_s": 2 / (1 / raw_before + 1 / raw_after),
         "upload_per_s": upload, "share_per_s": share,
         "upload_worker_cpu_ms": upload_cpu, "share_worker_cpu_ms": share_cpu,
     }
@@ -156,16 +220,18 @@ async def listing(s: Scenario) -> dict[str, float]:
     async def miss(reader: str) -> None:
         await s.list_first_page(folder, reader)
 
-    hit_seq = await s.seq(hit, range(c.query_sequential), "list hit sequential")
-    hit_par = await s.par(hit, range(c.query_concurrent), "list hit 64 in flight")
-    miss_seq = await s.seq(miss, s.take_admins(c.query_sequential), "list miss sequential")
-    miss_par = await s.par(miss, s.take_admins(c.query_miss_concurrent), "list miss 64 in flight")
+    hit_seq = await s.paired_seq(hit, range(c.query_sequential), "list hit sequential")
+    hit_par = await s.paired_par(hit, range(c.query_concurrent), "list hit 64 in flight")
+    miss_seq = await s.paired_seq(
+        miss, s.take_admins(c.query_sequential), "list miss sequential"
+    )
+    miss_par = await s.paired_par(
+        miss, s.take_admins(c.query_miss_concurrent), "list miss 64 in flight"
+    )
     return {
-        "list_hit_p50_ms": hit_seq.p50_ms, "list_hit_p99_ms": hit_seq.p99_ms,
-        "list_hit_seq_per_s": hit_seq.rate, "list_hit_64_per_s": hit_par.rate,
-        "list_miss_p50_ms": miss_seq.p50_ms, "list_miss_p99_ms": miss_seq.p99_ms,
-        "list_miss_seq_per_s": miss_seq.rate, "list_miss_64_per_s": miss_par.rate,
-        "list_page_documents": float(page),
+        **_series("list_hit", *hit_seq, rate=False), **_series("list_hit", *hit_par, rate=True),
+        **_series("list_miss", *miss_seq, rate=False),
+        **_series("list_miss", *miss_par, rate=True), "list_page_documents": float(page),
     }
 
 
@@ -189,15 +255,13 @@ async def gets(s: Scenario) -> dict[str, float]:
         await s.get(*pair)
 
     pairs = _fresh_pairs(s, docs, c.query_sequential + c.query_miss_concurrent)
-    hit_seq = await s.seq(hit, range(c.query_sequential), "get hit sequential")
-    hit_par = await s.par(hit, range(c.query_concurrent), "get hit 64 in flight")
-    miss_seq = await s.seq(miss, pairs[: c.query_sequential], "get miss sequential")
-    miss_par = await s.par(miss, pairs[c.query_sequential:], "get miss 64 in flight")
+    hit_seq = await s.paired_seq(hit, range(c.query_sequential), "get hit sequential")
+    hit_par = await s.paired_par(hit, range(c.query_concurrent), "get hit 64 in flight")
+    miss_seq = await s.paired_seq(miss, pairs[: c.query_sequential], "get miss sequential")
+    miss_par = await s.paired_par(miss, pairs[c.query_sequential:], "get miss 64 in flight")
     return {
-        "get_hit_p50_ms": hit_seq.p50_ms, "get_hit_p99_ms": hit_seq.p99_ms,
-        "get_hit_64_per_s": hit_par.rate,
-        "get_miss_p50_ms": miss_seq.p50_ms, "get_miss_p99_ms": miss_seq.p99_ms,
-        "get_miss_64_per_s": miss_par.rate,
+        **_series("get_hit", *hit_seq, rate=False), **_series("get_hit", *hit_par, rate=True),
+        **_series("get_miss", *miss_seq, rate=False), **_series("get_miss", *miss_par, rate=True),
     }
 
 
@@ -216,23 +280,24 @@ async def folder_size(s: Scenario) -> dict[str, float]:
     for name, size in zip(SIZE_NAMES, s.config.folder_sizes, strict=True):
         folder = await s.folder(f"size-{size}")
         await seed_folder(s.stack.pg_url, folder, size, f"s{size}-", org_id=ORG, owner_id=OWNER)
-        admin = await _admin_misses(s, folder)
+        admin, raw = await _admin_misses(s, folder)
         member = await _member_misses(s, folder, f"s{size}-1-1")
         figures |= {
             f"size_{name}_docs": float(size), f"size_{name}_p50_ms": admin.p50_ms,
-            f"size_{name}_p99_ms": admin.p99_ms, f"size_{name}_member_p50_ms": member.p50_ms,
+            f"size_{name}_p99_ms": admin.p99_ms, f"size_{name}_raw_p50_ms": raw.p50_ms,
+            f"size_{name}_member_p50_ms": member.p50_ms,
             f"size_{name}_member_p99_ms": member.p99_ms,
         }
     return figures
 
 
-async def _admin_misses(s: Scenario, folder: str) -> Run:
-    """The first page, each time for an admin who never read anything."""
+async def _admin_misses(s: Scenario, folder: str) -> tuple[Run, Run]:
+    """The first page, each time for an admin who never read anything (paired with raw)."""
 
     async def read(reader: str) -> None:
         await s.list_first_page(folder, reader)
 
-    return await s.seq(read, s.take_admins(s.config.size_samples), f"{folder} admin misses")
+    return await s.paired_seq(read, s.take_admins(s.config.size_samples), f"{folder} misses")
 
 
 async def _member_misses(s: Scenario, folder: str, churn_doc: str) -> Run:
@@ -247,7 +312,7 @@ async def _member_misses(s: Scenario, folder: str, churn_doc: str) -> Run:
                 latencies.append(time.perf_counter() - began)
     except TimeoutError:
         raise BenchError(f"member misses in {folder}: timed out") from None
-    return Run(len(latencies), sum(latencies), tuple(latencies))
+    return _run(latencies)
 
 
 async def stored(s: Scenario) -> dict[str, float]:

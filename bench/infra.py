@@ -26,9 +26,15 @@ from bench.stats import BenchError
 from consumers.embedded_valkey import EmbeddedValkey, free_port, start_valkey
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-AMQP_SERVER = "amqp://guest:guest@127.0.0.1:5672"
 MIB = 1024 * 1024
+# Other servers of the same installations on loopback (e.g. when a fault suite keeps
+# restarting the shared ones): PostgreSQL's port, RabbitMQ's AMQP port and the node
+# name rabbitmqctl manages.
+PG_PORT = int(os.environ.get("DOCBUS_BENCH_PG_PORT", "5432"))
+PG_SERVER = f"postgresql://postgres@127.0.0.1:{PG_PORT}"
+AMQP_PORT = int(os.environ.get("DOCBUS_BENCH_RABBIT_PORT", "5672"))
+AMQP_SERVER = f"amqp://guest:guest@127.0.0.1:{AMQP_PORT}"
+RABBIT_NODE = os.environ.get("DOCBUS_BENCH_RABBIT_NODE", "")
 
 
 def rabbitmqctl(*args: str) -> None:
@@ -36,8 +42,9 @@ def rabbitmqctl(*args: str) -> None:
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
         raise BenchError("rabbitmqctl not found: it creates and deletes the run's vhost")
+    node = ["-n", RABBIT_NODE] if RABBIT_NODE else []
     done = subprocess.run(  # noqa: S603 - our own fixed arguments
-        [ctl, "-q", *args], capture_output=True, text=True, timeout=60, check=False
+        [ctl, *node, "-q", *args], capture_output=True, text=True, timeout=60, check=False
     )
     if done.returncode != 0:
         raise BenchError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip()}")

@@ -50,21 +50,24 @@ TARGETS = (
 )
 
 RATIOS: dict[str, tuple[str, str]] = {
-    "upload_ratio": ("upload_per_s", "raw_pipeline_per_s"),
-    "share_ratio": ("share_per_s", "raw_pipeline_per_s"),
-    "list_hit_p50_ratio": ("list_hit_p50_ms", "raw_rpc_seq_p50_ms"),
-    "list_hit_p99_ratio": ("list_hit_p99_ms", "raw_rpc_seq_p99_ms"),
-    "list_miss_p50_ratio": ("list_miss_p50_ms", "raw_rpc_seq_p50_ms"),
-    "list_miss_p99_ratio": ("list_miss_p99_ms", "raw_rpc_seq_p99_ms"),
-    "list_64_ratio": ("list_hit_64_per_s", "raw_rpc_64_per_s"),
-    "list_miss_64_ratio": ("list_miss_64_per_s", "raw_rpc_64_per_s"),
-    "get_hit_p50_ratio": ("get_hit_p50_ms", "raw_rpc_seq_p50_ms"),
-    "get_miss_p50_ratio": ("get_miss_p50_ms", "raw_rpc_seq_p50_ms"),
-    "get_64_ratio": ("get_hit_64_per_s", "raw_rpc_64_per_s"),
+    "upload_ratio": ("upload_per_s", "raw_pipeline_paired_per_s"),
+    "share_ratio": ("share_per_s", "raw_pipeline_paired_per_s"),
+    "list_hit_p50_ratio": ("list_hit_p50_ms", "list_hit_raw_p50_ms"),
+    "list_hit_p99_ratio": ("list_hit_p99_ms", "list_hit_raw_p99_ms"),
+    "list_miss_p50_ratio": ("list_miss_p50_ms", "list_miss_raw_p50_ms"),
+    "list_miss_p99_ratio": ("list_miss_p99_ms", "list_miss_raw_p99_ms"),
+    "list_64_ratio": ("list_hit_64_per_s", "list_hit_raw_64_per_s"),
+    "list_miss_64_ratio": ("list_miss_64_per_s", "list_miss_raw_64_per_s"),
+    "get_hit_p50_ratio": ("get_hit_p50_ms", "get_hit_raw_p50_ms"),
+    "get_hit_p99_ratio": ("get_hit_p99_ms", "get_hit_raw_p99_ms"),
+    "get_miss_p50_ratio": ("get_miss_p50_ms", "get_miss_raw_p50_ms"),
+    "get_64_ratio": ("get_hit_64_per_s", "get_hit_raw_64_per_s"),
+    "get_miss_64_ratio": ("get_miss_64_per_s", "get_miss_raw_64_per_s"),
     "client_vs_faststream_ratio": ("client_rpc_64_per_s", "faststream_64_per_s"),
     "client_vs_raw_64_ratio": ("client_rpc_64_per_s", "raw_rpc_64_per_s"),
     "size_latency_ratio": ("size_large_p50_ms", "size_small_p50_ms"),
     "size_member_latency_ratio": ("size_large_member_p50_ms", "size_small_member_p50_ms"),
+    "size_raw_drift_ratio": ("size_large_raw_p50_ms", "size_small_raw_p50_ms"),
     "upload_stored_ratio": ("upload_stored_per_s", "upload_per_s"),
     "upload_2workers_ratio": ("upload_2workers_per_s", "upload_1worker_per_s"),
     "upload_cpu_ratio": ("upload_worker_cpu_ms", "raw_pipeline_cpu_ms"),
@@ -99,7 +102,8 @@ def json_line(figures: Figures, meta: Mapping[str, Any]) -> str:
 
 SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("aio-pika baselines", (
-        ("raw consume -> publish -> ack", "raw_pipeline_per_s"),
+        ("raw consume -> publish -> ack (alone / around uploads)",
+         "raw_pipeline_per_s|raw_pipeline_paired_per_s"),
         ("raw RPC sequential p50 / p99", "raw_rpc_seq_p50_ms|raw_rpc_seq_p99_ms"),
         ("raw RPC at 64 in flight", "raw_rpc_64_per_s"),
         ("FastStream broker.request at 64", "faststream_64_per_s"),
@@ -114,17 +118,26 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("UploadDocument, 1 / 2 workers", "upload_1worker_per_s|upload_2workers_per_s"),
     )),
     ("docbus queries", (
-        ("folder.list hit p50 / p99", "list_hit_p50_ms|list_hit_p99_ms"),
-        ("folder.list miss p50 / p99", "list_miss_p50_ms|list_miss_p99_ms"),
-        ("folder.list hit / miss at 64", "list_hit_64_per_s|list_miss_64_per_s"),
-        ("document.get hit p50 / p99", "get_hit_p50_ms|get_hit_p99_ms"),
-        ("document.get miss p50 / p99", "get_miss_p50_ms|get_miss_p99_ms"),
-        ("document.get hit / miss at 64", "get_hit_64_per_s|get_miss_64_per_s"),
+        ("folder.list hit p50 / p99 | raw beside it",
+         "list_hit_p50_ms|list_hit_p99_ms|list_hit_raw_p50_ms|list_hit_raw_p99_ms"),
+        ("folder.list miss p50 / p99 | raw beside it",
+         "list_miss_p50_ms|list_miss_p99_ms|list_miss_raw_p50_ms|list_miss_raw_p99_ms"),
+        ("folder.list hit / miss at 64 | raw beside each",
+         "list_hit_64_per_s|list_miss_64_per_s|list_hit_raw_64_per_s|list_miss_raw_64_per_s"),
+        ("document.get hit p50 / p99 | raw beside it",
+         "get_hit_p50_ms|get_hit_p99_ms|get_hit_raw_p50_ms|get_hit_raw_p99_ms"),
+        ("document.get miss p50 / p99 | raw beside it",
+         "get_miss_p50_ms|get_miss_p99_ms|get_miss_raw_p50_ms|get_miss_raw_p99_ms"),
+        ("document.get hit / miss at 64 | raw beside each",
+         "get_hit_64_per_s|get_miss_64_per_s|get_hit_raw_64_per_s|get_miss_raw_64_per_s"),
     )),
     ("folder size (first page, miss)", (
-        ("small: admin p50 / p99", "size_small_p50_ms|size_small_p99_ms"),
-        ("medium: admin p50 / p99", "size_medium_p50_ms|size_medium_p99_ms"),
-        ("large: admin p50 / p99", "size_large_p50_ms|size_large_p99_ms"),
+        ("small: admin p50 / p99 | raw p50",
+         "size_small_p50_ms|size_small_p99_ms|size_small_raw_p50_ms"),
+        ("medium: admin p50 / p99 | raw p50",
+         "size_medium_p50_ms|size_medium_p99_ms|size_medium_raw_p50_ms"),
+        ("large: admin p50 / p99 | raw p50",
+         "size_large_p50_ms|size_large_p99_ms|size_large_raw_p50_ms"),
         ("small / medium / large: member p50",
          "size_small_member_p50_ms|size_medium_member_p50_ms|size_large_member_p50_ms"),
     )),
@@ -184,13 +197,15 @@ def write_chart(path: Path, figures: Figures) -> None:
 
     fig, axes = plt.subplots(2, 3, figsize=(18, 10))
     _bars(axes[0][0], "Throughput, commands + events (msgs/s)", figures, {
-        "raw\nconsume-publish": "raw_pipeline_per_s", "upload": "upload_per_s",
+        "raw\nalone": "raw_pipeline_per_s", "raw around\nuploads": "raw_pipeline_paired_per_s",
+        "upload": "upload_per_s",
         "share": "share_per_s", "upload\nstore full": "upload_stored_per_s",
         "upload\n1 worker": "upload_1worker_per_s", "upload\n2 workers": "upload_2workers_per_s",
     })
     _bars(axes[0][1], "Request-reply at 64 in flight (req/s)", figures, {
         "raw\nclient": "raw_rpc_64_per_s", "docbus\nclient": "client_rpc_64_per_s",
-        "FastStream\nrequest": "faststream_64_per_s", "list\nhit": "list_hit_64_per_s",
+        "FastStream\nrequest": "faststream_64_per_s",
+        "raw beside\nlist hit": "list_hit_raw_64_per_s", "list\nhit": "list_hit_64_per_s",
         "list\nmiss": "list_miss_64_per_s", "get\nhit": "get_hit_64_per_s",
         "get\nmiss": "get_miss_64_per_s",
     })
@@ -221,14 +236,16 @@ def _bars(ax: Any, title: str, figures: Figures, bars: dict[str, str],
 
 
 def _latency(ax: Any, figures: Figures) -> None:
-    names = {"raw RPC": "raw_rpc_seq", "client RPC": "client_rpc_seq", "list hit": "list_hit",
-             "list miss": "list_miss", "get hit": "get_hit", "get miss": "get_miss"}
+    names = {"raw RPC\nalone": "raw_rpc_seq", "client\nRPC": "client_rpc_seq",
+             "raw beside\nlist hit": "list_hit_raw", "list\nhit": "list_hit",
+             "raw beside\nlist miss": "list_miss_raw", "list\nmiss": "list_miss",
+             "get\nhit": "get_hit", "get\nmiss": "get_miss"}
     xs = range(len(names))
     p50 = [figures[f"{k}_p50_ms"] for k in names.values()]
     p99 = [figures[f"{k}_p99_ms"] for k in names.values()]
     ax.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50")
     ax.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99")
-    ax.set_xticks(list(xs), list(names), fontsize=8)
+    ax.set_xticks(list(xs), list(names), fontsize=7)
     ax.set_title("Sequential latency (ms)")
     ax.legend()
 

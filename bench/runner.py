@@ -22,7 +22,7 @@ from bench.config import BenchConfig
 from bench.events import EventTap, docbus_key
 from bench.infra import ROOT, Stack
 from bench.profile import Spy
-from bench.raw import RawProcess, declare_raw_topology
+from bench.raw import RawProcess, RawRpcClient, declare_raw_topology
 from bench.report import json_line, print_tables, with_ratios, write_chart
 from bench.rpc import client_rpc, faststream_rpc, raw_rpc
 from bench.stats import BenchError
@@ -46,7 +46,7 @@ DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
 
 def main(config: BenchConfig, chart: Path | None = None, py_spy: Path | None = None) -> int:
     """Run the benchmark; print the table, write the chart, end with the JSON line."""
-    out, progress = Console(), Console(stderr=True)
+    out, progress = Console(width=120), Console(stderr=True, width=120)
     runner = _event_loop_runner()
     try:
         figures, meta = runner(run(config, progress, py_spy))
@@ -94,8 +94,13 @@ async def run(
         worker = await asyncio.to_thread(stack.start_worker)
         spy = Spy(worker.pid, py_spy) if py_spy is not None else None
         progress.print(f"worker pid {worker.pid}, logs in {stack.log_dir}")
-        figures |= await _baselines(stack, config, progress)
-        figures |= await _docbus(stack, config, progress, spy)
+        baselines = Baselines(stack.amqp_url, config.prefetch)
+        try:
+            await asyncio.to_thread(baselines.start)
+            figures |= await _baselines(stack, config, progress, baselines)
+            figures |= await _docbus(stack, config, progress, spy, baselines)
+        finally:
+            baselines.stop()
         meta = _meta(config) | {
             "postgresql": await _server_version(stack.pg_url),
             "vhost": stack.vhost, "database": stack.database,
@@ -111,29 +116,37 @@ async def run(
     return figures, meta
 
 
-async def _baselines(stack: Stack, config: BenchConfig, progress: Console) -> dict[str, float]:
-    figures: dict[str, float] = {}
-    pipeline = RawProcess("pipeline", stack.amqp_url, config.prefetch)
-    responder = RawProcess("responder", stack.amqp_url, config.prefetch)
-    await asyncio.to_thread(pipeline.start)
-    try:
-        figures |= await _phase(progress, "raw consume-publish-ack",
-                                raw_pipeline(stack.amqp_url, config, pipeline.pid))
-    finally:
-        pipeline.stop()
-    await asyncio.to_thread(responder.start)
-    try:
-        figures |= await _phase(progress, "raw RPC", raw_rpc(stack.amqp_url, config))
-        figures |= await _phase(progress, "FastStream broker.request",
-                                faststream_rpc(stack.amqp_url, config))
-        figures |= await _phase(progress, "docbus client RPC", client_rpc(stack.amqp_url, config))
-    finally:
-        responder.stop()
+class Baselines:
+    """The two raw processes, alive for the whole run: the docbus phases measure their
+    raw references again right next to (or interleaved with) their own samples."""
+
+    def __init__(self, url: str, prefetch: int) -> None:
+        self.pipeline = RawProcess("pipeline", url, prefetch)
+        self.responder = RawProcess("responder", url, prefetch)
+
+    def start(self) -> None:
+        self.pipeline.start()
+        self.responder.start()
+
+    def stop(self) -> None:
+        self.pipeline.stop()
+        self.responder.stop()
+
+
+async def _baselines(
+    stack: Stack, config: BenchConfig, progress: Console, raw: Baselines
+) -> dict[str, float]:
+    url = stack.amqp_url
+    figures = await _phase(progress, "raw consume-publish-ack",
+                           raw_pipeline(url, config, raw.pipeline.pid))
+    figures |= await _phase(progress, "raw RPC", raw_rpc(url, config))
+    figures |= await _phase(progress, "FastStream broker.request", faststream_rpc(url, config))
+    figures |= await _phase(progress, "docbus client RPC", client_rpc(url, config))
     return figures
 
 
 async def _docbus(
-    stack: Stack, config: BenchConfig, progress: Console, spy: Spy | None
+    stack: Stack, config: BenchConfig, progress: Console, spy: Spy | None, raw: Baselines
 ) -> dict[str, float]:
     figures: dict[str, float] = {}
     connection = await aio_pika.connect(stack.amqp_url)
@@ -142,7 +155,9 @@ async def _docbus(
     ) as client:
         tap = EventTap(docbus_key)
         await tap.attach(connection, "doc.events", ["document.uploaded", "document.shared.*"])
-        scenario = db.Scenario(stack, config, client, tap)
+        raw_client = RawRpcClient()
+        await raw_client.open(stack.amqp_url)
+        scenario = db.Scenario(stack, config, client, tap, raw_client, raw.pipeline.pid)
         await scenario.prepare()
         for name, phase in DOCBUS_PHASES:
             if spy is not None:
@@ -150,6 +165,7 @@ async def _docbus(
             figures |= await _phase(progress, name, phase(scenario))
             if spy is not None and (summary := spy.stop()):
                 progress.print(f"    profile: {summary}")
+        await raw_client.close()
     return figures
 
 

@@ -35,7 +35,8 @@ FIGURES = (
     "get_miss_p99_ms", "get_miss_64_per_s", "size_small_p50_ms", "size_medium_p50_ms",
     "size_large_p50_ms", "size_large_member_p50_ms", "stored_documents", "upload_stored_per_s",
     "rss_warm_mib", "rss_half_mib", "rss_mib", "upload_1worker_per_s",
-    "upload_2workers_per_s", "elapsed_s",
+    "upload_2workers_per_s", "elapsed_s", "raw_pipeline_paired_per_s", "list_hit_raw_p50_ms",
+    "list_miss_raw_64_per_s", "get_miss_raw_p99_ms", "size_large_raw_p50_ms",
 )
 REQUIRED_RATIOS = (
     "upload_ratio", "share_ratio", "list_hit_p50_ratio", "list_hit_p99_ratio",
