@@ -15,6 +15,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
+from consumers.responder import persistent_copy
 from consumers.topology import COMMANDS, DEAD_QUEUE_NAME, ERROR_HEADER
 
 DOCBUS_HEADERS = (
@@ -138,20 +139,7 @@ def _original(message: AbstractIncomingMessage) -> aio_pika.Message:
         for k, v in (message.headers or {}).items()
         if k not in DOCBUS_HEADERS and k not in BROKER_HEADERS
     }
-    return aio_pika.Message(
-        message.body,
-        headers=headers,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        priority=message.priority,
-        correlation_id=message.correlation_id,
-        reply_to=message.reply_to,
-        message_id=message.message_id,
-        timestamp=message.timestamp,
-        type=message.type,
-        app_id=message.app_id,
-    )
+    return persistent_copy(message, headers)
 
 
 def run(coro: Any) -> Any:

@@ -41,7 +41,10 @@ class Responder:
     instead of failing a delivery that has already taken effect."""
 
     def __init__(
-        self, connection: AbstractRobustConnection, *, timeout: float = 10.0,
+        self,
+        connection: AbstractRobustConnection,
+        *,
+        timeout: float = 10.0,
         patience: float = 30.0,
     ) -> None:
         self._connection = connection
@@ -129,6 +132,12 @@ def dead_letter_of(original: AbstractIncomingMessage, reason: str) -> aio_pika.M
         headers["x-docbus-original-user-id"] = original.user_id
     if original.expiration is not None:  # a dead letter must not expire
         headers["x-docbus-original-expiration"] = str(original.expiration)
+    return persistent_copy(original, headers)
+
+
+def persistent_copy(original: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    """The message's body and properties, persistent, with these headers (no user_id or
+    expiration: the broker checks the one, and a kept message must not expire)."""
     return aio_pika.Message(
         original.body,
         headers=headers,

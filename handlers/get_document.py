@@ -15,6 +15,7 @@ from core.errors import DocumentNotFound
 from core.ports import Json, ReplyCache, UnitOfWorkFactory
 from core.values import CacheScope, Capability
 from core.views import document_with_versions_view
+from handlers.cache_aside import cached_reply
 from handlers.replies import failure, success
 
 
@@ -36,12 +37,9 @@ class GetDocumentHandler:
         """The encoded reply envelope."""
         name = f"doc:{query.doc_id}:{query.user_id}"
         scopes = (CacheScope.document(query.doc_id), CacheScope.user(query.user_id))
-        cached = await self._cache.lookup(name, scopes)
-        if cached.value is not None:
-            return cached.value
-        reply = self._encode(await self._load(query))
-        await self._cache.fill(name, cached.token, reply)
-        return reply
+        return await cached_reply(
+            self._cache, name, scopes, lambda: self._load(query), self._encode
+        )
 
     async def _load(self, query: GetDocument) -> Json:
         async with self._uow(read_only=True) as uow:

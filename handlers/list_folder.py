@@ -18,6 +18,7 @@ from core.errors import FolderNotFound
 from core.ports import Json, ReplyCache, UnitOfWorkFactory
 from core.values import CacheScope, OrgRole
 from core.views import page_view
+from handlers.cache_aside import cached_reply
 from handlers.replies import failure, success
 
 DEFAULT_LIMIT = 50
@@ -44,12 +45,9 @@ class ListFolderHandler:
         after = Cursor.decode(query.cursor) if query.cursor else None
         name = f"list:{query.folder_id}:{query.user_id}:{query.limit}:{query.cursor or ''}"
         scopes = (CacheScope.folder(query.folder_id), CacheScope.user(query.user_id))
-        cached = await self._cache.lookup(name, scopes)
-        if cached.value is not None:
-            return cached.value
-        reply = self._encode(await self._load(query, after))
-        await self._cache.fill(name, cached.token, reply)
-        return reply
+        return await cached_reply(
+            self._cache, name, scopes, lambda: self._load(query, after), self._encode
+        )
 
     async def _load(self, query: ListFolder, after: Cursor | None) -> Json:
         async with self._uow(read_only=True) as uow:
