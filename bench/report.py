@@ -69,6 +69,7 @@ RATIOS: dict[str, tuple[str, str]] = {
     "size_member_latency_ratio": ("size_large_member_p50_ms", "size_small_member_p50_ms"),
     "size_raw_drift_ratio": ("size_large_raw_p50_ms", "size_small_raw_p50_ms"),
     "upload_stored_ratio": ("upload_stored_per_s", "upload_per_s"),
+    "upload_stored_vs_raw_ratio": ("upload_stored_per_s", "raw_pipeline_stored_per_s"),
     "upload_2workers_ratio": ("upload_2workers_per_s", "upload_1worker_per_s"),
     "upload_cpu_ratio": ("upload_worker_cpu_ms", "raw_pipeline_cpu_ms"),
 }
@@ -114,7 +115,8 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("UploadDocument", "upload_per_s"),
         ("ShareDocument", "share_per_s"),
         ("worker CPU per upload / raw message", "upload_worker_cpu_ms|raw_pipeline_cpu_ms"),
-        ("UploadDocument, store full", "upload_stored_per_s"),
+        ("UploadDocument, store full | raw right after",
+         "upload_stored_per_s|raw_pipeline_stored_per_s"),
         ("UploadDocument, 1 / 2 workers", "upload_1worker_per_s|upload_2workers_per_s"),
     )),
     ("docbus queries", (

@@ -24,7 +24,7 @@ from bench.infra import ROOT, Stack
 from bench.profile import Spy
 from bench.raw import RawProcess, RawRpcClient, declare_raw_topology
 from bench.report import json_line, print_tables, with_ratios, write_chart
-from bench.rpc import client_rpc, faststream_rpc, raw_rpc
+from bench.rpc import clients_rpc, raw_rpc
 from bench.stats import BenchError
 from bench.throughput import raw_pipeline
 from client import DocbusClient
@@ -140,8 +140,8 @@ async def _baselines(
     figures = await _phase(progress, "raw consume-publish-ack",
                            raw_pipeline(url, config, raw.pipeline.pid))
     figures |= await _phase(progress, "raw RPC", raw_rpc(url, config))
-    figures |= await _phase(progress, "FastStream broker.request", faststream_rpc(url, config))
-    figures |= await _phase(progress, "docbus client RPC", client_rpc(url, config))
+    figures |= await _phase(progress, "FastStream broker.request and the docbus client",
+                            clients_rpc(url, config))
     return figures
 
 
