@@ -90,6 +90,10 @@ class Result:
     failures: list[str] = field(default_factory=list)
 
     def judge(self, *, no_redelivery: bool = False, allowed_dead: Iterable[str] = ()) -> None:
+        """``no_redelivery``: nothing a worker received may be redone (inbox duplicates).
+        Redelivered flags are reported, not judged: at basic.cancel RabbitMQ requeues the
+        messages that were on their way to the consumer (never seen by it), flagged
+        redelivered (see tests/faults/cancel_probe.py)."""
         """Fill ``failures`` with every broken promise."""
         f = self.failures
         for name in ("lost", "duplicate_effects", "phantom", "missing_audit",
@@ -109,8 +113,9 @@ class Result:
             f.append("consumers did not come back")
         if self.stale_reads:
             f.append(f"stale_reads={self.stale_reads}")
-        if no_redelivery and self.redeliveries:
-            f.append(f"redeliveries={self.redeliveries} (graceful stop must cause none)")
+        if no_redelivery and self.inbox_duplicates:
+            f.append(f"inbox_duplicates={self.inbox_duplicates} (a graceful stop must leave"
+                     " nothing it received to be done again)")
 
     @property
     def ok(self) -> bool:

@@ -236,7 +236,7 @@ async def kill9(run: Run) -> None:
     await run.setup()
     rng = random.Random(run.cfg.seed)
     load = asyncio.create_task(run.send_load())
-    span = max(run.load_seconds, run.cfg.kills * 3.0)
+    span = max(run.load_seconds, run.cfg.kills * 6.0)  # a restart takes ~2-3 s
     times = sorted(rng.uniform(0.3, span) for _ in range(run.cfg.kills))
     t0 = time.monotonic()
     for at in times:
@@ -468,12 +468,19 @@ async def graceful(run: Run) -> None:
     inbox, outbox, _ = await run.counts()
     if outbox:
         run.result.failures.append(f"{outbox} event(s) left in the outbox by a graceful stop")
-    run.result.notes.append(f"{inbox} commands decided before the last workers stopped")
+    run.result.notes.append(
+        f"{inbox} commands decided before the last workers stopped; outbox then: {outbox}"
+    )
     fresh = run.stage.worker("w4")
     await fresh.start()
     fault_end = time.monotonic()
     await run.drain(fault_end)
     await run.finish(no_redelivery=True)
+    if run.result.redeliveries:
+        run.result.notes.append(
+            f"{run.result.redeliveries} redelivered flag(s), none redone: messages RabbitMQ"
+            " requeued at basic.cancel while they were on their way to the stopping worker"
+        )
 
 
 async def _stop_gracefully(run: Run, procs: list[WorkerProc]) -> None:
@@ -547,7 +554,11 @@ def scenarios(cfg: Config) -> dict[str, Callable[[], Awaitable[Result]]]:
         table[f"crash_{point}"] = _bind(f"crash_{point}", cfg, crash_at(point))
     table["rabbit_restart"] = _bind("rabbit_restart", cfg, rabbit_restart)
     table["postgres_restart"] = _bind("postgres_restart", cfg, postgres_restart)
-    table["valkey"] = lambda: run_scenario("valkey", cfg, valkey_faults, readers=cfg.readers)
+    # Lighter bulk load: the readers' requests queue behind it, and they are the point.
+    light = Size(max(40, cfg.size.uploads // 4), cfg.size.shares // 4)
+    table["valkey"] = lambda: run_scenario(
+        "valkey", cfg, valkey_faults, size=light, readers=cfg.readers
+    )
     table["graceful"] = _bind("graceful", cfg, graceful)
     table["twice"] = lambda: run_scenario(
         "twice", cfg, twice, size=Size(max(20, cfg.size.uploads // 3), cfg.size.shares // 3)

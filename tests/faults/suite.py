@@ -67,7 +67,7 @@ def details(r: Result) -> str:
         "publish retries": r.publish_retries or None,
     }
     out += [f"  {k}: {v}" for k, v in extra.items() if v is not None]
-    out += [f"  FAIL {f}" for f in r.failures]
+    out += [f"  {'caught' if r.control else 'FAIL'} {f}" for f in r.failures]
     out += [f"  note: {n}" for n in r.notes[:14]]
     return "\n".join(out)
 
