@@ -184,6 +184,8 @@ class Amqp:
     # publishing
 
     async def _exchange_now(self) -> tuple[AbstractChannel, AbstractExchange]:
+        if self._closing:
+            raise asyncio.CancelledError("the client is closed")
         async with self._lock:
             if self._channel is None or self._channel.is_closed or self._exchange is None:
                 if self._connection is not None:

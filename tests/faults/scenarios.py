@@ -14,10 +14,10 @@ import random
 import secrets
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import asyncpg
@@ -37,6 +37,8 @@ from tests.faults.infra import (
     wait_rabbit,
 )
 from tests.faults.load import TAP_QUEUE, Amqp, Command, Plan, Size, drain_queue, send_all
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Run:
     result: Result = field(init=False)
     extra: list[Command] = field(default_factory=list)  # commands sent beyond the plan
     queues: dict[str, tuple[int, int]] = field(default_factory=dict)  # at the end of drain
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
@@ -94,6 +97,12 @@ class Run:
     @property
     def commands(self) -> list[Command]:
         return self.plan.commands + self.extra
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task of the scenario's: cancelled when the scenario ends, however it ends."""
+        task = asyncio.create_task(coro)
+        self.tasks.append(task)
+        return task
 
     async def open(self, workers: int = 1, **env: str) -> list[WorkerProc]:
         await self.stage.open()
@@ -202,6 +211,9 @@ class Run:
         return r
 
     async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.amqp.close()
         problems = await self.stage.close()
@@ -235,7 +247,7 @@ async def kill9(run: Run) -> None:
     (worker,) = await run.open()
     await run.setup()
     rng = random.Random(run.cfg.seed)
-    load = asyncio.create_task(run.send_load())
+    load = run.spawn(run.send_load())
     span = max(run.load_seconds, run.cfg.kills * 6.0)  # a restart takes ~2-3 s
     times = sorted(rng.uniform(0.3, span) for _ in range(run.cfg.kills))
     t0 = time.monotonic()
@@ -262,7 +274,7 @@ def crash_at(point: str) -> Callable[[Run], Awaitable[None]]:
         await run.setup()
         worker.kill()  # the crashing incarnation starts after the setup
         await worker.start(DOCBUS_CRASH_AT=f"{point}:{CRASH_NTH[point]}")
-        load = asyncio.create_task(run.send_load())
+        load = run.spawn(run.send_load())
         code = await worker.wait_exit(run.load_seconds + 30)
         if code is None:
             run.result.failures.append(f"the worker never crashed at {point}")
@@ -298,7 +310,7 @@ async def rabbit_restart(run: Run) -> None:
     """Two restarts, the second while the worker may still be reconnecting from the first."""
     await run.open()
     await run.setup()
-    load = asyncio.create_task(run.send_load())
+    load = run.spawn(run.send_load())
     await asyncio.sleep(run.load_seconds / 4)
     for pause in (2.0, 1.0):
         try:
@@ -324,7 +336,7 @@ async def rabbit_restart(run: Run) -> None:
 async def postgres_restart(run: Run) -> None:
     await run.open()
     await run.setup()
-    load = asyncio.create_task(run.send_load())
+    load = run.spawn(run.send_load())
     await asyncio.sleep(run.load_seconds / 5)
     try:
         await asyncio.to_thread(pg_ctl, "restart")
@@ -410,8 +422,8 @@ async def valkey_faults(run: Run) -> None:
         for i, folder in enumerate(run.plan.reader_folders)
     ]
     stop = asyncio.Event()
-    reading = [asyncio.create_task(r.loop(stop)) for r in readers]
-    load = asyncio.create_task(run.send_load())
+    reading = [run.spawn(r.loop(stop)) for r in readers]
+    load = run.spawn(run.send_load())
     try:
         await asyncio.sleep(1.0)
         stage.stop_valkey()  # stopped
@@ -533,7 +545,7 @@ async def control_naive_relay(run: Run) -> None:
     await run.setup()
     worker.kill()
     await worker.start(DOCBUS_CRASH_AT="after_claim:3")
-    load = asyncio.create_task(run.send_load())
+    load = run.spawn(run.send_load())
     code = await worker.wait_exit(run.load_seconds + 30)
     if code is None:
         worker.kill()
