@@ -19,10 +19,11 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bench.infra import PG_SERVER, RABBIT_NODE
 from bench.report import RATIOS, TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN = f"{PG_SERVER}/postgres"
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -60,7 +61,8 @@ def _database_exists(name: str) -> bool:
 def _vhosts() -> set[str]:
     ctl = shutil.which("rabbitmqctl")
     assert ctl is not None
-    done = subprocess.run([ctl, "-q", "list_vhosts"], capture_output=True, text=True,
+    node = ["-n", RABBIT_NODE] if RABBIT_NODE else []
+    done = subprocess.run([ctl, *node, "-q", "list_vhosts"], capture_output=True, text=True,
                           timeout=60, check=True)
     return {line.strip() for line in done.stdout.splitlines()[1:]}
 
