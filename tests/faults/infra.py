@@ -89,12 +89,25 @@ async def queue_table(vhost: str) -> dict[str, tuple[int, int]]:
     return table
 
 
-def rabbit_app_running() -> bool:
+RABBIT_STATE = (
+    "case rabbit:is_running() of false -> stopped; true ->"
+    " case whereis(rabbit_fifo_dlx_sup) of undefined -> degraded; _ -> running end end."
+)
+
+
+def rabbit_state() -> str:
+    """running, stopped, or degraded: the app runs but its supervisor of quorum queues'
+    at-least-once dead-lettering is gone. (RabbitMQ 3.10: quorum queues deleted while
+    their dead-letter workers start, e.g. a vhost deleted right after start_app, can
+    exhaust that supervisor's restarts; no such queue can be declared until the app is
+    restarted.)"""
     done = subprocess.run(
-        ["rabbitmqctl", "-q", "eval", "rabbit:is_running()."], capture_output=True, text=True,
+        ["rabbitmqctl", "-q", "eval", RABBIT_STATE], capture_output=True, text=True,
         timeout=30, check=False,
     )
-    return done.returncode == 0 and "true" in done.stdout
+    if done.returncode != 0:
+        return "stopped"
+    return done.stdout.strip() or "stopped"
 
 
 async def wait_rabbit(timeout: float = 60.0) -> None:
@@ -179,9 +192,13 @@ async def terminate_backends(url: str) -> int:
 async def ensure_services() -> list[str]:
     """Start whatever shared server a fault left stopped; what had to be restored."""
     restored = []
-    if shutil.which("rabbitmqctl") and not await asyncio.to_thread(rabbit_app_running):
+    state = await asyncio.to_thread(rabbit_state) if shutil.which("rabbitmqctl") else ""
+    if state == "degraded":
+        await actl("stop_app", timeout=120, check=False)
+    if state in ("degraded", "stopped"):
         await actl("start_app", timeout=120, check=False)
-        restored.append("rabbitmq")
+        await wait_rabbit()
+        restored.append(f"rabbitmq ({state})")
     if await asyncio.to_thread(pg_stopped):
         await asyncio.to_thread(pg_ctl, "start")
         restored.append("postgresql")

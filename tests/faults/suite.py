@@ -75,6 +75,8 @@ def details(r: Result) -> str:
 async def run_suite(size: str, names: Sequence[str], log_root: Path, seed: int,
                     echo: bool = True) -> list[Result]:
     """Run the scenarios one after the other in a vhost made for the suite (deleted after)."""
+    if restored := await ensure_services():
+        print(f"restored before the suite: {restored}", flush=True)
     vhost = await create_vhost()
     try:
         table_of = scenarios(config(size, log_root, seed, vhost))

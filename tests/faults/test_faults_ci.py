@@ -32,6 +32,7 @@ def ci_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
         pytest.skip("the fault suite restarts local servers: needs rabbitmqctl and pg_ctlcluster")
     for name in ("aiormq", "aio_pika"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    asyncio.run(ensure_services())  # also repairs a RabbitMQ left degraded (see infra)
     vhost = asyncio.run(create_vhost())
     try:
         yield config("ci", tmp_path_factory.mktemp("faults"), vhost=vhost)
