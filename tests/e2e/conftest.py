@@ -76,10 +76,10 @@ def worker_env(pg_url: str, valkey_url: str, rabbit_url: str, **extra: str) -> d
 
 @pytest.fixture(scope="session")
 def worker(
-    pg_url: str, valkey_url: str, rabbit_url: str, tmp_path_factory: pytest.TempPathFactory
+    worker_pg_url: str, valkey_url: str, rabbit_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    process = WorkerProcess(worker_env(pg_url, valkey_url, rabbit_url), log_path)
+    process = WorkerProcess(worker_env(worker_pg_url, valkey_url, rabbit_url), log_path)
     process.start()
     yield process
     process.stop()

@@ -300,13 +300,13 @@ async def test_revoke_and_removal_take_effect_for_the_very_next_query(
 
 
 async def test_every_event_lands_once_in_the_audit_log(
-    client: Client, events: EventTap, pg_url: str, uid: str
+    client: Client, events: EventTap, worker_pg_url: str, uid: str
 ) -> None:
     await org(client, uid, alice="member")
     await folder(client, uid, "docs", "alice")
     seen = await events.collect(2)
     ids = [b["event_id"] for _, b in seen]
-    conn = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    conn = await asyncpg.connect(worker_pg_url.replace("+asyncpg", ""))
     try:
         for _ in range(100):
             rows = await conn.fetch("SELECT event_id FROM audit_log WHERE event_id = ANY($1)", ids)
