@@ -6,8 +6,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-import pytest
-
 from adapters.memory import InMemoryAuditLog, InMemoryOutbox, RecordingEventPublisher
 from core.ports import AuditEntry, OutboxMessage
 from core.values import Role
