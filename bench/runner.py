@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import platform
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ from client import DocbusClient
 from consumers.embedded_valkey import valkey_binary
 
 DEFAULT_CHART = ROOT / "docs" / "performance.png"
+MEASURED: dict[str, float] = {}  # the current run's figures so far (see ``run``)
 Phase = Callable[[db.Scenario], Awaitable[dict[str, float]]]
 DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
     ("docbus warm-up", db.warmup),
@@ -52,10 +54,12 @@ def main(config: BenchConfig, chart: Path | None = None, py_spy: Path | None = N
         figures, meta = runner(run(config, progress, py_spy))
     except BenchError as error:
         progress.print(f"[red]bench failed:[/red] {error}")
+        _print_partial(progress, MEASURED)
         return 1
     except Exception as error:  # e.g. a server restarted under the run: say so, briefly
         progress.print(f"[red]bench failed:[/red] {type(error).__name__}: {error}"
                        " (did a server stop or restart during the run?)")
+        _print_partial(progress, MEASURED)
         return 1
     figures = with_ratios(figures)
     chart = chart or DEFAULT_CHART
@@ -66,6 +70,13 @@ def main(config: BenchConfig, chart: Path | None = None, py_spy: Path | None = N
     sys.stdout.write(json_line(figures, meta) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def _print_partial(progress: Console, measured: dict[str, float]) -> None:
+    """The figures of the steps that finished, on stderr (stdout gets no JSON line)."""
+    if measured:
+        progress.print("figures of the steps that finished:")
+        progress.file.write(json.dumps({k: round(v, 4) for k, v in measured.items()}) + "\n")
 
 
 def _event_loop_runner() -> Callable[[Any], Any]:
@@ -81,7 +92,11 @@ def _event_loop_runner() -> Callable[[Any], Any]:
 async def run(
     config: BenchConfig, progress: Console, py_spy: Path | None = None
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Every phase against a fresh stack; the stack is removed whatever happens."""
+    """Every phase against a fresh stack; the stack is removed whatever happens.
+
+    Each step's figures also go to ``MEASURED`` as soon as the step ends: what a failed
+    run can still report."""
+    MEASURED.clear()
     started = time.monotonic()
     stack = Stack()
     figures: dict[str, float] = {}
@@ -176,6 +191,7 @@ async def _phase(
     progress.print(f"  {name} ...", end="")
     figures = await work
     progress.print(f" {time.monotonic() - began:.1f}s")
+    MEASURED.update(figures)
     return figures
 
 
