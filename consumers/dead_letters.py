@@ -7,7 +7,6 @@ effect is answered as a duplicate, never applied twice.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -140,7 +139,3 @@ def _original(message: AbstractIncomingMessage) -> aio_pika.Message:
         if k not in DOCBUS_HEADERS and k not in BROKER_HEADERS
     }
     return persistent_copy(message, headers)
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)

@@ -24,9 +24,6 @@ from consumers.topology import DEAD, ERROR_HEADER
 
 log = structlog.get_logger("docbus.responder")
 
-ORIGIN_HEADERS = ("x-docbus-original-exchange", "x-docbus-original-routing-key")
-
-
 # Errors that mean "no connection right now": the robust connection is reconnecting.
 NOT_CONNECTED: tuple[type[BaseException], ...] = (
     RuntimeError,  # "Connection was not opened", "<Connection> closed", invalid channel state

@@ -22,10 +22,6 @@ class Route:
     queue: str
     query: bool = False
 
-    @property
-    def needs_reply(self) -> bool:
-        return self.query
-
 
 ROUTES: tuple[Route, ...] = (
     Route("folder.create", "docbus.folder.create"),
@@ -37,7 +33,6 @@ ROUTES: tuple[Route, ...] = (
     Route("org.member.set", "docbus.org.member.set"),
     Route("org.member.remove", "docbus.org.member.remove"),
 )
-ROUTE_BY_KEY = {r.routing_key: r for r in ROUTES}
 
 
 def work_queue_arguments(delivery_limit: int) -> dict[str, Any]:
@@ -55,7 +50,10 @@ def work_queue(name: str, routing_key: str, delivery_limit: int) -> RabbitQueue:
     # The arguments are RabbitMQ's own names; FastStream's TypedDict spells them otherwise.
     arguments: Any = work_queue_arguments(delivery_limit)
     return RabbitQueue(
-        name, queue_type=QueueType.QUORUM, durable=True, routing_key=routing_key,
+        name,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        routing_key=routing_key,
         arguments=arguments,
     )
 
