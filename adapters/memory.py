@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Self
 
 from core.cursor import Cursor
-from core.entities import Document, DocumentVersion, Folder, Membership
+from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.events import DomainEvent
 from core.policies import Access
@@ -94,6 +94,9 @@ class _Folders:
         role = self._s.memberships.get((folder.org_id, user_id)) if folder else None
         return folder, role
 
+    async def preload_with_roles(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Nothing to do: every read is in memory already."""
+
     async def add(self, folder: Folder) -> None:
         if folder.folder_id in self._s.folders:
             raise FolderIdTaken(folder.folder_id)
@@ -126,11 +129,25 @@ class _Documents:
         org_role = self._s.memberships.get((document.org_id, user_id))
         return document, Access(user_id, org_role, self._s.shares.get((doc_id, user_id)))
 
-    async def add(self, document: Document, version: DocumentVersion) -> bool:
+    async def preload(self, doc_ids: Sequence[str]) -> None:
+        """Nothing to do: every read is in memory already."""
+
+    async def preload_with_access(
+        self, pairs: Sequence[tuple[str, str]], *, lock: bool = False
+    ) -> list[Document]:
+        found = (self._s.documents.get(doc_id) for doc_id in sorted({d for d, _ in pairs}))
+        return [document for document in found if document is not None]
+
+    async def add(
+        self, document: Document, version: DocumentVersion, shares: Sequence[Share] = ()
+    ) -> bool:
         if document.doc_id in self._s.documents:
             return False
         self._s.documents[document.doc_id] = document
         self._s.versions[document.doc_id] = [version]
+        for share in shares:
+            if share.role is not None:
+                self._s.shares[(document.doc_id, share.user_id)] = share.role
         return True
 
     async def add_version(self, document: Document, version: DocumentVersion) -> None:
@@ -158,6 +175,9 @@ class _Memberships:
     def __init__(self, state: State) -> None:
         self._s = state
 
+    async def preload(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Nothing to do: every read is in memory already."""
+
     async def role_of(self, org_id: str, user_id: str) -> OrgRole | None:
         return self._s.memberships.get((org_id, user_id))
 
@@ -172,6 +192,9 @@ class _Memberships:
 class _Shares:
     def __init__(self, state: State) -> None:
         self._s = state
+
+    async def preload(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Nothing to do: every read is in memory already."""
 
     async def role_of(self, doc_id: str, user_id: str) -> Role | None:
         return self._s.shares.get((doc_id, user_id))
@@ -194,6 +217,17 @@ class _Inbox:
             return False
         self._s.inbox[message_id] = StoredReply(reply, tuple(scopes))
         return True
+
+    async def record_many(self, replies: Sequence[tuple[str, Json, Sequence[str]]]) -> set[str]:
+        taken = {message_id for message_id, _, _ in replies if message_id in self._s.inbox}
+        seen: set[str] = set()
+        for message_id, reply, scopes in replies:
+            if message_id in seen:  # twice in one call: the second one is a duplicate
+                taken.add(message_id)
+            seen.add(message_id)
+            if message_id not in taken:
+                self._s.inbox[message_id] = StoredReply(reply, tuple(scopes))
+        return taken
 
     async def find(self, message_id: str) -> StoredReply | None:
         return self._s.inbox.get(message_id)
@@ -226,7 +260,14 @@ class InMemoryUnitOfWork:
 
     @property
     def scopes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s for _, scopes in self._events for s in scopes))
+        return self.scopes_since(0)
+
+    @property
+    def emitted(self) -> int:
+        return len(self._events)
+
+    def scopes_since(self, mark: int) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for _, scopes in self._events[mark:] for s in scopes))
 
     async def commit(self) -> None:
         if self._read_only or self._committed:
@@ -253,7 +294,7 @@ class InMemoryUnitOfWorkFactory:
     def __init__(self, db: InMemoryDatabase) -> None:
         self.db = db
 
-    def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+    def __call__(self, *, read_only: bool = False, grouped: bool = False) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.db, read_only=read_only)
 
 

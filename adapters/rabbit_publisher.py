@@ -12,8 +12,9 @@ import asyncio
 from collections.abc import Sequence
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
+from adapters.amqp import publish
 from core.ports import OutboxMessage
 
 EVENTS_EXCHANGE = "doc.events"
@@ -24,24 +25,22 @@ class RabbitEventPublisher:
         self._connection = connection
         self._timeout = timeout
         self._channel: AbstractChannel | None = None
-        self._exchange: AbstractExchange | None = None
 
-    async def _events(self) -> AbstractExchange:
-        if self._channel is None or self._channel.is_closed or self._exchange is None:
+    async def _events(self) -> AbstractChannel:
+        if self._channel is None or self._channel.is_closed:
             self._channel = await self._connection.channel(
                 publisher_confirms=True, on_return_raises=True
             )
-            self._exchange = await self._channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
-        return self._exchange
+        return self._channel
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> list[int]:
-        exchange = await self._events()
+        channel = await self._events()
         results = await asyncio.gather(
-            *(self._publish_one(exchange, m) for m in messages), return_exceptions=True
+            *(self._publish_one(channel, m) for m in messages), return_exceptions=True
         )
         return [m.id for m, ok in zip(messages, results, strict=True) if ok is True]
 
-    async def _publish_one(self, exchange: AbstractExchange, message: OutboxMessage) -> bool:
+    async def _publish_one(self, channel: AbstractChannel, message: OutboxMessage) -> bool:
         amqp = aio_pika.Message(
             message.body,
             content_type="application/json",
@@ -50,5 +49,8 @@ class RabbitEventPublisher:
             timestamp=message.created_at,
             type=message.routing_key,
         )
-        await exchange.publish(amqp, message.routing_key, mandatory=True, timeout=self._timeout)
+        await publish(
+            channel, amqp, message.routing_key, exchange=EVENTS_EXCHANGE, mandatory=True,
+            timeout=self._timeout,
+        )
         return True

@@ -52,18 +52,26 @@ class _Tracker:
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Ack the consecutive run above ``floor`` in one frame; wait a little for gaps."""
+        """Ack the consecutive run above ``floor`` in one frame; wait a little for gaps.
+
+        The run may pass over tags settled on their own (a nack, an overdue single ack):
+        a multiple ack does not cover those again, they are no longer outstanding."""
         self.scheduled = False
-        self._advance()
         top = self.floor
+        last = 0
         run: list[asyncio.Future[None]] = []
-        while top + 1 in self.ready:
+        while True:
+            if top + 1 in self.ready:
+                run.append(self.ready.pop(top + 1))
+                last = top + 1
+            elif top + 1 in self.settled:
+                self.settled.discard(top + 1)
+            else:
+                break
             top += 1
-            run.append(self.ready.pop(top))
+        self.floor = top
         if run:
-            self._send(top, multiple=len(run) > 1, futures=run)
-            self.floor = top
-            self._advance()
+            self._send(last, multiple=len(run) > 1, futures=run)
         if self.ready and self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(self.hold, self.overdue)
 
@@ -74,11 +82,6 @@ class _Tracker:
         for tag in sorted(self.ready):
             self._send(tag, multiple=False, futures=[self.ready.pop(tag)])
             self.settled.add(tag)
-
-    def _advance(self) -> None:
-        while self.floor + 1 in self.settled:
-            self.floor += 1
-            self.settled.discard(self.floor)
 
     def _send(self, tag: int, *, multiple: bool, futures: list[asyncio.Future[None]]) -> None:
         task = asyncio.ensure_future(_basic_ack(self.channel(), tag, multiple, self.sending))

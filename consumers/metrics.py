@@ -23,6 +23,11 @@ IN_FLIGHT = Gauge("docbus_in_flight", "Deliveries being handled right now")
 RETRIES = Counter("docbus_retries_total", "Retries after a dependency was unavailable")
 EVENTS_RELAYED = Counter("docbus_events_relayed_total", "Events the broker confirmed")
 OUTBOX_BACKLOG = Gauge("docbus_outbox_backlog", "Events committed but not yet confirmed")
+GROUP_COMMIT = Gauge(
+    "docbus_group_commit",
+    "Group commit: groups committed, commands committed in them, groups split",
+    ["figure"],
+)
 CACHE = Gauge("docbus_cache", "Reply cache figures of this worker", ["figure"])
 
 

@@ -34,6 +34,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 
 from consumers import metrics
+from consumers.acks import Acknowledger
 from consumers.faults import CrashPoints
 from consumers.responder import Responder
 from core.errors import InvalidCommand, Unavailable
@@ -124,8 +125,10 @@ class Pipeline:
         *,
         poison_after: int,
         crash_points: CrashPoints | None = None,
+        acks: Acknowledger | None = None,
     ) -> None:
         self._responder = responder
+        self._acks = acks or Acknowledger()
         self._retry = retry
         self._poison_after = poison_after
         self._crash = crash_points or CrashPoints()
@@ -213,7 +216,7 @@ class Pipeline:
             return "error"
         self._crash.crash("after_commit")
         await self._responder.reply(raw, reply, confirmed=not query)
-        await raw.ack()
+        await self._acks.ack(raw)
         return "ok"
 
     async def _give_back(self, raw: AbstractIncomingMessage) -> str:
@@ -223,7 +226,7 @@ class Pipeline:
         with the stored reply."""
         log.exception("delivery_requeued")
         with contextlib.suppress(Exception):
-            await raw.nack(requeue=True)
+            await self._acks.nack(raw, requeue=True)
         return "requeued"
 
     async def _fail(self, raw: AbstractIncomingMessage, reason: str, reply: bytes) -> None:
@@ -233,10 +236,10 @@ class Pipeline:
             await self._responder.reply(raw, reply)
         except Exception:
             log.exception("dead_letter_failed", reason=reason)
-            await raw.nack(requeue=True)
+            await self._acks.nack(raw, requeue=True)
             return
         log.warning("message_dead_lettered", reason=reason)
-        await raw.ack()
+        await self._acks.ack(raw)
 
 
 def _delivery_count(raw: AbstractIncomingMessage) -> int:

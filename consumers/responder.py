@@ -20,6 +20,7 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from aiormq.exceptions import AMQPConnectionError, ChannelClosed
 
+from adapters import amqp
 from consumers.topology import DEAD, ERROR_HEADER
 
 log = structlog.get_logger("docbus.responder")
@@ -99,9 +100,7 @@ class Responder:
 
         async def publish() -> None:
             channel = await self._open(confirmed=confirmed)
-            await channel.default_exchange.publish(
-                message, reply_to, mandatory=False, timeout=self._timeout
-            )
+            await amqp.publish(channel, message, reply_to, mandatory=False, timeout=self._timeout)
 
         await self._patiently(publish)
 
@@ -110,9 +109,9 @@ class Responder:
 
         async def publish() -> None:
             channel = await self._open()
-            exchange = await channel.get_exchange(DEAD.name, ensure=False)
-            await exchange.publish(
-                letter, original.routing_key or "", mandatory=True, timeout=self._timeout
+            await amqp.publish(
+                channel, letter, original.routing_key or "", exchange=DEAD.name,
+                mandatory=True, timeout=self._timeout,
             )
 
         await self._patiently(publish)

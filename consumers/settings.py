@@ -57,6 +57,16 @@ class WorkerSettings(BaseSettings):
         168.0, description="how long message_ids are remembered for de-duplication"
     )
     relay_batch: int = Field(500, description="outbox events published per round")
+    group_commit: int = Field(
+        64,
+        description="at most this many commands that arrive together share one transaction"
+        " (1 = one transaction per command)",
+        ge=1,
+    )
+    groups_in_flight: int = Field(
+        2, description="transactions of grouped commands running at once (each on a connection)",
+        ge=1,
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")
     metrics_port: int = Field(0, description="Prometheus metrics port; 0 disables")

@@ -42,7 +42,9 @@ UseCase = Callable[[Any, Any], Awaitable[dict[str, Any]]]
 
 def command_runner(bus: CommandBus, use_case: UseCase) -> Run:
     async def run(body: Any, raw: AbstractIncomingMessage) -> bytes:
-        outcome = await bus.execute(use_case, body.to_command(), raw.message_id or None)
+        outcome = await bus.execute(
+            use_case, body.to_command(), raw.message_id or None, alone=bool(raw.redelivered)
+        )
         if outcome.duplicate:  # answered from the inbox (a redelivery, or a sender's retry)
             log.info("duplicate_message_id")
         return orjson.dumps(outcome.reply)
@@ -72,10 +74,16 @@ async def keep_message(message: StreamMessage[Any]) -> StreamMessage[Any]:
 
 
 def build_runners(
-    uow: UnitOfWorkFactory, cache: ReplyCache, clock: Clock, ids: IdGenerator
+    uow: UnitOfWorkFactory,
+    cache: ReplyCache,
+    clock: Clock,
+    ids: IdGenerator,
+    *,
+    bus: CommandBus | None = None,
 ) -> dict[str, Run]:
-    """One runner per routing key: the use cases of the contract, wired to the ports."""
-    bus = CommandBus(uow, cache)
+    """One runner per routing key: the use cases of the contract, wired to the ports.
+    Commands share one bus, so that commands of every kind commit in groups together."""
+    bus = bus or CommandBus(uow, cache)
     memberships = SetMembershipHandler(clock, ids)
     return {
         "folder.create": command_runner(bus, CreateFolderHandler(clock, ids)),

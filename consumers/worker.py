@@ -44,6 +44,7 @@ from consumers.subscribers import build_runners, make_broker, register_audit, re
 from consumers.topology import declare_topology
 from core.errors import Unavailable
 from core.ports import EventPublisher, Outbox
+from handlers.bus import CommandBus
 from handlers.record_audit import RecordAuditEntry
 from handlers.relay_outbox import RelayOutbox
 
@@ -71,6 +72,7 @@ class Worker:
     pipeline: Pipeline | None = None
     relay: RelayOutbox | None = None
     cache: ValkeyReplyCache | None = None
+    bus: CommandBus | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -137,10 +139,14 @@ class Worker:
         assert self.broker is not None
         assert self.pipeline is not None
         assert self.cache is not None
+        self.bus = CommandBus(
+            uow, self.cache, group_size=self.settings.worker.group_commit,
+            groups_in_flight=self.settings.worker.groups_in_flight,
+        )
         register_commands(
             self.broker,
             self.pipeline,
-            build_runners(uow, self.cache, SystemClock(), UuidIds()),
+            build_runners(uow, self.cache, SystemClock(), UuidIds(), bus=self.bus),
             prefetch=self.settings.rabbit.prefetch,
             delivery_limit=self.settings.rabbit.delivery_limit,
         )
@@ -204,6 +210,10 @@ class Worker:
         for figure, value in stats.items():
             if isinstance(value, int):
                 metrics.CACHE.labels(figure).set(value)
+        if self.bus is not None:
+            metrics.GROUP_COMMIT.labels("groups").set(self.bus.groups)
+            metrics.GROUP_COMMIT.labels("grouped_commands").set(self.bus.grouped)
+            metrics.GROUP_COMMIT.labels("split").set(self.bus.split)
         with contextlib.suppress(Exception):
             metrics.OUTBOX_BACKLOG.set(await outbox_backlog(self.db))
 
@@ -236,7 +246,13 @@ class Worker:
                 async with asyncio.timeout(_left(deadline)):
                     await self._relay_round()
         await self.close()
-        log.info("worker_stopped")
+        if self.bus is not None:
+            log.info(
+                "worker_stopped", groups=self.bus.groups, grouped_commands=self.bus.grouped,
+                groups_split=self.bus.split,
+            )
+        else:
+            log.info("worker_stopped")
 
     async def close(self) -> None:
         for task in self._tasks:

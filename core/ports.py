@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol, Self
 
 from core.cursor import Cursor
-from core.entities import Document, DocumentVersion, Folder, Membership
+from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.events import DomainEvent
 from core.policies import Access
 from core.values import OrgRole, Role
@@ -48,6 +48,14 @@ class FolderRepository(Protocol):
         """The folder and the user's role in the folder's org, read together."""
         ...
 
+    async def preload_with_roles(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Read get_with_role of these (folder_id, user_id) pairs at once.
+
+        A hint for a unit that runs several commands (a group commit): later reads of
+        these keys in the unit need no round trip, and answer exactly what they would
+        have answered without it (the unit's own writes included)."""
+        ...
+
 
 class DocumentRepository(Protocol):
     async def get(self, doc_id: str) -> Document | None:
@@ -65,8 +73,29 @@ class DocumentRepository(Protocol):
         together (no access at all when the document does not exist)."""
         ...
 
-    async def add(self, document: Document, version: DocumentVersion) -> bool:
-        """Store a new document and its first version; False (nothing stored) if doc_id exists."""
+    async def preload(self, doc_ids: Sequence[str]) -> None:
+        """Learn at once which of these documents exist (for add).
+
+        A hint for a unit that runs several commands (a group commit): later reads of
+        these keys in the unit need no round trip, and answer exactly what they would
+        have answered without it (the unit's own writes included)."""
+        ...
+
+    async def preload_with_access(
+        self, pairs: Sequence[tuple[str, str]], *, lock: bool = False
+    ) -> list[Document]:
+        """Read get_with_access of these (doc_id, user_id) pairs at once (locking the
+        documents in doc_id order if asked); return the documents found.
+
+        A hint like preload: later reads of these keys need no round trip."""
+        ...
+
+    async def add(
+        self, document: Document, version: DocumentVersion, shares: Sequence[Share] = ()
+    ) -> bool:
+        """Store a new document, its first version and its first shares (of this document;
+        those without a role are skipped), together; False (and nothing stored) if doc_id
+        exists."""
         ...
 
     async def add_version(self, document: Document, version: DocumentVersion) -> None:
@@ -91,6 +120,14 @@ class MembershipRepository(Protocol):
         """The user's role in the org, or None for a non-member."""
         ...
 
+    async def preload(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Read role_of these (org_id, user_id) pairs at once.
+
+        A hint for a unit that runs several commands (a group commit): later reads of
+        these keys in the unit need no round trip, and answer exactly what they would
+        have answered without it (the unit's own writes included)."""
+        ...
+
     async def put(self, membership: Membership) -> OrgRole | None:
         """Set the role (None removes the membership); return the role held before.
 
@@ -101,6 +138,14 @@ class MembershipRepository(Protocol):
 class ShareRepository(Protocol):
     async def role_of(self, doc_id: str, user_id: str) -> Role | None:
         """The user's role on the document, or None."""
+        ...
+
+    async def preload(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Read role_of these (doc_id, user_id) pairs at once.
+
+        A hint for a unit that runs several commands (a group commit): later reads of
+        these keys in the unit need no round trip, and answer exactly what they would
+        have answered without it (the unit's own writes included)."""
         ...
 
     async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
@@ -124,6 +169,11 @@ class Inbox(Protocol):
     async def record(self, message_id: str, reply: Json, scopes: Sequence[str]) -> bool:
         """Keep the command's reply; False if this message_id was recorded already (by a
         concurrent delivery too: the unit must then be rolled back)."""
+        ...
+
+    async def record_many(self, replies: Sequence[tuple[str, Json, Sequence[str]]]) -> set[str]:
+        """Keep the replies of several commands (message_id, reply, scopes) at once; return
+        the message_ids recorded already (if any, the unit must be rolled back)."""
         ...
 
     async def find(self, message_id: str) -> StoredReply | None:
@@ -155,6 +205,15 @@ class UnitOfWork(Protocol):
         """Cache scopes changed so far in this unit (those of the emitted events)."""
         ...
 
+    @property
+    def emitted(self) -> int:
+        """How many events the unit has emitted so far: a mark for ``scopes_since``."""
+        ...
+
+    def scopes_since(self, mark: int) -> tuple[str, ...]:
+        """Cache scopes of the events emitted after ``mark`` (one command of several)."""
+        ...
+
     async def commit(self) -> None:
         """Make everything in the unit durable, events included; raise Unavailable if unsure."""
         ...
@@ -165,8 +224,11 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
-        """A new unit; read-only units may skip the transaction altogether."""
+    def __call__(self, *, read_only: bool = False, grouped: bool = False) -> UnitOfWork:
+        """A new unit; read-only units may skip the transaction altogether. A ``grouped``
+        unit runs several commands: it may defer writes until the next read that could
+        see them, or until commit, and then fail there (Unavailable) if a concurrent
+        transaction got in the way (the group then runs its commands one by one)."""
         ...
 
 

@@ -8,13 +8,22 @@
 - Caches are invalidated after commit, also for duplicates: the first delivery may have
   died between its commit and its invalidation.
 - Invalid input is not recorded: it is raised for the consumer to dead-letter.
+
+Group commit: commands that arrive while a transaction is running wait for it and then
+run together, one after the other, in the next transaction (at most ``group_size``).
+What a group writes is exactly what the same commands would write one by one in that
+order, and the group commits all of it or nothing. Any surprise in a group (a domain
+error, a message_id recorded before, a database error) rolls the whole group back and
+each of its commands runs again on its own, the way it would without grouping. A lone
+command never waits: it runs at once, on its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from core.errors import DomainError, InvalidCommand, Unavailable
 from core.ports import Json, ReplyCache, UnitOfWork, UnitOfWorkFactory
@@ -23,7 +32,6 @@ from handlers.replies import failure, success
 C = TypeVar("C")
 UseCase = Callable[[C, UnitOfWork], Awaitable[Json]]
 
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     reply: Json
@@ -31,17 +39,63 @@ class Outcome:
     duplicate: bool = False
 
 
+@dataclass(slots=True)
+class _Waiting:
+    """A command waiting for a group; its future gets the outcome, or None: run alone."""
+
+    use_case: UseCase[Any]
+    command: Any
+    message_id: str | None
+    done: asyncio.Future[Outcome | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class _Split(Exception):
+    """The group cannot commit as a whole: its commands run one by one."""
+
+
 class CommandBus:
-    def __init__(self, uow: UnitOfWorkFactory, cache: ReplyCache) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        cache: ReplyCache,
+        *,
+        group_size: int = 1,
+        groups_in_flight: int = 2,
+        group_timeout: float = 10.0,
+    ) -> None:
         self._uow = uow
         self._cache = cache
+        self._group_size = group_size
+        self._group_timeout = group_timeout
+        self._groups_in_flight = groups_in_flight
+        self._waiting: list[_Waiting] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self.groups = 0
+        """Groups committed (of two commands or more), for the tests and the metrics."""
+        self.grouped = 0
+        """Commands committed in those groups."""
+        self.split = 0
+        """Groups that could not commit as a whole (the last one's reason below)."""
+        self.split_reason = ""
 
-    async def execute(self, use_case: UseCase[C], command: C, message_id: str | None) -> Outcome:
+    async def execute(
+        self, use_case: UseCase[C], command: C, message_id: str | None, *, alone: bool = False
+    ) -> Outcome:
+        """Run the command and invalidate what it changed; ``alone`` skips grouping (for
+        a redelivery, likely a duplicate that would split its group)."""
+        if self._group_size > 1 and not alone:
+            grouped = await self._in_group(use_case, command, message_id)
+            if grouped is not None:
+                return grouped
         outcome = await self._decide(use_case, command, message_id)
         if outcome is None:
             outcome = await self._replay(message_id)
         await self._cache.invalidate(outcome.scopes)
         return outcome
+
+    # one command, one unit
 
     async def _decide(
         self, use_case: UseCase[C], command: C, message_id: str | None
@@ -71,3 +125,121 @@ class CommandBus:
         if stored is None:  # recorded by a unit that then rolled back: decide again
             raise Unavailable(f"inbox row for {message_id} vanished; deciding again")
         return Outcome(stored.reply, stored.scopes, duplicate=True)
+
+    # group commit
+
+    async def _in_group(
+        self, use_case: UseCase[C], command: C, message_id: str | None
+    ) -> Outcome | None:
+        """The outcome of the command run in a group, or None if it is to run alone.
+
+        The group runs in a task of its own: a caller that gives up (cancelled) does not
+        cancel the others' transaction; a group has its own time limit instead."""
+        waiting = _Waiting(use_case, command, message_id)
+        self._waiting.append(waiting)
+        if len(self._running) < self._groups_in_flight:
+            task = asyncio.create_task(self._run_groups())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return await asyncio.shield(waiting.done)
+
+    async def _run_groups(self) -> None:
+        """Take the waiting commands, a group at a time, until none wait."""
+        try:
+            while self._waiting:
+                group = self._next_group()
+                if len(group) == 1:  # nobody to share a transaction with
+                    group[0].done.set_result(None)
+                    continue
+                await self._run_group(group)
+        except BaseException:  # cancelled: what still waits runs alone
+            for waiting in self._waiting:
+                if not waiting.done.done():
+                    waiting.done.set_result(None)
+            self._waiting = []
+            raise
+
+    def _next_group(self) -> list[_Waiting]:
+        """Up to group_size waiting commands, no message_id twice (a retry of a command in
+        the same group would split it)."""
+        group: list[_Waiting] = []
+        later: list[_Waiting] = []
+        ids: set[str] = set()
+        for waiting in self._waiting:
+            if len(group) >= self._group_size or (
+                waiting.message_id is not None and waiting.message_id in ids
+            ):
+                later.append(waiting)
+                continue
+            group.append(waiting)
+            if waiting.message_id is not None:
+                ids.add(waiting.message_id)
+        self._waiting = later
+        return group
+
+    async def _run_group(self, group: list[_Waiting]) -> None:
+        try:
+            async with asyncio.timeout(self._group_timeout):
+                outcomes = await self._commit_group(group)
+        except BaseException as error:  # every command runs again on its own
+            self.split += 1
+            self.split_reason = _reason(error)
+            for waiting in group:
+                if not waiting.done.done():
+                    waiting.done.set_result(None)
+            if not isinstance(error, Exception):  # cancelled: the task ends here
+                raise
+            return
+        self.groups += 1
+        self.grouped += len(group)
+        try:
+            await self._cache.invalidate(
+                list(dict.fromkeys(s for outcome in outcomes for s in outcome.scopes))
+            )
+        except Exception as error:  # as alone: the caller retries, the inbox answers
+            for waiting in group:
+                if not waiting.done.done():
+                    waiting.done.set_exception(error)
+            return
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            if not waiting.done.done():
+                waiting.done.set_result(outcome)
+
+    async def _commit_group(self, group: list[_Waiting]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        async with self._uow(grouped=True) as uow:
+            await _prepare(group, uow)
+            for waiting in group:
+                mark = uow.emitted
+                try:
+                    reply = success(await waiting.use_case(waiting.command, uow))
+                except DomainError as error:  # it may have written before deciding
+                    raise _Split(f"{type(error).__name__} in a group") from error
+                outcomes.append(Outcome(reply, uow.scopes_since(mark)))
+            replies = [
+                (waiting.message_id, outcome.reply, outcome.scopes)
+                for waiting, outcome in zip(group, outcomes, strict=True)
+                if waiting.message_id is not None
+            ]
+            if replies and await uow.inbox.record_many(replies):
+                raise _Split("a message_id was recorded before")
+            await uow.commit()
+        return outcomes
+
+
+async def _prepare(group: list[_Waiting], uow: UnitOfWork) -> None:
+    """Let each use case read ahead for all of its commands in the group at once (a use
+    case may offer ``prepare(commands, uow)``; it only loads, it decides nothing)."""
+    by_use_case: dict[int, tuple[Any, list[Any]]] = {}
+    for waiting in group:
+        prepare = getattr(waiting.use_case, "prepare", None)
+        if prepare is not None:
+            by_use_case.setdefault(id(waiting.use_case), (prepare, []))[1].append(waiting.command)
+    for prepare, commands in by_use_case.values():
+        await prepare(commands, uow)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "time limit"
+    return str(error) or type(error).__name__

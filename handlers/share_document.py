@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.entities import Document, Share
@@ -18,7 +19,7 @@ from core.events import DocumentShared
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
 from core.values import Role
 from core.views import share_view
-from handlers.sharing import keeps_an_owner, locked_for_sharing, share_scopes
+from handlers.sharing import keeps_an_owner, locked_for_sharing, prepare_sharing, share_scopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,12 @@ class ShareDocumentHandler:
     def __init__(self, clock: Clock, ids: IdGenerator) -> None:
         self._clock = clock
         self._ids = ids
+
+    async def prepare(self, cmds: Sequence[ShareDocument], uow: UnitOfWork) -> None:
+        """Read ahead for a group (see prepare_sharing)."""
+        await prepare_sharing(
+            uow, [(c.doc_id, c.shared_by) for c in cmds], [(c.doc_id, c.shared_with) for c in cmds]
+        )
 
     async def __call__(self, cmd: ShareDocument, uow: UnitOfWork) -> Json:
         document = await locked_for_sharing(uow, cmd.doc_id, cmd.shared_by)

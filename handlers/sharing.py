@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.entities import Document
 from core.errors import DocumentNotFound, LastOwner
 from core.policies import Access, owners_after
@@ -32,6 +34,18 @@ async def keeps_an_owner(
     demoted = current is Role.OWNER and new is not Role.OWNER
     if demoted and owners_after(await uow.shares.owners(doc_id), current, new) < 1:
         raise LastOwner(doc_id)
+
+
+async def prepare_sharing(
+    uow: UnitOfWork, actors: Sequence[tuple[str, str]], targets: Sequence[tuple[str, str]]
+) -> None:
+    """Read ahead for a group of share changes: each document locked with its actor's
+    access (actors: (doc_id, actor_id)), then the targets' org roles and document roles
+    (targets: (doc_id, user_id))."""
+    documents = await uow.documents.preload_with_access(actors, lock=True)
+    org_of = {d.doc_id: d.org_id for d in documents}
+    await uow.memberships.preload([(org_of[d], u) for d, u in targets if d in org_of])
+    await uow.shares.preload([(d, u) for d, u in targets if d in org_of])
 
 
 def share_scopes(document: Document) -> list[str]:

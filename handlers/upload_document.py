@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.entities import Content, Document, DocumentVersion, Folder
+from core.entities import Content, Document, DocumentVersion, Folder, Share
 from core.errors import DocumentMoved, DocumentNotFound, FolderNotFound, NotAMember
 from core.events import DocumentUploaded
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
@@ -36,6 +37,12 @@ class UploadDocumentHandler:
     def __init__(self, clock: Clock, ids: IdGenerator) -> None:
         self._clock = clock
         self._ids = ids
+
+    async def prepare(self, cmds: Sequence[UploadDocument], uow: UnitOfWork) -> None:
+        """Read ahead for a group: the folders with their uploaders' roles, and which of
+        the documents exist already."""
+        await uow.folders.preload_with_roles([(c.folder_id, c.owner_id) for c in cmds])
+        await uow.documents.preload([c.doc_id for c in cmds])
 
     async def __call__(self, cmd: UploadDocument, uow: UnitOfWork) -> Json:
         folder, org_role = await uow.folders.get_with_role(cmd.folder_id, cmd.owner_id)
@@ -60,8 +67,7 @@ class UploadDocumentHandler:
     ) -> tuple[Document, DocumentVersion]:
         now = self._clock.now()
         created = Document.create(cmd.doc_id, folder, cmd.owner_id, cmd.content, now)
-        if await uow.documents.add(*created):
-            await uow.shares.put(cmd.doc_id, cmd.owner_id, Role.OWNER)
+        if await uow.documents.add(*created, [Share(cmd.doc_id, cmd.owner_id, Role.OWNER)]):
             return created
         current, access = await uow.documents.get_with_access(cmd.doc_id, cmd.owner_id, lock=True)
         assert current is not None  # add() found it, and documents are never deleted

@@ -7,8 +7,11 @@ per command, and the events are written only if the message_id was new.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+
+import orjson
 
 from adapters.postgres.database import Conn, PgDatabase, affected
 from adapters.postgres.errors import translate_errors
@@ -34,6 +37,26 @@ WITH recorded AS (
 SELECT count(*) FROM recorded
 """
 
+# Several commands' replies and all the unit's events in one statement (a group commit).
+# The events are written whatever happens: a caller told of a taken message_id rolls back.
+RECORD_MANY = """
+WITH recorded AS (
+    INSERT INTO inbox (message_id, reply, scopes)
+    SELECT i.message_id, i.reply, ARRAY(SELECT jsonb_array_elements_text(i.scopes::jsonb))
+    FROM unnest($1::text[], $2::jsonb[], $3::text[]) AS i(message_id, reply, scopes)
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING message_id
+), written AS (
+    INSERT INTO outbox (event_id, routing_key, body, scopes)
+    SELECT e.event_id, e.routing_key, e.body,
+        ARRAY(SELECT jsonb_array_elements_text(e.scopes::jsonb))
+    FROM unnest($4::text[], $5::text[], $6::bytea[], $7::text[])
+        WITH ORDINALITY AS e(event_id, routing_key, body, scopes, n)
+    ORDER BY e.n
+)
+SELECT coalesce(array_agg(message_id), '{}') FROM recorded
+"""
+
 
 @translate_errors
 class PgInbox:
@@ -50,6 +73,21 @@ class PgInbox:
         if recorded:
             self._pending.mark_written(written)
         return recorded == 1
+
+    async def record_many(self, replies: Sequence[tuple[str, Json, Sequence[str]]]) -> set[str]:
+        """The message_ids not recorded: taken before, or twice in ``replies``."""
+        written = self._pending.unwritten()
+        ids = [message_id for message_id, _, _ in replies]
+        recorded: list[str] = await self._conn.fetchval(
+            RECORD_MANY,
+            ids,
+            [reply for _, reply, _ in replies],
+            [orjson.dumps(list(scopes)).decode() for _, _, scopes in replies],
+            *written.columns(),
+        )
+        self._pending.mark_written(written)
+        twice = {message_id for message_id, n in Counter(ids).items() if n > 1}
+        return set(ids).difference(recorded) | twice
 
     async def find(self, message_id: str) -> StoredReply | None:
         row = await self._conn.fetchrow(
