@@ -27,6 +27,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
 
+from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
 from adapters.postgres.misses import PgMissedInvalidations, PgMissedInvalidationsListener
@@ -92,8 +93,11 @@ class Worker:
             breaker=CircuitBreaker(open_seconds=s.valkey.breaker_open_seconds),
         )
         amqp_url = with_query(s.rabbit.url, heartbeat=s.rabbit.heartbeat)
+        deepen_write_queues()
         self.connection = await aio_pika.connect_robust(
-            amqp_url, client_properties={"connection_name": "docbus-publish"}
+            amqp_url,
+            client_properties={"connection_name": "docbus-publish"},
+            connection_class=CoalescingRobustConnection,
         )
         async with self.connection.channel() as channel:
             await declare_topology(channel, s.rabbit.delivery_limit)
@@ -110,6 +114,9 @@ class Worker:
             # connection_name is RabbitMQ's standard client property; FastStream's type omits it.
             client_properties=cast(Any, {"connection_name": "docbus-consume"}),
         )
+        # FastStream hands its connection options to aio-pika's connect_robust but has no
+        # parameter for this one: the acks of a loop turn in one write.
+        self.broker._connection_kwargs["connection_class"] = CoalescingRobustConnection
         uow = PgUnitOfWorkFactory(self.db)
         if "commands" in self.roles:
             self._register_commands(uow)
