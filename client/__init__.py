@@ -1,7 +1,7 @@
 """docbus client: typed async access to the docbus message contract over RabbitMQ.
 
-Stands alone: it imports aio-pika, orjson and the standard library, nothing of the
-worker (an import-linter contract checks this).
+Stands alone: it imports aio-pika (and aiormq, which aio-pika is built on), orjson and
+the standard library, nothing of the worker (an import-linter contract checks this).
 """
 
 from client.client import DocbusClient

@@ -13,6 +13,19 @@ on that same channel, and its reply is lost for good if the channel closes first
   it runs ``reopen_callbacks``; new requests wait for that callback, so none is
   published on a reopened channel before its reply consumer exists (RabbitMQ would
   close the channel: "fast reply consumer does not exist").
+
+The per-call path is kept lean, because its CPU cost is the client's throughput:
+
+- commands are published with aiormq's ``basic_publish`` on the underlying channel
+  that the reply consumer was (re)started on, which the open and reopen callbacks
+  record (a closed one fails the publish with :class:`DocbusConnectionLost`, as
+  aio-pika's ``Exchange.publish`` would);
+- aio-pika keeps owning the reply consumer (it restores it on every reopen), but each
+  time it has been (re)started its delivery callback is swapped, in aiormq's
+  ``consumers`` table, for one that resolves the request straight from aiormq's
+  delivered message: without it every reply builds an ``IncomingMessage`` and runs
+  one more task. If that table is not there, replies take aio-pika's path; both
+  resolve the same way.
 """
 
 from __future__ import annotations
@@ -22,15 +35,16 @@ from collections.abc import Callable
 
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
+from aiormq.abc import AbstractChannel as UnderlayChannel
+from aiormq.abc import DeliveredMessage
 
 from client.errors import DocbusConnectionLost, DocbusUnroutable
 from client.pending import PendingReplies
-from client.publishing import ExchangeCheck, command_message, publish_confirmed
+from client.publishing import ExchangeCheck, command_properties, publish_confirmed
 from client.topology import DIRECT_REPLY_TO
 
 
@@ -41,14 +55,16 @@ class CommandChannel:
         self,
         connection: AbstractRobustConnection,
         channel: AbstractRobustChannel,
-        exchange: AbstractExchange,
+        exchange: str,
         pending: PendingReplies,
     ) -> None:
         self._channel = channel
         self._exchange = exchange
-        self._check = ExchangeCheck(connection, exchange.name)
+        self._check = ExchangeCheck(connection, exchange)
         self._ready = asyncio.Event()
         self._closing = False
+        self._underlay: UnderlayChannel | None = None
+        self._consumer_tag = ""
         self.pending = pending
 
     @classmethod
@@ -57,23 +73,39 @@ class CommandChannel:
     ) -> CommandChannel:
         """Open the channel and start the one reply consumer, feeding ``pending``."""
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        target = await channel.get_exchange(exchange, ensure=False)
-        self = cls(connection, channel, target, pending)
+        self = cls(connection, channel, exchange, pending)
         replies = await channel.declare_queue(DIRECT_REPLY_TO, passive=True)
-        await replies.consume(self._on_reply, no_ack=True)
+        self._consumer_tag = await replies.consume(self._on_reply, no_ack=True)
+        await self._attach()
         channel.close_callbacks.add(self._on_closed)
         channel.reopen_callbacks.add(self._on_reopened)
         self._ready.set()
         return self
+
+    async def request(self, routing_key: str, body: bytes, message_id: str) -> bytes:
+        """Publish one command with reply_to and a fresh correlation_id, and return the
+        body of its reply. Waits for :meth:`ready` first."""
+        if not self._is_ready():
+            # before expect(): a channel lost meanwhile fails only expected replies
+            await self.ready()
+        correlation_id, reply = self.pending.expect()
+        try:
+            await self.publish(routing_key, body, message_id, correlation_id)
+            return await reply
+        finally:
+            self.pending.forget(correlation_id, reply)
 
     async def publish(
         self, routing_key: str, body: bytes, message_id: str, correlation_id: str | None = None
     ) -> None:
         """Publish one command (mandatory, persistent) and await its confirm. Call
         :meth:`ready` first."""
-        message = command_message(body, message_id, correlation_id)
+        underlay = self._underlay
+        if underlay is None:
+            raise DocbusConnectionLost("connection_lost", "the channel is not open")
+        properties = command_properties(message_id, correlation_id)
         try:
-            await publish_confirmed(self._exchange, message, routing_key)
+            await publish_confirmed(underlay, self._exchange, routing_key, body, properties)
         except DocbusUnroutable:
             self._check.exists = False  # re-check: someone may have deleted the exchange
             raise
@@ -81,10 +113,16 @@ class CommandChannel:
     async def ready(self) -> None:
         """Wait until the channel and its reply consumer are (again) open, and make
         sure that the commands exchange exists (:class:`DocbusUnroutable` if not)."""
+        if self._is_ready():
+            return
         await self._ready.wait()
         if self._closing:
             raise DocbusConnectionLost("connection_lost", "the client is closed")
         await self._check.ensure()
+
+    def _is_ready(self) -> bool:
+        """True when :meth:`ready` has nothing to wait for (checked without a coroutine)."""
+        return self._check.exists and self._ready.is_set() and not self._closing
 
     async def close(self) -> None:
         """Close the channel; requests in flight fail, waiting ones are woken up."""
@@ -93,6 +131,18 @@ class CommandChannel:
         if not self._channel.is_closed:
             await self._channel.close()
         self.pending.fail_all(_lost("the client was closed"))
+
+    async def _attach(self) -> None:
+        """Use the (re)opened underlying channel, on which aio-pika has just
+        (re)started the reply consumer, and take that consumer's deliveries."""
+        underlay = await self._channel.get_underlay_channel()
+        consumers = getattr(underlay, "consumers", None)
+        if isinstance(consumers, dict) and self._consumer_tag in consumers:
+            consumers[self._consumer_tag] = self._on_delivery
+        self._underlay = underlay
+
+    async def _on_delivery(self, message: DeliveredMessage) -> None:
+        self.pending.resolve(message.header.properties.correlation_id, message.body)
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         self.pending.resolve(message.correlation_id, message.body)
@@ -105,8 +155,11 @@ class CommandChannel:
             self._ready.clear()
         self.pending.fail_all(_lost(f"the channel closed ({reason!r})"))
 
-    def _on_reopened(self, _: AbstractRobustChannel | None, /) -> None:
-        self._ready.set()
+    async def _on_reopened(self, _: AbstractRobustChannel | None, /) -> None:
+        try:
+            await self._attach()
+        finally:
+            self._ready.set()
 
 
 def _lost(why: str) -> Callable[[], DocbusConnectionLost]:

@@ -148,9 +148,10 @@ class DocbusClient(DocbusCommands):
         error envelope: see :meth:`Reply.unwrap`). Raises :class:`DocbusTimeout`."""
         message_id = message_id or new_message_id()
         limit = self.timeout if timeout is None else timeout
+        channel = self._open_channel()
         try:
             async with asyncio.timeout(limit):
-                body_bytes = await self._exchange(routing_key, _encode(body), message_id)
+                body_bytes = await channel.request(routing_key, _encode(body), message_id)
         except TimeoutError:
             raise _timeout(routing_key, message_id, limit) from None
         return Reply.decode(body_bytes, message_id)
@@ -184,18 +185,6 @@ class DocbusClient(DocbusCommands):
         if self._connection is None:
             raise DocbusConnectionError("connection", "the client is not open")
         return subscribe(self._connection, self.events_exchange, binding_keys, queue)
-
-    async def _exchange(self, routing_key: str, body: bytes, message_id: str) -> bytes:
-        channel = self._open_channel()
-        await (
-            channel.ready()
-        )  # before expect(): a channel lost meanwhile fails only expected replies
-        correlation_id, reply = channel.pending.expect()
-        try:
-            await channel.publish(routing_key, body, message_id, correlation_id)
-            return await reply
-        finally:
-            channel.pending.forget(correlation_id, reply)
 
     def _open_channel(self) -> CommandChannel:
         if self._channel is None:

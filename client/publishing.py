@@ -1,13 +1,19 @@
-"""Publishing one command: its AMQP message, the confirm, and errors in docbus terms."""
+"""Publishing one command: its AMQP properties, the confirm, and errors in docbus terms.
+
+The hot path hands the properties to aiormq's ``basic_publish`` itself, which is all
+that aio-pika's ``Exchange.publish`` does underneath: building an ``aio_pika.Message``
+only for it to be turned into the same ``Basic.Properties`` cost more of the client's
+CPU per call than anything else of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+import os
 
 import aio_pika
-from aio_pika import DeliveryMode, Message
-from aio_pika.abc import AbstractExchange, AbstractRobustConnection
+import aiormq
+from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import (
     AMQPError,
     ChannelInvalidStateError,
@@ -15,42 +21,69 @@ from aio_pika.exceptions import (
     DeliveryError,
     PublishError,
 )
+from aiormq.abc import AbstractChannel as UnderlayChannel
 
 from client.errors import DocbusConnectionLost, DocbusUnroutable, Unavailable
 from client.topology import DIRECT_REPLY_TO
 
 CONTENT_TYPE = "application/json"
+PERSISTENT = 2
+"""AMQP delivery mode 2: the broker writes the message to disk."""
+
+_UUID4_CLEAR = ~(0xF000 << 64) & ~(0xC000 << 48)
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def new_message_id() -> str:
     """A fresh idempotency key (uuid4). Keep it to retry the same logical command."""
-    return str(uuid.uuid4())
+    # str(uuid.uuid4()) without the UUID object: the same 122 bits from os.urandom,
+    # version 4 and the RFC 4122 variant, in the canonical 8-4-4-4-12 form.
+    digits = "%032x" % (int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
-def command_message(body: bytes, message_id: str, correlation_id: str | None) -> Message:
-    """A persistent JSON command; with a correlation_id it asks for a direct reply."""
-    return Message(
-        body,
+def command_properties(message_id: str, correlation_id: str | None) -> aiormq.spec.Basic.Properties:
+    """A persistent JSON command; with a correlation_id it asks for a direct reply.
+
+    The same properties ``aio_pika.Message(...).properties`` gives (including its
+    empty headers table and priority 0), so the frames on the wire do not change."""
+    return aiormq.spec.Basic.Properties(
         content_type=CONTENT_TYPE,
-        delivery_mode=DeliveryMode.PERSISTENT,
-        message_id=message_id,
+        headers={},
+        delivery_mode=PERSISTENT,
+        priority=0,
         correlation_id=correlation_id,
-        reply_to=DIRECT_REPLY_TO if correlation_id is not None else None,
+        reply_to=None if correlation_id is None else DIRECT_REPLY_TO,
+        message_id=message_id,
     )
 
 
-async def publish_confirmed(exchange: AbstractExchange, message: Message, routing_key: str) -> None:
-    """Publish with ``mandatory=True`` and wait for the broker's confirm.
+async def publish_confirmed(
+    channel: UnderlayChannel,
+    exchange: str,
+    routing_key: str,
+    body: bytes,
+    properties: aiormq.spec.Basic.Properties,
+) -> None:
+    """Publish with ``mandatory=True`` on ``channel`` and wait for the broker's confirm.
 
-    Translates aio-pika's outcomes: a return is :class:`DocbusUnroutable`, a nack is
+    Translates the outcomes: a return is :class:`DocbusUnroutable`, a nack is
     :class:`Unavailable`, a closed channel or connection is :class:`DocbusConnectionLost`.
     """
     try:
-        await exchange.publish(message, routing_key, mandatory=True)
+        if channel.is_closed:
+            raise ChannelInvalidStateError(f"{channel!r} closed")
+        await channel.basic_publish(
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
+            properties=properties,
+            mandatory=True,
+        )
     except PublishError:
-        raise _unroutable(exchange.name, routing_key, "no queue is bound to it") from None
+        raise _unroutable(exchange, routing_key, "no queue is bound to it") from None
     except ChannelNotFoundEntity:
-        raise _unroutable(exchange.name, routing_key, "the exchange does not exist") from None
+        raise _unroutable(exchange, routing_key, "the exchange does not exist") from None
     except DeliveryError:
         raise Unavailable("unavailable", "the broker refused the command (nack)") from None
     except (AMQPError, ChannelInvalidStateError, ConnectionError) as exc:
