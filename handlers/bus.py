@@ -137,7 +137,9 @@ class CommandBus:
         cancel the others' transaction; a group has its own time limit instead."""
         waiting = _Waiting(use_case, command, message_id)
         self._waiting.append(waiting)
-        if len(self._running) < self._groups_in_flight:
+        # A runner that has ended stays in _running until its done-callback runs (a turn
+        # later): count only the live ones, or this command may wait with no runner.
+        if sum(not task.done() for task in self._running) < self._groups_in_flight:
             task = asyncio.create_task(self._run_groups())
             self._running.add(task)
             task.add_done_callback(self._running.discard)

@@ -1,0 +1,577 @@
+"""Group commit in the CommandBus, over the in-memory fakes.
+
+Commands that call ``execute`` concurrently share one unit of work (``grouped=True``);
+what they reply and what they leave behind must be exactly what the same commands give
+one by one. Any surprise in a group (a domain error, a message_id recorded before, the
+time limit) splits it: each of its commands runs again alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+
+import pytest
+
+from adapters.memory import InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
+from core.entities import Folder
+from core.errors import Conflict
+from core.events import FolderCreated
+from core.ports import Json, StoredReply, UnitOfWork
+from core.values import CacheScope, Role
+from handlers.bus import CommandBus, Outcome
+from handlers.share_document import ShareDocument
+from handlers.upload_document import UploadDocument, UploadDocumentHandler
+from tests.unit.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    NOBODY,
+    ORG,
+    REPORTS,
+    World,
+    content,
+    error_code,
+)
+
+T = TypeVar("T")
+LIMIT = 5.0  # seconds: every wait of these tests is bounded
+
+
+async def bounded(awaitable: Awaitable[T], seconds: float = LIMIT) -> T:
+    async with asyncio.timeout(seconds):
+        return await awaitable
+
+
+class SpyFactory:
+    """The fake's unit factory, remembering how each unit was asked for."""
+
+    def __init__(self, inner: InMemoryUnitOfWorkFactory) -> None:
+        self.inner = inner
+        self.calls: list[tuple[bool, bool]] = []
+
+    def __call__(self, *, read_only: bool = False, grouped: bool = False) -> InMemoryUnitOfWork:
+        self.calls.append((read_only, grouped))
+        return self.inner(read_only=read_only, grouped=grouped)
+
+    @property
+    def grouped_units(self) -> int:
+        return sum(grouped for _, grouped in self.calls)
+
+
+def grouping(world: World, group_size: int = 64, **options: Any) -> SpyFactory:
+    """Give the world a grouping bus over its own fakes; return the spy on its units."""
+    spy = SpyFactory(world.uow)
+    world.bus = CommandBus(spy, world.cache, group_size=group_size, **options)
+    return spy
+
+
+Step = tuple[Any, str | None]  # a command and its message_id
+
+
+def upload(doc_id: str, by: str = ALICE, name: str | None = None) -> UploadDocument:
+    return UploadDocument(doc_id, ORG, REPORTS, by, content(name or f"{doc_id}.pdf"))
+
+
+async def one_by_one(world: World, steps: Sequence[Step]) -> list[Json]:
+    return [(await world.run(command, mid)).reply for command, mid in steps]
+
+
+async def all_at_once(world: World, steps: Sequence[Step]) -> list[Outcome]:
+    return list(await bounded(asyncio.gather(*(world.run(c, mid) for c, mid in steps))))
+
+
+def outbox(world: World, *, with_ids: bool = True) -> list[tuple[Any, ...]]:
+    rows = []
+    for m in world.db.state.outbox:
+        body = json.loads(m.body)
+        if not with_ids:
+            body.pop("event_id", None)
+        rows.append((m.event_id if with_ids else None, m.routing_key, body, m.scopes))
+    return rows
+
+
+def durable_state(world: World) -> dict[str, Any]:
+    s = world.db.state
+    return {
+        "folders": s.folders,
+        "documents": s.documents,
+        "versions": s.versions,
+        "memberships": s.memberships,
+        "shares": s.shares,
+        "inbox": s.inbox,
+    }
+
+
+async def with_d0(world: World) -> World:
+    """d0 uploaded by alice beforehand (alone), outbox emptied."""
+    await world.upload("d0")
+    world.db.state.outbox.clear()
+    return world
+
+
+def mixed_steps() -> list[Step]:
+    """New documents, second versions, shares of a document from before and of documents
+    uploaded earlier in the same batch (valid only in this order), a no-op share."""
+    steps: list[Step] = []
+    for n in range(1, 13):
+        steps.append((upload(f"d{n}"), f"m-up-{n}"))
+    steps.append((upload("d3", name="d3-v2.pdf"), "m-up-3b"))
+    steps.append((upload("d0", name="d0-v2.pdf"), "m-up-0b"))
+    steps.append((ShareDocument("d0", ALICE, BOB, Role.EDITOR), "m-sh-0-bob"))
+    steps.append((ShareDocument("d1", ALICE, CAROL, Role.VIEWER), "m-sh-1-carol"))
+    steps.append((ShareDocument("d1", ALICE, CAROL, Role.VIEWER), "m-sh-1-carol-again"))
+    steps.append((ShareDocument("d2", ALICE, BOB, Role.OWNER), "m-sh-2-bob"))
+    steps.append((upload("d2", by=BOB, name="d2-by-bob.pdf"), "m-up-2-bob"))
+    steps.append((upload("d13"), None))  # no message_id: not recorded, still grouped
+    return steps
+
+
+# Groups give what one by one gives
+
+
+async def test_concurrent_commands_form_a_group_and_match_running_them_one_by_one() -> None:
+    grouped, alone = await with_d0(World()), await with_d0(World())
+    spy = grouping(grouped)
+    steps = mixed_steps()
+
+    outcomes = await all_at_once(grouped, steps)
+    expected = await one_by_one(alone, steps)
+
+    assert [o.reply for o in outcomes] == expected
+    assert all(o.reply["ok"] for o in outcomes)
+    assert not any(o.duplicate for o in outcomes)
+    assert grouped.bus.groups >= 1
+    assert grouped.bus.grouped == len(steps)
+    assert grouped.bus.split == 0
+    assert spy.grouped_units == grouped.bus.groups
+    assert durable_state(grouped) == durable_state(alone)
+    # Same events, same ids, same order: the group ran its commands in arrival order.
+    assert outbox(grouped) == outbox(alone)
+    assert grouped.role("d2", BOB) is Role.OWNER
+    assert grouped.db.state.documents["d2"].version == 2
+
+
+async def test_each_grouped_command_keeps_its_own_scopes_in_its_outcome_and_inbox_row() -> None:
+    world = await with_d0(World())
+    grouping(world)
+    steps: list[Step] = [(upload("d1"), "m1"), (upload("d2"), "m2"), (upload("d1"), "m3")]
+    outcomes = await all_at_once(world, steps)
+
+    assert world.bus.groups == 1
+    d1, d2 = CacheScope.document("d1"), CacheScope.document("d2")
+    folder = CacheScope.folder(REPORTS)
+    assert [o.scopes for o in outcomes] == [(folder, d1), (folder, d2), (folder, d1)]
+    inbox = world.db.state.inbox
+    assert inbox["m1"] == StoredReply(outcomes[0].reply, (folder, d1))
+    assert inbox["m2"] == StoredReply(outcomes[1].reply, (folder, d2))
+    assert inbox["m3"].reply["data"]["version"] == 2
+
+
+async def test_a_group_takes_at_most_group_size_commands() -> None:
+    world = World()
+    grouping(world, group_size=4)
+    units: list[UnitOfWork] = []
+    upload_handler = UploadDocumentHandler(world.clock, world.ids)
+
+    async def spying(command: UploadDocument, uow: UnitOfWork) -> Json:
+        units.append(uow)
+        return await upload_handler(command, uow)
+
+    outcomes = await bounded(asyncio.gather(
+        *(world.bus.execute(spying, upload(f"d{n}"), f"m{n}") for n in range(10))
+    ))
+
+    assert all(o.reply["ok"] for o in outcomes)
+    per_unit = [sum(u is unit for u in units) for unit in {id(u): u for u in units}.values()]
+    assert max(per_unit) <= 4
+    assert world.bus.groups >= 3
+    assert world.bus.grouped == sum(n for n in per_unit if n > 1)
+    assert sorted(world.db.state.documents) == sorted(f"d{n}" for n in range(10))
+
+
+async def test_a_lone_command_runs_alone_without_a_grouped_unit() -> None:
+    world = World()
+    spy = grouping(world)
+
+    outcome = await bounded(world.upload("d1", message_id="m1"))
+
+    assert outcome.reply["ok"]
+    assert (world.bus.groups, world.bus.grouped, world.bus.split) == (0, 0, 0)
+    assert spy.grouped_units == 0
+    assert world.db.state.inbox["m1"].reply == outcome.reply
+
+
+async def test_commands_one_after_the_other_are_never_grouped() -> None:
+    world = World()
+    spy = grouping(world)
+    for n in range(5):
+        assert (await bounded(world.upload(f"d{n}", message_id=f"m{n}"))).reply["ok"]
+    assert world.bus.groups == 0
+    assert spy.grouped_units == 0
+
+
+async def test_alone_true_bypasses_grouping_even_among_concurrent_commands() -> None:
+    world = World()
+    spy = grouping(world)
+    upload_handler = world.use_cases[UploadDocument]
+
+    outcomes = await bounded(asyncio.gather(
+        *(world.bus.execute(upload_handler, upload(f"d{n}"), f"m{n}", alone=True)
+          for n in range(8))
+    ))
+
+    assert all(o.reply["ok"] for o in outcomes)
+    assert world.bus.groups == 0
+    assert spy.grouped_units == 0
+    assert len(world.db.state.documents) == 8
+
+
+async def test_an_alone_command_does_not_join_the_group_of_its_neighbours() -> None:
+    world = World()
+    spy = grouping(world)
+    handler = world.use_cases[UploadDocument]
+    runs = [world.bus.execute(handler, upload(f"d{n}"), f"m{n}") for n in range(4)]
+    runs.insert(2, world.bus.execute(handler, upload("solo"), "m-solo", alone=True))
+
+    outcomes = await bounded(asyncio.gather(*runs))
+
+    assert all(o.reply["ok"] for o in outcomes)
+    assert world.bus.groups == 1
+    assert world.bus.grouped == 4
+    assert spy.grouped_units == 1
+    assert "solo" in world.db.state.documents
+
+
+# Splits
+
+
+class WritesThenFails:
+    """Shares d0 with dave, then decides it was a mistake (a domain error after a write)."""
+
+    async def __call__(self, command: str, uow: UnitOfWork) -> Json:
+        await uow.shares.put(command, DAVE, Role.VIEWER)
+        raise Conflict(f"changed my mind about {command}")
+
+
+async def test_a_domain_error_in_a_group_splits_it_and_every_command_gets_its_own_reply() -> None:
+    grouped, alone = await with_d0(World()), await with_d0(World())
+    spy = grouping(grouped)
+    steps: list[Step] = [(upload(f"d{n}"), f"m{n}") for n in range(1, 5)]
+    steps.insert(2, (upload("bad", by=NOBODY), "m-bad"))  # not a member: forbidden
+
+    outcomes = await all_at_once(grouped, steps)
+    expected = await one_by_one(alone, steps)
+
+    assert [o.reply for o in outcomes] == expected
+    assert [error_code(o.reply) for o in outcomes] == [None, None, "forbidden", None, None]
+    assert grouped.bus.split == 1
+    assert "NotAMember" in grouped.bus.split_reason
+    assert grouped.bus.groups == 0  # the group never committed
+    assert spy.grouped_units == 1
+    assert durable_state(grouped) == durable_state(alone)
+    assert grouped.db.state.inbox["m-bad"].reply == outcomes[2].reply
+    # The rolled-back group left no events behind; each command's event is there once.
+    assert sorted(map(repr, outbox(grouped, with_ids=False))) == sorted(
+        map(repr, outbox(alone, with_ids=False))
+    )
+    assert len(grouped.db.state.outbox) == 4
+
+
+async def test_a_command_that_wrote_before_its_domain_error_leaves_nothing() -> None:
+    world = await with_d0(World())
+    grouping(world)
+    handler = world.use_cases[UploadDocument]
+    runs = [
+        world.bus.execute(handler, upload("d1"), "m1"),
+        world.bus.execute(WritesThenFails(), "d0", "m-fails"),
+        world.bus.execute(handler, upload("d2"), "m2"),
+    ]
+
+    outcomes = await bounded(asyncio.gather(*runs))
+
+    assert [error_code(o.reply) for o in outcomes] == [None, "conflict", None]
+    assert world.bus.split == 1
+    assert world.role("d0", DAVE) is None  # neither the group nor the lone run kept it
+    assert world.db.state.inbox["m-fails"].reply == outcomes[1].reply
+    assert sorted(world.db.state.documents) == ["d0", "d1", "d2"]
+    retry = await bounded(world.bus.execute(WritesThenFails(), "d0", "m-fails"))
+    assert retry.duplicate
+    assert retry.reply == outcomes[1].reply
+
+
+async def test_a_split_group_whose_commands_depend_on_each_other_still_matches_one_by_one() -> None:
+    grouped, alone = await with_d0(World()), await with_d0(World())
+    grouping(grouped)
+    steps: list[Step] = [
+        (upload("d1"), "m1"),
+        (ShareDocument("d1", ALICE, BOB, Role.EDITOR), "m2"),
+        (ShareDocument("d1", DAVE, CAROL, Role.VIEWER), "m3"),  # dave holds nothing on d1
+        (upload("d1", by=BOB, name="d1-by-bob.pdf"), "m4"),
+    ]
+
+    outcomes = await all_at_once(grouped, steps)
+    expected = await one_by_one(alone, steps)
+
+    assert [o.reply for o in outcomes] == expected
+    assert error_code(outcomes[2].reply) == "not_found"
+    assert grouped.bus.split == 1
+    assert durable_state(grouped) == durable_state(alone)
+
+
+async def test_a_group_over_its_time_limit_splits_and_each_command_runs_alone() -> None:
+    world = World()
+    grouping(world, group_timeout=0.2)
+    upload_handler = UploadDocumentHandler(world.clock, world.ids)
+    slowed: list[str] = []
+
+    async def slow_once(command: UploadDocument, uow: UnitOfWork) -> Json:
+        if command.doc_id == "slow" and not slowed:
+            slowed.append(command.doc_id)
+            await asyncio.sleep(2)
+        return await upload_handler(command, uow)
+
+    outcomes = await bounded(asyncio.gather(
+        *(world.bus.execute(slow_once, upload(d), f"m-{d}") for d in ("a", "slow", "b"))
+    ))
+
+    assert all(o.reply["ok"] for o in outcomes)
+    assert world.bus.split == 1
+    assert world.bus.split_reason == "time limit"
+    assert world.bus.groups == 0
+    assert sorted(world.db.state.documents) == ["a", "b", "slow"]
+    assert all(world.db.state.versions[d][-1].version == 1 for d in ("a", "b", "slow"))
+    assert len(world.db.state.outbox) == 3
+
+
+# message_ids
+
+
+async def test_two_deliveries_of_one_message_id_gathered_together_have_one_effect() -> None:
+    world = World()
+    grouping(world)
+    steps: list[Step] = [
+        (upload("d1"), "m1"),
+        (upload("d2"), "m2"),
+        (upload("d1"), "m1"),  # the same delivery again
+        (upload("d3"), "m3"),
+        (upload("d1"), "m1"),
+    ]
+
+    outcomes = await all_at_once(world, steps)
+
+    assert all(o.reply["ok"] for o in outcomes)
+    assert outcomes[0].reply == outcomes[2].reply == outcomes[4].reply
+    assert sorted(o.duplicate for o in (outcomes[0], outcomes[2], outcomes[4])) == [
+        False, True, True,
+    ]
+    assert world.db.state.documents["d1"].version == 1
+    assert len(world.db.state.versions["d1"]) == 1
+    uploaded = [json.loads(m.body)["document"]["doc_id"] for m in world.db.state.outbox]
+    assert sorted(uploaded) == ["d1", "d2", "d3"]
+    assert world.bus.groups >= 1
+
+
+async def test_a_redelivery_of_a_recorded_message_gets_the_stored_reply() -> None:
+    world = World()
+    grouping(world)
+    first = await bounded(world.upload("d1", message_id="m1"))
+    assert world.bus.groups == 0
+
+    steps: list[Step] = [(upload("d2"), "m2"), (upload("d1"), "m1"), (upload("d3"), "m3")]
+    outcomes = await all_at_once(world, steps)
+
+    assert outcomes[1].reply == first.reply
+    assert outcomes[1].duplicate
+    assert outcomes[1].scopes == first.scopes
+    assert outcomes[0].reply["ok"] and outcomes[2].reply["ok"]
+    assert not outcomes[0].duplicate and not outcomes[2].duplicate
+    assert world.bus.split == 1
+    assert "recorded before" in world.bus.split_reason
+    assert world.db.state.documents["d1"].version == 1
+    assert sorted(world.db.state.documents) == ["d1", "d2", "d3"]
+    assert len(world.db.state.outbox) == 3
+
+
+# Cache and outbox
+
+
+async def test_every_grouped_command_invalidates_its_cache_scopes() -> None:
+    world = World()
+    docs = [f"d{n}" for n in range(6)]
+    for doc_id in docs:
+        await world.upload(doc_id)
+    for doc_id in docs:  # cache each get, and check that the cache answers
+        assert (await world.get(doc_id, ALICE))["data"]["version"] == 1
+    hits = world.cache.hits
+    for doc_id in docs:
+        assert (await world.get(doc_id, ALICE))["data"]["version"] == 1
+    assert world.cache.hits == hits + len(docs)
+    listed_before = await world.listing(ALICE)
+    versions_before = dict(world.cache.versions)
+    grouping(world)
+
+    outcomes = await all_at_once(
+        world, [(upload(d, name=f"{d}-v2.pdf"), f"m-{d}") for d in docs]
+    )
+
+    assert world.bus.groups >= 1
+    assert all(o.reply["data"]["version"] == 2 for o in outcomes)
+    for doc_id in docs:
+        scope = CacheScope.document(doc_id)
+        assert world.cache.versions.get(scope, 0) > versions_before.get(scope, 0), scope
+        assert (await world.get(doc_id, ALICE))["data"]["version"] == 2
+    folder = CacheScope.folder(REPORTS)
+    assert world.cache.versions[folder] > versions_before.get(folder, 0)
+    listed_after = await world.listing(ALICE)
+    assert listed_after != listed_before
+    assert {d["version"] for d in listed_after["data"]["documents"]} == {2}
+
+
+async def test_events_of_a_group_reach_the_outbox_once_each_in_command_order() -> None:
+    world = await with_d0(World())
+    grouping(world)
+    order = [f"d{n}" for n in (5, 1, 9, 3, 7, 2, 8, 4, 6)]
+    steps: list[Step] = [(upload(d), f"m-{d}") for d in order]
+    steps.insert(4, (ShareDocument("d0", ALICE, BOB, Role.VIEWER), "m-share"))
+
+    outcomes = await all_at_once(world, steps)
+
+    assert all(o.reply["ok"] for o in outcomes)
+    assert world.bus.groups == 1
+    assert world.bus.grouped == len(steps)
+    seen = [
+        ("share", body["document_id"]) if m.routing_key.startswith("document.shared")
+        else ("upload", body["document"]["doc_id"])
+        for m in world.db.state.outbox
+        for body in [json.loads(m.body)]
+    ]
+    expected = [("upload", d) for d in order]
+    expected.insert(4, ("share", "d0"))
+    assert seen == expected
+    ids = [m.id for m in world.db.state.outbox]
+    assert ids == sorted(ids)
+    assert len({m.event_id for m in world.db.state.outbox}) == len(steps)
+
+
+async def test_a_caller_that_gives_up_does_not_undo_its_group() -> None:
+    world = World()
+    grouping(world)
+    gate = asyncio.Event()
+    upload_handler = UploadDocumentHandler(world.clock, world.ids)
+
+    async def gated(command: UploadDocument, uow: UnitOfWork) -> Json:
+        await gate.wait()
+        return await upload_handler(command, uow)
+
+    tasks = [
+        asyncio.create_task(world.bus.execute(gated, upload(d), f"m-{d}")) for d in "abc"
+    ]
+    await asyncio.sleep(0.05)  # the group is running, held at the gate
+    tasks[1].cancel()
+    gate.set()
+    done = await bounded(asyncio.gather(*tasks, return_exceptions=True))
+
+    assert isinstance(done[1], asyncio.CancelledError)
+    assert all(isinstance(o, Outcome) and o.reply["ok"] for o in (done[0], done[2]))
+    assert world.bus.groups == 1
+    assert sorted(world.db.state.documents) == ["a", "b", "c"]  # b committed with its group
+    assert "m-b" in world.db.state.inbox
+
+
+async def test_a_command_arriving_as_the_last_runner_ends_is_still_run() -> None:
+    """A command that calls execute right after a group's runner finished, but before the
+    runner task's done-callback took it out of the running set, must start a runner of its
+    own (with one group in flight it was left waiting for ever)."""
+    world = World()
+    world.bus = CommandBus(world.uow, world.cache, group_size=64, groups_in_flight=1)
+    upload_handler = UploadDocumentHandler(world.clock, world.ids)
+    late: list[asyncio.Task[Outcome]] = []
+
+    async def spawning(command: UploadDocument, uow: UnitOfWork) -> Json:
+        if command.doc_id == "d1" and not late:  # its first step runs before the callback
+            late.append(asyncio.create_task(
+                world.bus.execute(upload_handler, upload("late"), "m-late")
+            ))
+        return await upload_handler(command, uow)
+
+    outcomes = await bounded(asyncio.gather(
+        *(world.bus.execute(spawning, upload(d), f"m-{d}") for d in ("d0", "d1"))
+    ))
+
+    assert world.bus.groups == 1
+    assert all(o.reply["ok"] for o in outcomes)
+    assert (await bounded(late[0], 2)).reply["ok"]
+    assert "late" in world.db.state.documents
+
+
+# The fake's unit: emitted / scopes_since
+
+
+def folder_created(n: int) -> FolderCreated:
+    folder = Folder.root(f"f{n}", ORG, f"f{n}")
+    return FolderCreated(
+        event_id=f"e{n}", org_id=ORG, occurred_at=World().clock.now(), folder=folder
+    )
+
+
+async def test_scopes_since_gives_the_scopes_of_the_events_after_the_mark() -> None:
+    world = World()
+    async with world.uow() as uow:
+        assert uow.emitted == 0
+        assert uow.scopes_since(0) == ()
+        uow.emit(folder_created(1), ["a", "b"])
+        mark = uow.emitted
+        assert mark == 1
+        assert uow.scopes_since(mark) == ()
+        uow.emit(folder_created(2), ["c", "a"])
+        uow.emit(folder_created(3), ["c", "d"])
+        assert uow.emitted == 3
+        assert uow.scopes_since(mark) == ("c", "a", "d")  # first-seen order, no repeats
+        assert uow.scopes_since(2) == ("c", "d")
+        assert uow.scopes_since(0) == uow.scopes == ("a", "b", "c", "d")
+        assert uow.scopes_since(3) == ()
+        await uow.commit()
+        # Still answers after commit: the bus reads the scopes of a committed group.
+        assert uow.scopes_since(mark) == ("c", "a", "d")
+        assert uow.emitted == 3
+    assert len(world.db.state.outbox) == 3
+
+
+async def test_a_grouped_fake_unit_behaves_like_any_other_unit() -> None:
+    world = World()
+    async with world.uow(grouped=True) as uow:
+        assert await uow.documents.preload_with_access([("nope", ALICE)], lock=True) == []
+        await uow.documents.preload(["nope"])
+        await uow.memberships.preload([(ORG, ALICE)])
+        await uow.shares.preload([("nope", ALICE)])
+        await uow.folders.preload_with_roles([(REPORTS, ALICE)])
+        assert await uow.memberships.role_of(ORG, ALICE) is not None
+        folder, role = await uow.folders.get_with_role(REPORTS, ALICE)
+        assert folder is not None and role is not None
+        assert set(await uow.inbox.record_many([("x1", {"ok": True}, ["s"]),
+                                                ("x2", {"ok": True}, [])])) == set()
+        await uow.commit()
+    async with world.uow() as uow:
+        taken = await uow.inbox.record_many(
+            [("x1", {"ok": False}, []), ("x3", {"ok": True}, []), ("x3", {"ok": True}, [])]
+        )
+        assert taken == {"x1", "x3"}
+    assert world.db.state.inbox["x1"] == StoredReply({"ok": True}, ("s",))
+    assert "x3" not in world.db.state.inbox  # that unit was not committed
+
+
+@pytest.mark.parametrize("size", [1, 2])
+async def test_group_size_one_or_two_still_gives_every_reply(size: int) -> None:
+    world = World()
+    grouping(world, group_size=size)
+    outcomes = await all_at_once(world, [(upload(f"d{n}"), f"m{n}") for n in range(7)])
+    assert all(o.reply["ok"] for o in outcomes)
+    assert len(world.db.state.documents) == 7
+    if size == 1:
+        assert world.bus.groups == 0
+    else:
+        assert world.bus.grouped == 2 * world.bus.groups
