@@ -16,26 +16,31 @@ from __future__ import annotations
 
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractChannel
+from pamqp.commands import Basic
+
+Properties = Basic.Properties
+"""AMQP properties, built directly: an ``aio_pika.Message`` costs about ten times as much
+to make (its attribute checks), for the same properties on the wire."""
 
 
 async def publish(
     channel: AbstractChannel,
-    message: aio_pika.Message,
+    body: bytes,
+    properties: Basic.Properties,
     routing_key: str,
     *,
     exchange: str = "",
     mandatory: bool = True,
     timeout: float | None = None,
 ) -> Any:
-    """Publish ``message``; on a confirm channel, return once the broker confirmed it."""
+    """Publish ``body``; on a confirm channel, return once the broker confirmed it."""
     underlay = await channel.get_underlay_channel()
     return await underlay.basic_publish(  # type: ignore[call-arg]  # the ABC lacks ``wait``
-        message.body,
+        body,
         exchange=exchange,
         routing_key=routing_key,
-        properties=message.properties,
+        properties=properties,
         mandatory=mandatory,
         timeout=timeout,
         wait=False,

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
-from adapters.amqp import publish
+from adapters.amqp import Properties, publish
 from core.ports import OutboxMessage
 
 EVENTS_EXCHANGE = "doc.events"
@@ -41,16 +40,17 @@ class RabbitEventPublisher:
         return [m.id for m, ok in zip(messages, results, strict=True) if ok is True]
 
     async def _publish_one(self, channel: AbstractChannel, message: OutboxMessage) -> bool:
-        amqp = aio_pika.Message(
-            message.body,
+        properties = Properties(
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers={},
+            delivery_mode=2,  # persistent
+            priority=0,
             message_id=message.event_id,
             timestamp=message.created_at,
-            type=message.routing_key,
+            message_type=message.routing_key,
         )
         await publish(
-            channel, amqp, message.routing_key, exchange=EVENTS_EXCHANGE, mandatory=True,
-            timeout=self._timeout,
+            channel, message.body, properties, message.routing_key, exchange=EVENTS_EXCHANGE,
+            mandatory=True, timeout=self._timeout,
         )
         return True

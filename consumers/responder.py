@@ -91,16 +91,19 @@ class Responder:
         if not request.reply_to:
             return
         reply_to = request.reply_to
-        message = aio_pika.Message(
-            body,
+        properties = amqp.Properties(
             content_type="application/json",
+            headers={},
+            priority=0,
             correlation_id=request.correlation_id,
             message_id=request.message_id,
         )
 
         async def publish() -> None:
             channel = await self._open(confirmed=confirmed)
-            await amqp.publish(channel, message, reply_to, mandatory=False, timeout=self._timeout)
+            await amqp.publish(
+                channel, body, properties, reply_to, mandatory=False, timeout=self._timeout
+            )
 
         await self._patiently(publish)
 
@@ -110,8 +113,8 @@ class Responder:
         async def publish() -> None:
             channel = await self._open()
             await amqp.publish(
-                channel, letter, original.routing_key or "", exchange=DEAD.name,
-                mandatory=True, timeout=self._timeout,
+                channel, letter.body, letter.properties, original.routing_key or "",
+                exchange=DEAD.name, mandatory=True, timeout=self._timeout,
             )
 
         await self._patiently(publish)

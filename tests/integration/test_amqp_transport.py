@@ -13,7 +13,7 @@ from typing import Any
 import aio_pika
 import pytest
 
-from adapters.amqp import publish
+from adapters.amqp import Properties, publish
 from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ async def test_many_confirmed_publishes_arrive_in_order_with_few_writes(rabbit_u
             bodies = [f"{n:04d}".encode() for n in range(300)]
             async with asyncio.timeout(STEP):
                 await asyncio.gather(
-                    *(publish(channel, aio_pika.Message(b), name, mandatory=True) for b in bodies)
+                    *(publish(channel, b, Properties(), name, mandatory=True) for b in bodies)
                 )
             writes = coalescing.calls - before
             assert await _drain(queue, len(bodies)) == bodies  # all of them, in order
@@ -71,7 +71,7 @@ async def test_an_unroutable_mandatory_publish_still_raises(rabbit_url: str) -> 
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         with pytest.raises(aio_pika.exceptions.PublishError):
             async with asyncio.timeout(STEP):
-                await publish(channel, aio_pika.Message(b"x"), f"nowhere.{uuid.uuid4().hex}")
+                await publish(channel, b"x", Properties(), f"nowhere.{uuid.uuid4().hex}")
 
 
 async def test_a_close_sends_what_was_buffered_first(rabbit_url: str) -> None:
@@ -85,7 +85,7 @@ async def test_a_close_sends_what_was_buffered_first(rabbit_url: str) -> None:
             )
             channel = await connection.channel(publisher_confirms=False)
             for n in range(50):  # unconfirmed: handed over, then the connection closes at once
-                await publish(channel, aio_pika.Message(str(n).encode()), name, mandatory=False)
+                await publish(channel, str(n).encode(), Properties(), name, mandatory=False)
             await connection.close()
             assert await _drain(queue, 50) == [str(n).encode() for n in range(50)]
         finally:
