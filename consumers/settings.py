@@ -64,7 +64,7 @@ class WorkerSettings(BaseSettings):
         ge=1,
     )
     groups_in_flight: int = Field(
-        2, description="transactions of grouped commands running at once (each on a connection)",
+        1, description="transactions of grouped commands running at once (each on a connection)",
         ge=1,
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")

@@ -13,7 +13,8 @@ from core.entities import Document, DocumentPage, DocumentVersion, Folder, Membe
 
 def timestamp(at: datetime) -> str:
     """RFC 3339 in UTC with microseconds and a ``Z``."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is about twice as fast as strftime, for the same text.
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def folder_view(folder: Folder) -> dict[str, Any]:

@@ -62,7 +62,7 @@ class CommandBus:
         cache: ReplyCache,
         *,
         group_size: int = 1,
-        groups_in_flight: int = 2,
+        groups_in_flight: int = 1,
         group_timeout: float = 10.0,
     ) -> None:
         self._uow = uow

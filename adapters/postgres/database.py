@@ -72,7 +72,7 @@ class PgDatabase:
     """An asyncpg pool plus what every PostgreSQL adapter needs from it."""
 
     def __init__(
-        self, pool: Pool[Record], dsn: str, acquire_timeout: float, notify_interval: float = 0.005
+        self, pool: Pool[Record], dsn: str, acquire_timeout: float, notify_interval: float = 0.02
     ) -> None:
         self._pool = pool
         self._dsn = dsn
@@ -85,7 +85,7 @@ class PgDatabase:
         cls, url: str, min_size: int = 2, max_size: int = 10, command_timeout: float = 10.0,
         *, acquire_timeout: float = 5.0, statement_cache_size: int = 100,
         idle_in_transaction_timeout: float = 60.0, application_name: str = "docbus",
-        notify_interval: float = 0.005,
+        notify_interval: float = 0.02,
     ) -> Self:
         """Open the pool; Unavailable if the server cannot be reached.
 
