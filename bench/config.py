@@ -19,8 +19,9 @@ class BenchConfig:
     rpc_sequential: int = 300
     rpc_concurrent: int = 3000
     faststream_requests: int = 600
-    uploads: int = 1500
-    shares: int = 1500
+    uploads: int = 3000
+    """As many as the raw loop's messages: the same start-up and tail in both figures."""
+    shares: int = 3000
     query_sequential: int = 300
     query_concurrent: int = 1500
     query_miss_concurrent: int = 1000
@@ -41,7 +42,7 @@ class BenchConfig:
     def full(cls) -> BenchConfig:
         """The issue's sizes: 1M documents stored, 100,000 commands for the memory figure."""
         return replace(
-            cls(), mode="full", uploads=10_000, shares=10_000, stored_documents=1_000_000,
+            cls(), mode="full", uploads=20_000, shares=20_000, stored_documents=1_000_000,
             stored_uploads=10_000, memory_commands=100_000, two_worker_uploads=10_000,
             rpc_concurrent=20_000, raw_messages=20_000, query_concurrent=10_000,
             query_miss_concurrent=5000, size_samples=300, phase_timeout=900.0,

@@ -133,8 +133,9 @@ class Acknowledger:
 
     async def ack(self, raw: AbstractIncomingMessage) -> None:
         """Acknowledge ``raw``, maybe with others in one frame; return once it was sent."""
-        tag = raw.delivery_tag
-        if tag is None:  # no_ack consumers have nothing to acknowledge
+        tag = getattr(raw, "delivery_tag", None)
+        if tag is None:  # not a broker's delivery (a stand-in): nothing to coalesce
+            await raw.ack()
             return
         tracker = self._tracker(raw)
         done = asyncio.get_running_loop().create_future()
@@ -147,7 +148,7 @@ class Acknowledger:
         await raw.nack(requeue=requeue)
         # Only a nack that was sent closes the gap: one that failed leaves the delivery
         # outstanding, and no ack with multiple=True may then cover it.
-        tag = raw.delivery_tag
+        tag = getattr(raw, "delivery_tag", None)
         if tag is not None:
             tracker = self._tracker(raw)
             tracker.settled.add(tag)

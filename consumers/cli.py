@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,10 +48,29 @@ def worker(
     try:
         if migrate_first:
             asyncio.run(_migrate(settings))
-        asyncio.run(Worker(settings, roles).run_until_signalled())
+        run_loop(Worker(settings, roles).run_until_signalled(), settings.worker.event_loop)
     finally:
         if valkey is not None:
             valkey.stop()
+
+
+def run_loop(main: Coroutine[Any, Any, None], loop: str) -> None:
+    """Run the worker on uvloop (``auto``: when installed) or on asyncio's own loop.
+
+    uvloop's loop and transports are written in C: the worker spends a few percent less CPU
+    per command on it (bench, docs/performance.md); every test runs on either."""
+    if loop not in ("auto", "uvloop", "asyncio"):
+        raise typer.BadParameter(f"DOCBUS_EVENT_LOOP: unknown loop {loop!r}")
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                raise
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 async def _migrate(settings: Settings) -> None:

@@ -67,6 +67,9 @@ class WorkerSettings(BaseSettings):
         1, description="transactions of grouped commands running at once (each on a connection)",
         ge=1,
     )
+    event_loop: str = Field(
+        "auto", description="uvloop, asyncio, or auto (uvloop when installed): the worker's loop"
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")
     metrics_port: int = Field(0, description="Prometheus metrics port; 0 disables")
