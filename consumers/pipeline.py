@@ -177,7 +177,7 @@ class Pipeline:
     ) -> str:
         """Handle one delivery; return its outcome (for the metrics)."""
         self._crash.crash("after_receive")
-        deliveries = _delivery_count(raw)
+        deliveries = delivery_count(raw)
         if raw.redelivered:  # counted by the fault suite: raw duplicates after a crash
             log.info("message_redelivered", deliveries=deliveries + 1)
         if deliveries >= self._poison_after:
@@ -219,6 +219,16 @@ class Pipeline:
         await self._acks.ack(raw)
         return "ok"
 
+    @property
+    def acks(self) -> Acknowledger:
+        """The pipeline's acknowledger: whatever else acks on its channels must use it."""
+        return self._acks
+
+    async def dead_letter(self, raw: AbstractIncomingMessage, reason: str) -> None:
+        """Dead-letter a delivery handled outside ``process`` (the audit consumer's)."""
+        code = "invalid" if reason.startswith("invalid") else "unavailable"
+        await self._fail(raw, reason, error_reply(code, "the message could not be processed"))
+
     async def _give_back(self, raw: AbstractIncomingMessage) -> str:
         """The reply or the acknowledgement failed (a broker connection lost on the way):
         requeue the delivery rather than leave it unacknowledged, where it would hold a
@@ -242,7 +252,7 @@ class Pipeline:
         await self._acks.ack(raw)
 
 
-def _delivery_count(raw: AbstractIncomingMessage) -> int:
+def delivery_count(raw: AbstractIncomingMessage) -> int:
     """How many times a quorum queue delivered this message before (0 the first time)."""
     value = (raw.headers or {}).get("x-delivery-count", 0)
     return value if isinstance(value, int) else 0

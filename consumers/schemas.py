@@ -291,9 +291,12 @@ class MembershipChangedOut(EventOut):
 
 
 class AuditEventIn(BaseModel):
-    """What the audit consumer needs of any event on doc.events."""
+    """What the audit consumer needs of any event on doc.events (other fields are kept
+    in the log as they came, and not validated here)."""
 
-    model_config = ConfigDict(extra="allow")
+    # "ignore", not "allow": the rest of the event is logged from the raw body, and
+    # pydantic would otherwise build Python objects for all of it, for nothing.
+    model_config = ConfigDict(extra="ignore")
 
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     type: Annotated[str, StringConstraints(min_length=1, max_length=64)]

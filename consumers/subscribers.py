@@ -8,7 +8,6 @@ lets FastStream publish a reply (``no_reply=True``: FastStream would publish it 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC
 from typing import Any
 
 import orjson
@@ -19,16 +18,14 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
-from consumers.batching import MicroBatcher
 from consumers.pipeline import Pipeline, Run
-from consumers.schemas import INBOUND, AuditEventIn
-from consumers.topology import COMMANDS, EVENTS, ROUTES, Route, audit_queue, command_queue
-from core.ports import AuditEntry, Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
+from consumers.schemas import INBOUND
+from consumers.topology import COMMANDS, ROUTES, Route, command_queue
+from core.ports import Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
 from handlers.bus import CommandBus
 from handlers.create_folder import CreateFolderHandler
 from handlers.get_document import GetDocumentHandler
 from handlers.list_folder import ListFolderHandler
-from handlers.record_audit import RecordAuditEntry
 from handlers.revoke_share import RevokeShareHandler
 from handlers.set_membership import SetMembershipHandler
 from handlers.share_document import ShareDocumentHandler
@@ -141,39 +138,3 @@ def register_commands(
             prefetch=prefetch,
             delivery_limit=delivery_limit,
         )
-
-
-def register_audit(
-    broker: RabbitBroker,
-    pipeline: Pipeline,
-    record: RecordAuditEntry,
-    *,
-    prefetch: int,
-    delivery_limit: int,
-) -> None:
-    async def run(event: AuditEventIn, raw: AbstractIncomingMessage) -> bytes:
-        occurred = event.occurred_at
-        if occurred.tzinfo is None:
-            occurred = occurred.replace(tzinfo=UTC)
-        body = orjson.loads(raw.body)
-        entry = AuditEntry(
-            event.event_id, event.type, event.org_id, occurred, raw.routing_key or "", body
-        )
-        await batch.add(entry)
-        return b""
-
-    batch: MicroBatcher[AuditEntry] = MicroBatcher(record, size=prefetch)
-
-    async def handle(msg: RabbitMessage) -> None:
-        await pipeline.process(msg.raw_message, AuditEventIn, run, query=False)
-
-    broker.subscriber(
-        audit_queue(delivery_limit),
-        EVENTS,
-        channel=Channel(prefetch_count=prefetch),
-        ack_policy=AckPolicy.MANUAL,
-        no_reply=True,
-        decoder=keep_message,
-        title="docbus.audit",
-        description="Writes every event once into the append-only audit log.",
-    )(handle)

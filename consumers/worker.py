@@ -37,11 +37,12 @@ from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
 from adapters.rabbit_publisher import RabbitEventPublisher
 from adapters.valkey_cache import CircuitBreaker, ValkeyReplyCache, make_client
 from consumers import metrics
+from consumers.audit_consumer import AuditConsumer
 from consumers.faults import CrashingOutbox, CrashingPublisher, CrashPoints
 from consumers.pipeline import Pipeline, RetryPolicy
 from consumers.responder import Responder
 from consumers.settings import Settings, with_query
-from consumers.subscribers import build_runners, make_broker, register_audit, register_commands
+from consumers.subscribers import build_runners, make_broker, register_commands
 from consumers.topology import declare_topology
 from core.errors import Unavailable
 from core.ports import EventPublisher, Outbox
@@ -74,6 +75,8 @@ class Worker:
     relay: RelayOutbox | None = None
     cache: ValkeyReplyCache | None = None
     bus: CommandBus | None = None
+    audit: AuditConsumer | None = None
+    audit_connection: AbstractRobustConnection | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -120,15 +123,22 @@ class Worker:
         uow = PgUnitOfWorkFactory(self.db)
         if "commands" in self.roles:
             self._register_commands(uow)
-        if "audit" in self.roles:
-            register_audit(
-                self.broker,
-                self.pipeline,
-                RecordAuditEntry(PgAuditLog(self.db)),
-                prefetch=s.rabbit.audit_prefetch,
-                delivery_limit=s.rabbit.delivery_limit,
-            )
         await self.broker.start()
+        if "audit" in self.roles:
+            self.audit_connection = await aio_pika.connect_robust(
+                amqp_url,
+                client_properties={"connection_name": "docbus-audit"},
+                connection_class=CoalescingRobustConnection,
+            )
+            self.audit = AuditConsumer(
+                self.audit_connection,
+                RecordAuditEntry(PgAuditLog(self.db)),
+                self.pipeline,
+                RetryPolicy(budget=s.worker.retry_budget),
+                prefetch=s.rabbit.audit_prefetch,
+                poison_after=s.rabbit.poison_after,
+            )
+            await self.audit.start()
         if "relay" in self.roles:
             outbox: Outbox = CrashingOutbox(
                 PgOutbox(self.db), crash, naive=s.worker.faults_naive_relay
@@ -241,8 +251,12 @@ class Worker:
         log.info("worker_stopping")
         if self.broker is not None:
             await stop_consuming(self.broker)
+        if self.audit is not None:
+            await self.audit.stop_consuming()
         if self.pipeline is not None and not await self.pipeline.drained(_left(deadline)):
             log.error("shutdown_deadline_passed", in_flight=self.pipeline.in_flight)
+        if self.audit is not None and not await self.audit.drained(_left(deadline)):
+            log.error("shutdown_deadline_passed", consumer="audit")
         self._stopping.set()
         for task in self._tasks:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
@@ -266,6 +280,8 @@ class Worker:
             task.cancel()
         if self.broker is not None:
             await self.broker.stop()
+        if self.audit_connection is not None:
+            await self.audit_connection.close()
         if self.connection is not None:
             await self.connection.close()
         if self.cache is not None:

@@ -24,8 +24,7 @@ from adapters.memory import (
     SequentialIds,
 )
 from consumers.pipeline import Pipeline, RetryPolicy
-from consumers.subscribers import build_runners, make_broker, register_audit, register_commands
-from handlers.record_audit import RecordAuditEntry
+from consumers.subscribers import build_runners, make_broker, register_commands
 
 
 @dataclass
@@ -75,6 +74,5 @@ async def harness() -> AsyncIterator[Harness]:
     broker = make_broker()
     runners = build_runners(InMemoryUnitOfWorkFactory(db), cache, FixedClock(), SequentialIds())
     register_commands(broker, pipeline, runners, prefetch=8, delivery_limit=20)
-    register_audit(broker, pipeline, RecordAuditEntry(audit), prefetch=8, delivery_limit=20)
     async with TestRabbitBroker(broker) as test_broker:
         yield Harness(test_broker, responder, db, cache, audit)

@@ -153,35 +153,3 @@ async def test_the_same_message_id_gets_the_same_reply_and_one_effect(harness: H
     assert first == second
     got = await harness.send("document.get", {"doc_id": "d1", "user_id": ALICE})
     assert got is not None and len(got["data"]["versions"]) == 1
-
-
-async def test_audit_consumer_records_each_event_once(harness: Harness) -> None:
-    event = {
-        "event_id": "e1",
-        "type": "DocumentUploaded",
-        "org_id": ORG,
-        "occurred_at": "2026-11-24T10:00:00.000001Z",
-        "document": {},
-        "uploaded_by": ALICE,
-    }
-    for _ in range(2):
-        await harness.broker.publish(
-            orjson.dumps(event),
-            exchange="doc.events",
-            routing_key="document.uploaded",
-            content_type="application/json",
-            message_id="e1",
-        )
-    assert list(harness.audit.entries) == ["e1"]
-    assert harness.audit.entries["e1"].routing_key == "document.uploaded"
-
-
-async def test_audit_consumer_dead_letters_a_malformed_event(harness: Harness) -> None:
-    await harness.broker.publish(
-        b'{"type": "X"}',
-        exchange="doc.events",
-        routing_key="x.y",
-        content_type="application/json",
-    )
-    assert harness.responder.dead[-1][0].startswith("invalid:")
-    assert harness.audit.entries == {}

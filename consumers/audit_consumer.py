@@ -1,0 +1,178 @@
+"""The audit consumer: every event on doc.events, once, into the append-only audit log.
+
+It reads ``docbus.audit`` with aio-pika directly, not through a FastStream subscriber.
+Every command produces an event, so this consumer handles as many messages as all the
+command subscribers together, and it neither replies nor publishes: FastStream's work
+per message (context scopes, middlewares, its message object; about 30% of this
+consumer's CPU, py-spy) bought nothing here. Measured on the bench machine, the consumer
+cost 290 us of worker CPU per event through FastStream and the pipeline (a third of the
+worker's CPU per upload); see docs/performance.md for the figure after.
+
+The rules are the pipeline's (consumers/pipeline.py), applied per batch:
+
+- deliveries that arrive while a batch is being written form the next batch (at most
+  ``size``); one batch is written at a time, with one INSERT;
+- an event that is not JSON, or lacks ``event_id``/``type``/``org_id``/``occurred_at``, is
+  dead-lettered with the reason and acknowledged; so is one delivered ``poison_after``
+  times;
+- a database outage is retried with backoff within the retry budget (the deliveries stay
+  unacknowledged meanwhile); past it, or on an unexpected error, the batch's events are
+  dead-lettered with the reason (nothing is dropped silently);
+- a delivery is acknowledged only after its batch was written (acks coalesced by the
+  Acknowledger); a crash before that means a redelivery, and the log skips events it
+  already holds (by ``event_id``).
+
+Stopping cancels the consumer first (the broker sends nothing new), then finishes the
+batches already received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC
+
+import orjson
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+
+from consumers import metrics
+from consumers.pipeline import BudgetExhausted, Invalid, Pipeline, RetryPolicy, decode
+from consumers.pipeline import delivery_count as delivery_count_of
+from consumers.schemas import AuditEventIn
+from consumers.topology import AUDIT_QUEUE_NAME
+from core.ports import AuditEntry
+from handlers.record_audit import RecordAuditEntry
+
+log = structlog.get_logger("docbus.audit")
+
+
+class AuditConsumer:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        record: RecordAuditEntry,
+        pipeline: Pipeline,
+        retry: RetryPolicy,
+        *,
+        prefetch: int,
+        poison_after: int,
+    ) -> None:
+        self._connection = connection
+        self._record = record
+        self._pipeline = pipeline  # for its dead letters
+        self._retry = retry
+        self._prefetch = prefetch
+        self._poison_after = poison_after
+        self._acks = pipeline.acks  # one tracker per channel, whoever acks on it
+        self._size = prefetch
+        self._pending: list[AbstractIncomingMessage] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.written = 0
+
+    async def start(self) -> None:
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        # declare_queue (passive), not get_queue: only a declared queue is registered with
+        # the robust channel, which consumes it again after a reconnect.
+        self._queue = await channel.declare_queue(AUDIT_QUEUE_NAME, passive=True)
+        self._tag = await self._queue.consume(self._receive)
+
+    async def stop_consuming(self) -> None:
+        """basic.cancel: the broker sends nothing more (what it sent is still handled)."""
+        if self._queue is not None and self._tag is not None:
+            try:
+                await self._queue.cancel(self._tag)
+            except Exception:
+                log.warning("audit_cancel_failed", exc_info=True)
+            self._tag = None
+
+    async def drained(self, timeout: float) -> bool:
+        """Wait until every delivery received was written (or dead-lettered) and acked."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _receive(self, message: AbstractIncomingMessage) -> None:
+        self._pending.append(message)
+        self._idle.clear()
+        if self._writing is None:
+            self._writing = asyncio.ensure_future(self._write_batches())
+
+    async def _write_batches(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self._size], self._pending[self._size:]
+                await self._handle(batch)
+        finally:
+            self._writing = None
+            if self._pending:  # cancelled mid-way: what is left is redelivered later
+                self._pending = []
+            self._idle.set()
+
+    async def _handle(self, batch: list[AbstractIncomingMessage]) -> None:
+        entries: list[AuditEntry] = []
+        good: list[AbstractIncomingMessage] = []
+        for message in batch:
+            entry = await self._entry_or_dead_letter(message)
+            if entry is not None:
+                entries.append(entry)
+                good.append(message)
+        if not entries:
+            return
+        try:
+            await self._retry.run(lambda: self._write(entries))
+        except BudgetExhausted as error:
+            log.error("retry_budget_exhausted", error=str(error), events=len(good))
+            await self._fail_all(good, f"unavailable: {error}", "unavailable")
+            return
+        except Exception as error:
+            log.exception("audit_write_failed", events=len(good))
+            await self._fail_all(good, f"internal error: {type(error).__name__}", "error")
+            return
+        results = await asyncio.gather(
+            *(self._acks.ack(message) for message in good), return_exceptions=True
+        )
+        for message, result in zip(good, results, strict=True):
+            if isinstance(result, BaseException):  # the channel closed: it comes back
+                log.warning("audit_ack_failed", error=repr(result))
+            metrics.MESSAGES.labels(message.routing_key or "", "ok").inc()
+
+    async def _write(self, entries: list[AuditEntry]) -> bytes:
+        self.written += await self._record(entries)
+        return b""
+
+    async def _entry_or_dead_letter(self, message: AbstractIncomingMessage) -> AuditEntry | None:
+        deliveries = delivery_count_of(message)
+        if deliveries >= self._poison_after:
+            reason = f"poison: delivered {deliveries + 1} times without being completed"
+            await self._fail_all([message], reason, "poison")
+            return None
+        try:
+            event = decode(message, AuditEventIn)
+            body = orjson.loads(message.body)
+        except Invalid as error:
+            log.info("message_invalid", reason=error.message, details=error.details,
+                     message_id=message.message_id, routing_key=message.routing_key)
+            await self._fail_all([message], f"invalid: {error.message}", "invalid")
+            return None
+        occurred = event.occurred_at
+        if occurred.tzinfo is None:
+            occurred = occurred.replace(tzinfo=UTC)
+        return AuditEntry(
+            event.event_id, event.type, event.org_id, occurred, message.routing_key or "", body
+        )
+
+    async def _fail_all(
+        self, messages: list[AbstractIncomingMessage], reason: str, outcome: str
+    ) -> None:
+        """Dead-letter each (confirmed), then ack it; requeue it if the broker refused."""
+        for message in messages:
+            await self._pipeline.dead_letter(message, reason)
+            metrics.MESSAGES.labels(message.routing_key or "", outcome).inc()
