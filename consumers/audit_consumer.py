@@ -156,7 +156,10 @@ class AuditConsumer:
             return None
         try:
             event = decode(message, AuditEventIn)
-            body = orjson.loads(message.body)
+            try:
+                body = orjson.loads(message.body)
+            except orjson.JSONDecodeError as error:  # pydantic accepts NaN, 1e400; orjson not
+                raise Invalid(f"body is not strict JSON: {error}") from None
         except Invalid as error:
             log.info("message_invalid", reason=error.message, details=error.details,
                      message_id=message.message_id, routing_key=message.routing_key)
