@@ -109,7 +109,11 @@ class AuditConsumer:
         try:
             while self._pending:
                 batch, self._pending = self._pending[: self._size], self._pending[self._size:]
-                await self._handle(batch)
+                try:
+                    await self._handle(batch)
+                except Exception:  # a bug: give the batch back rather than strand it
+                    log.exception("audit_batch_failed", events=len(batch))
+                    await self._give_back(batch)
         finally:
             self._writing = None
             if self._pending:  # cancelled mid-way: what is left is redelivered later
@@ -124,8 +128,15 @@ class AuditConsumer:
             if entry is not None:
                 entries.append(entry)
                 good.append(message)
-        if not entries:
-            return
+        if entries:
+            await self._write_and_settle(entries, good)
+
+    async def _write_and_settle(
+        self, entries: list[AuditEntry], good: list[AbstractIncomingMessage]
+    ) -> None:
+        """Write, then ack; past the budget dead-letter; on an unexpected error (one bad
+        row fails the whole INSERT) write the events one by one, so that only the bad
+        ones are dead-lettered."""
         try:
             await self._retry.run(lambda: self._write(entries))
         except BudgetExhausted as error:
@@ -133,6 +144,11 @@ class AuditConsumer:
             await self._fail_all(good, f"unavailable: {error}", "unavailable")
             return
         except Exception as error:
+            if len(entries) > 1:
+                log.warning("audit_batch_write_failed", error=repr(error), events=len(good))
+                for entry, message in zip(entries, good, strict=True):
+                    await self._write_and_settle([entry], [message])
+                return
             log.exception("audit_write_failed", events=len(good))
             await self._fail_all(good, f"internal error: {type(error).__name__}", "error")
             return
@@ -143,6 +159,13 @@ class AuditConsumer:
             if isinstance(result, BaseException):  # the channel closed: it comes back
                 log.warning("audit_ack_failed", error=repr(result))
             metrics.MESSAGES.labels(message.routing_key or "", "ok").inc()
+
+    async def _give_back(self, batch: list[AbstractIncomingMessage]) -> None:
+        for message in batch:
+            try:
+                await self._acks.nack(message, requeue=True)
+            except Exception:
+                log.warning("audit_nack_failed", exc_info=True)
 
     async def _write(self, entries: list[AuditEntry]) -> bytes:
         self.written += await self._record(entries)

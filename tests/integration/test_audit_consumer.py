@@ -481,10 +481,50 @@ async def test_unexpected_error_dead_letters_as_internal_error(
 
     assert log.entries == {}
     assert consumer.written == 0
-    assert sum(record.calls) == len(wanted), "not retried: each batch tried once"
+    # Not retried as an outage: a failed batch is tried once, then each of its events once
+    # on its own (one bad row fails a whole INSERT).
+    assert record.calls.count(1) >= len(wanted)
+    assert sum(record.calls) <= 2 * len(wanted)
     reasons = dead_reasons(await rig.dead())
     assert sorted(reasons) == wanted
     assert set(reasons.values()) == {"internal error: RuntimeError"}
+    assert await rig.audit_left() == []
+
+
+class PickyRecord(CountingRecord):
+    """Fails every write that holds one of the ``bad`` events (like a row PostgreSQL
+    rejects, which fails the whole INSERT)."""
+
+    def __init__(self, log: AuditLog, bad: set[str]) -> None:
+        super().__init__(log)
+        self.bad = bad
+
+    async def __call__(self, entries: Sequence[AuditEntry]) -> int:
+        self.calls.append(len(entries))
+        if any(e.event_id in self.bad for e in entries):
+            raise ValueError("a row the database rejects")
+        return await RecordAuditEntry.__call__(self, entries)
+
+
+async def test_one_bad_row_dead_letters_only_itself(rig: Rig, rabbit_url: str) -> None:
+    wanted = ids(f"p{uuid.uuid4().hex[:6]}", 12)
+    bad = {wanted[3], wanted[8]}
+    await publish(rabbit_url, (valid(e, i) for i, e in enumerate(wanted)))
+    log = InMemoryAuditLog()
+    consumer = await rig.start(PickyRecord(log, bad))
+
+    async def settled() -> bool:
+        return len(log.entries) == len(wanted) - len(bad) and (
+            await depth(rabbit_url, DEAD_QUEUE_NAME) >= len(bad)
+        )
+
+    await eventually(settled, "good events recorded, bad ones dead-lettered")
+    await rig.stop()
+    assert sorted(log.entries) == sorted(set(wanted) - bad)
+    assert consumer.written == len(wanted) - len(bad)
+    reasons = dead_reasons(await rig.dead())
+    assert sorted(reasons) == sorted(bad)
+    assert set(reasons.values()) == {"internal error: ValueError"}
     assert await rig.audit_left() == []
 
 
