@@ -36,7 +36,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
 from consumers import metrics
-from consumers.pipeline import BudgetExhausted, Invalid, Pipeline, RetryPolicy, decode
+from consumers.pipeline import BudgetExhausted, Invalid, Pipeline, RetryPolicy, decode, set_within
 from consumers.pipeline import delivery_count as delivery_count_of
 from consumers.schemas import AuditEventIn
 from consumers.topology import AUDIT_QUEUE_NAME
@@ -92,12 +92,7 @@ class AuditConsumer:
 
     async def drained(self, timeout: float) -> bool:
         """Wait until every delivery received was written (or dead-lettered) and acked."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._idle.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await set_within(self._idle, timeout)
 
     async def _receive(self, message: AbstractIncomingMessage) -> None:
         self._pending.append(message)

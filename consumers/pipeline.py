@@ -165,12 +165,7 @@ class Pipeline:
 
     async def drained(self, timeout: float) -> bool:
         """Wait until no delivery is in flight; False if the timeout came first."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._idle.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await set_within(self._idle, timeout)
 
     async def _process(
         self, raw: AbstractIncomingMessage, schema: type[BaseModel], run: Run, *, query: bool
@@ -250,6 +245,16 @@ class Pipeline:
             return
         log.warning("message_dead_lettered", reason=reason)
         await self._acks.ack(raw)
+
+
+async def set_within(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for ``event``; False if ``timeout`` seconds passed first."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 def delivery_count(raw: AbstractIncomingMessage) -> int:
