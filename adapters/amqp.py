@@ -4,7 +4,7 @@ aio-pika's ``Exchange.publish`` (aiormq 7.2) holds the channel's lock until the
 connection's writer task has written the frames to the socket. Every publish on a
 channel then waits its turn: a few turns of the event loop each. On a loaded worker
 (a turn of a few milliseconds) one channel carried at most a few hundred publishes per
-second, and replies waited 100+ ms in that line (measured, docs/performance.md).
+second, and replies waited 40-120 ms in that line (measured, docs/performance.md).
 
 ``publish`` hands the frames to the writer and releases the lock at once; it still
 awaits the broker's confirm on a confirm channel (and raises as aio-pika does for a

@@ -58,7 +58,8 @@ def run_loop(main: Coroutine[Any, Any, None], loop: str) -> None:
     """Run the worker on uvloop (``auto``: when installed) or on asyncio's own loop.
 
     uvloop's loop and transports are written in C: the worker spends a few percent less CPU
-    per command on it (bench, docs/performance.md); every test runs on either."""
+    per command on it (bench, docs/performance.md). The e2e and fault suites run the worker
+    through this CLI, so on uvloop; the unit and integration tests on asyncio's loop."""
     if loop not in ("auto", "uvloop", "asyncio"):
         raise typer.BadParameter(f"DOCBUS_EVENT_LOOP: unknown loop {loop!r}")
     if loop != "asyncio":
