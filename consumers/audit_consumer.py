@@ -178,6 +178,8 @@ class AuditConsumer:
                 body = orjson.loads(message.body)
             except orjson.JSONDecodeError as error:  # pydantic accepts NaN, 1e400; orjson not
                 raise Invalid(f"body is not strict JSON: {error}") from None
+            if b"\\u0000" in message.body and _holds_nul(body):  # jsonb cannot store it
+                raise Invalid("body contains \\u0000, which the audit log cannot store")
         except Invalid as error:
             log.info("message_invalid", reason=error.message, details=error.details,
                      message_id=message.message_id, routing_key=message.routing_key)
@@ -197,3 +199,14 @@ class AuditConsumer:
         for message in messages:
             await self._pipeline.dead_letter(message, reason)
             metrics.MESSAGES.labels(message.routing_key or "", outcome).inc()
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a decoded JSON value holds a NUL character in any string (or key)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False

@@ -353,6 +353,8 @@ async def test_invalid_events_are_dead_lettered_and_valid_ones_around_them_recor
         f"{p}-nan": Out(
             orjson.dumps(event(f"{p}-nan"))[:-1] + b', "ratio": NaN}', f"{p}-nan"
         ),
+        # Valid JSON that PostgreSQL cannot store (jsonb and text reject \u0000).
+        f"{p}-nul": Out(orjson.dumps({**event(f"{p}-nul"), "note": "a\x00b"}), f"{p}-nul"),
     }
     good = ids(f"{p}-ok", len(bad) + 1)
     interleaved: list[Out] = []
