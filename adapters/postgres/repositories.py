@@ -15,6 +15,7 @@ from asyncpg import Record
 from adapters.postgres.database import Conn
 from adapters.postgres.errors import translate_errors
 from adapters.postgres.inbox import PgInbox, prune_inbox
+from adapters.postgres.statements import ADD_DOCUMENT, DELETE_SHARE, UPSERT_SHARE
 from adapters.postgres.unit_state import Connection, UnitState
 from core.cursor import Cursor
 from core.entities import Content, Document, DocumentVersion, Folder, Membership, Share
@@ -85,11 +86,6 @@ SELECT p.doc_id, p.user_id,
     (SELECT s.role FROM shares s WHERE s.doc_id = p.doc_id AND s.user_id = p.user_id) AS role
 FROM unnest($1::text[], $2::text[]) AS p(doc_id, user_id)
 """
-UPSERT_SHARE = """
-INSERT INTO shares (doc_id, user_id, role) VALUES ($1, $2, $3)
-ON CONFLICT (doc_id, user_id) DO UPDATE SET role = EXCLUDED.role
-"""
-DELETE_SHARE = "DELETE FROM shares WHERE doc_id = $1 AND user_id = $2"
 VERSIONS = """
 SELECT doc_id, version, name, mime_type, blob_uri, size_bytes, sha256, tags, uploaded_by,
     uploaded_at
@@ -158,9 +154,9 @@ def _columns(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
 
 @translate_errors
 class PgFolders:
-    def __init__(self, conn: Conn | Connection, state: UnitState | None = None) -> None:
+    def __init__(self, conn: Conn | Connection, state: UnitState) -> None:
         self._conn = conn
-        self._state = state or UnitState(conn, grouped=False)  # type: ignore[arg-type]
+        self._state = state
 
     async def get(self, folder_id: str) -> Folder | None:
         row = await self._conn.fetchrow(
@@ -202,30 +198,6 @@ class PgFolders:
             raise
 
 
-# ON CONFLICT DO NOTHING waits for a concurrent inserter of the same doc_id to finish and
-# then skips without aborting the transaction; the version and share rows are written only
-# if the document was (the foreign keys are checked at the end of the statement).
-ADD_DOCUMENT = """
-WITH doc AS (
-    INSERT INTO documents (doc_id, org_id, folder_id, owner_id, version, name, mime_type,
-        blob_uri, size_bytes, sha256, tags, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-    ON CONFLICT (doc_id) DO NOTHING
-    RETURNING doc_id
-), ver AS (
-    INSERT INTO document_versions (doc_id, version, name, mime_type, blob_uri, size_bytes,
-        sha256, tags, uploaded_by, uploaded_at)
-    SELECT $14::text, $15::int, $16::text, $17::text, $18::text, $19::bigint, $20::text,
-        $21::text[], $22::text, $23::timestamptz
-    FROM doc
-), shared AS (
-    INSERT INTO shares (doc_id, user_id, role)
-    SELECT doc.doc_id, s.user_id, s.role
-    FROM doc, unnest($24::text[], $25::text[]) AS s(user_id, role)
-)
-SELECT count(*) FROM doc
-"""
-
 ADD_VERSION = """
 WITH ver AS (
     INSERT INTO document_versions (doc_id, version, name, mime_type, blob_uri, size_bytes,
@@ -262,9 +234,9 @@ PAGE_SQL = {(e, a): page_sql(everything=e, after=a) for e in (False, True) for a
 
 @translate_errors
 class PgDocuments:
-    def __init__(self, conn: Conn | Connection, state: UnitState | None = None) -> None:
+    def __init__(self, conn: Conn | Connection, state: UnitState) -> None:
         self._conn = conn
-        self._state = state or UnitState(conn, grouped=False)  # type: ignore[arg-type]
+        self._state = state
 
     async def get(self, doc_id: str) -> Document | None:
         row = await self._conn.fetchrow(GET_DOCUMENT, doc_id)
@@ -313,15 +285,15 @@ class PgDocuments:
         self, document: Document, version: DocumentVersion, shares: Sequence[Share] = ()
     ) -> bool:
         d = document
+        exists = self._state.exists.get(d.doc_id)
+        if exists:
+            return False
         granted = [s for s in shares if s.role is not None]
         args = (
             d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version, *_content_args(d.content),
             d.created_at, d.updated_at, *_version_args(version),
             [s.user_id for s in granted], [s.role for s in granted],
         )
-        exists = self._state.exists.get(d.doc_id)
-        if exists:
-            return False
         if exists is None or not self._state.grouped:
             added = bool(await self._conn.fetchval(ADD_DOCUMENT, *args) == 1)
         else:  # known to be new: written with the group's other new documents
@@ -368,9 +340,9 @@ DELETE_MEMBERSHIP = "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2 
 
 @translate_errors
 class PgMemberships:
-    def __init__(self, conn: Conn | Connection, state: UnitState | None = None) -> None:
+    def __init__(self, conn: Conn | Connection, state: UnitState) -> None:
         self._conn = conn
-        self._state = state or UnitState(conn, grouped=False)  # type: ignore[arg-type]
+        self._state = state
 
     async def role_of(self, org_id: str, user_id: str) -> OrgRole | None:
         if (org_id, user_id) in self._state.memberships:
@@ -403,9 +375,9 @@ class PgMemberships:
 
 @translate_errors
 class PgShares:
-    def __init__(self, conn: Conn | Connection, state: UnitState | None = None) -> None:
+    def __init__(self, conn: Conn | Connection, state: UnitState) -> None:
         self._conn = conn
-        self._state = state or UnitState(conn, grouped=False)  # type: ignore[arg-type]
+        self._state = state
 
     async def role_of(self, doc_id: str, user_id: str) -> Role | None:
         if (doc_id, user_id) in self._state.shares:

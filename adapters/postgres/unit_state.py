@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.postgres.database import Conn
+from adapters.postgres.statements import ADD_DOCUMENT, DELETE_SHARE, UPSERT_SHARE
 from core.entities import Document, Folder
 from core.errors import Unavailable
 from core.policies import Access
@@ -57,8 +58,6 @@ class UnitState:
         """Write what is queued: documents first (shares refer to them), then shares."""
         if not self.pending:
             return
-        from adapters.postgres.repositories import ADD_DOCUMENT, DELETE_SHARE, UPSERT_SHARE
-
         documents, self.new_documents = self.new_documents, []
         changes, self.share_changes = self.share_changes, {}
         self.flushes += 1
