@@ -162,9 +162,8 @@ class AuditConsumer:
             except Exception:
                 log.warning("audit_nack_failed", exc_info=True)
 
-    async def _write(self, entries: list[AuditEntry]) -> bytes:
+    async def _write(self, entries: list[AuditEntry]) -> None:
         self.written += await self._record(entries)
-        return b""
 
     async def _entry_or_dead_letter(self, message: AbstractIncomingMessage) -> AuditEntry | None:
         deliveries = delivery_count_of(message)
@@ -197,7 +196,8 @@ class AuditConsumer:
     ) -> None:
         """Dead-letter each (confirmed), then ack it; requeue it if the broker refused."""
         for message in messages:
-            await self._pipeline.dead_letter(message, reason)
+            code = "invalid" if outcome == "invalid" else "unavailable"
+            await self._pipeline.dead_letter(message, reason, code=code)
             metrics.MESSAGES.labels(message.routing_key or "", outcome).inc()
 
 

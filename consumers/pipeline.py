@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import structlog
@@ -41,6 +41,7 @@ from core.errors import InvalidCommand, Unavailable
 
 log = structlog.get_logger("docbus.pipeline")
 
+T = TypeVar("T")
 Run = Callable[[Any, AbstractIncomingMessage], Awaitable[bytes]]
 
 
@@ -79,7 +80,7 @@ class RetryPolicy:
     cap: float = 2.0
     margin: float = 5.0  # what the last attempt, started just before the budget, may take
 
-    async def run(self, attempt: Callable[[], Awaitable[bytes]]) -> bytes:
+    async def run(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Retry Unavailable with capped exponential backoff and full jitter, within budget.
 
         A hard limit of budget + margin covers the whole run, however an attempt hangs
@@ -98,7 +99,7 @@ class RetryPolicy:
                 f"no outcome within {self.budget + self.margin:g} s (hard limit)"
             ) from None
 
-    async def _retry(self, attempt: Callable[[], Awaitable[bytes]]) -> bytes:
+    async def _retry(self, attempt: Callable[[], Awaitable[T]]) -> T:
         deadline = time.monotonic() + self.budget
         for n in range(1_000_000):
             try:
@@ -219,9 +220,11 @@ class Pipeline:
         """The pipeline's acknowledger: whatever else acks on its channels must use it."""
         return self._acks
 
-    async def dead_letter(self, raw: AbstractIncomingMessage, reason: str) -> None:
-        """Dead-letter a delivery handled outside ``process`` (the audit consumer's)."""
-        code = "invalid" if reason.startswith("invalid") else "unavailable"
+    async def dead_letter(
+        self, raw: AbstractIncomingMessage, reason: str, *, code: str = "unavailable"
+    ) -> None:
+        """Dead-letter a delivery handled outside ``process`` (the audit consumer's); a
+        sender that asked for a reply gets the error ``code``."""
         await self._fail(raw, reason, error_reply(code, "the message could not be processed"))
 
     async def _give_back(self, raw: AbstractIncomingMessage) -> str:
