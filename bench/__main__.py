@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
+import typer
 
-from consumers.cli import app
+from bench.cli import bench
 
 if __name__ == "__main__":
-    app(args=["bench", *sys.argv[1:]], prog_name="python -m bench")
+    typer.run(bench)

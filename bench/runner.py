@@ -29,7 +29,7 @@ from bench.rpc import clients_rpc, raw_rpc
 from bench.stats import BenchError
 from bench.throughput import raw_pipeline
 from client import DocbusClient
-from consumers.embedded_valkey import valkey_binary
+from devtools.embedded_valkey import valkey_binary
 
 DEFAULT_CHART = ROOT / "docs" / "performance.png"
 MEASURED: dict[str, float] = {}  # the current run's figures so far (see ``run``)

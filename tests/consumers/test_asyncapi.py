@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from consumers.asyncapi import build_document
 from consumers.schemas import EVENTS
 from consumers.topology import ROUTES
+from ops.asyncapi import build_document
 
 COMMAND_KEYS = (
     "folder.create", "document.upload", "document.share", "document.unshare",

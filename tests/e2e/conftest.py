@@ -34,7 +34,7 @@ class WorkerProcess:
     def start(self, timeout: float = 60.0) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "consumers.cli", "worker", *self.args],
+            [sys.executable, "-m", "ops.cli", "worker", *self.args],
             cwd=ROOT,
             env=self.env,
             stdout=log,

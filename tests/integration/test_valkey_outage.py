@@ -21,11 +21,11 @@ from valkey.asyncio import Valkey
 from adapters.circuit_breaker import CircuitBreaker
 from adapters.memory import InMemoryDatabase, InMemoryMissedInvalidations, InMemoryUnitOfWorkFactory
 from adapters.valkey_cache import ValkeyReplyCache, make_client
-from consumers.embedded_valkey import EmbeddedValkey, free_port, start_valkey
 from core.entities import Folder
 from core.errors import Unavailable
 from core.ports import Lookup, MissedInvalidations
 from core.values import OrgRole
+from devtools.embedded_valkey import EmbeddedValkey, free_port, start_valkey
 from handlers.list_folder import ListFolder, ListFolderHandler
 
 pytestmark = pytest.mark.integration

@@ -42,7 +42,7 @@ def worker(
         raise typer.BadParameter(f"unknown roles: {', '.join(sorted(unknown))}")
     valkey = None
     if embedded_valkey or settings.valkey.start_embedded:
-        from consumers.embedded_valkey import ensure_valkey
+        from devtools.embedded_valkey import ensure_valkey
 
         valkey = ensure_valkey(settings.valkey.url)
     try:
@@ -101,7 +101,7 @@ def asyncapi(
     output: Annotated[Path | None, typer.Option("-o", help="file to write; default stdout")] = None,
 ) -> None:
     """Write the AsyncAPI document of the message contract, generated from the code."""
-    from consumers.asyncapi import build_document
+    from ops.asyncapi import build_document
 
     text = json.dumps(build_document(), indent=2) + "\n"
     if output is None:
@@ -116,36 +116,15 @@ def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for each reply")] = 10.0,
 ) -> None:
     """Send a readable scenario to a running worker and show its replies and events."""
-    from consumers.demo import run_demo
+    from ops.demo import run_demo
 
     asyncio.run(run_demo(Settings().rabbit.url, console, timeout=timeout))
-
-
-@app.command()
-def bench(
-    full: Annotated[
-        bool, typer.Option(help="the issue's sizes: 1M documents stored, 100,000 commands")
-    ] = False,
-    chart: Annotated[
-        Path | None, typer.Option(help="PNG chart to write; default docs/performance.png")
-    ] = None,
-    py_spy: Annotated[
-        Path | None, typer.Option(help="profile the worker with py-spy into this directory")
-    ] = None,
-    smoke: Annotated[bool, typer.Option(hidden=True, help="tiny sizes (the test suite)")] = False,
-) -> None:
-    """Benchmark docbus against plain aio-pika on fresh servers; table, chart, JSON line."""
-    from bench.config import BenchConfig
-    from bench.runner import main
-
-    config = BenchConfig.smoke() if smoke else BenchConfig.full() if full else BenchConfig()
-    raise typer.Exit(main(config, chart, py_spy))
 
 
 @dead.command("list")
 def dead_list(limit: Annotated[int, typer.Option(help="at most this many")] = 100) -> None:
     """Show dead letters with their reasons (they stay in the queue)."""
-    from consumers.dead_letters import list_dead
+    from ops.dead_letters import list_dead
 
     letters = asyncio.run(list_dead(Settings().rabbit.url, limit))
     table = Table("message_id", "routing key", "reason", "failed at", "body")
@@ -168,7 +147,7 @@ def dead_replay(
     routing_key: Annotated[str | None, typer.Option(help="only this routing key")] = None,
 ) -> None:
     """Re-publish dead letters to where they came from, keeping their message_id."""
-    from consumers.dead_letters import replay_dead
+    from ops.dead_letters import replay_dead
 
     def select(letter: object) -> bool:
         return (message_id is None or getattr(letter, "message_id", None) == message_id) and (
@@ -184,12 +163,23 @@ def dead_replay(
 @dead.command("purge")
 def dead_purge(yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False) -> None:
     """Delete every dead letter."""
-    from consumers.dead_letters import purge_dead
+    from ops.dead_letters import purge_dead
 
     if not yes:
         typer.confirm("Delete every message in docbus.dead?", abort=True)
     console.print(f"purged {asyncio.run(purge_dead(Settings().rabbit.url))} message(s)")
 
+
+def _add_bench() -> None:
+    """``docbus bench`` where the bench package is installed (not in the runtime image)."""
+    try:
+        from bench.cli import bench
+    except ImportError:
+        return
+    app.command()(bench)
+
+
+_add_bench()
 
 if __name__ == "__main__":
     app()

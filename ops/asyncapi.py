@@ -31,7 +31,6 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
 from consumers import schemas
-from consumers.dead_letters import DOCBUS_HEADERS
 from consumers.settings import RabbitSettings
 from consumers.topology import (
     COMMANDS,
@@ -45,6 +44,7 @@ from consumers.topology import (
     dead_queue,
 )
 from core.values import ROLE_CAPABILITIES, Capability
+from ops.dead_letters import DOCBUS_HEADERS
 
 Json = dict[str, Any]
 BINDING_VERSION = "0.3.0"

@@ -1,0 +1,28 @@
+"""``docbus bench`` and ``python -m bench``: the benchmark's command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def bench(
+    full: Annotated[
+        bool, typer.Option(help="the issue's sizes: 1M documents stored, 100,000 commands")
+    ] = False,
+    chart: Annotated[
+        Path | None, typer.Option(help="PNG chart to write; default docs/performance.png")
+    ] = None,
+    py_spy: Annotated[
+        Path | None, typer.Option(help="profile the worker with py-spy into this directory")
+    ] = None,
+    smoke: Annotated[bool, typer.Option(hidden=True, help="tiny sizes (the test suite)")] = False,
+) -> None:
+    """Benchmark docbus against plain aio-pika on fresh servers; table, chart, JSON line."""
+    from bench.config import BenchConfig
+    from bench.runner import main
+
+    config = BenchConfig.smoke() if smoke else BenchConfig.full() if full else BenchConfig()
+    raise typer.Exit(main(config, chart, py_spy))

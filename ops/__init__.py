@@ -1,0 +1,1 @@
+"""Operator tools: the docbus command line, demo, dead-letter tools, AsyncAPI builder."""
