@@ -21,7 +21,15 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from aiormq.exceptions import AMQPConnectionError, ChannelClosed
 
 from adapters import amqp
-from consumers.topology import DEAD, ERROR_HEADER
+from consumers.topology import (
+    AUDIT_QUEUE_NAME,
+    COMMANDS,
+    DEAD,
+    DEAD_QUEUE_NAME,
+    ERROR_HEADER,
+    EVENTS,
+    ROUTES,
+)
 
 log = structlog.get_logger("docbus.responder")
 
@@ -31,6 +39,18 @@ NOT_CONNECTED: tuple[type[BaseException], ...] = (
     AMQPConnectionError,  # includes ConnectionClosed
     ChannelClosed,
 )
+
+
+DOCBUS_NAMES = frozenset(
+    {AUDIT_QUEUE_NAME, DEAD_QUEUE_NAME, COMMANDS.name, EVENTS.name, DEAD.name}
+    | {route.queue for route in ROUTES}
+)
+
+
+def is_docbus_queue(name: str) -> bool:
+    """Whether ``name`` is docbus's own: a reply routed there would land among its work
+    (or its dead letters). Anything ``docbus.*`` and every name of the topology."""
+    return name.startswith("docbus.") or name in DOCBUS_NAMES
 
 
 class Responder:
