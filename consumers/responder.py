@@ -3,6 +3,11 @@
 - A reply goes to the default exchange with routing key = reply_to and the request's
   correlation_id, with ``mandatory=False``: a mandatory publish to direct reply-to comes
   back as a return even when it was delivered (RabbitMQ 3.10).
+- No reply goes to a queue of docbus's own (``is_docbus_queue``): it would land among
+  its work or its dead letters. The pipeline refuses such a request as ``invalid``.
+- A reply the broker refuses (a nack: the reply_to queue rejects messages, e.g. full
+  with ``x-overflow: reject-publish``) is logged and counted, and the delivery goes on
+  to be acknowledged: its effect stands, and retrying would only be refused again.
 - A dead letter keeps the original body and properties, adds ``x-docbus-error`` (why) and
   where it came from, is persistent and confirmed before the original is acknowledged.
 """
@@ -18,9 +23,10 @@ from typing import Any
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
-from aiormq.exceptions import AMQPConnectionError, ChannelClosed
+from aiormq.exceptions import AMQPConnectionError, ChannelClosed, DeliveryError
 
 from adapters import amqp
+from consumers import metrics
 from consumers.topology import (
     AUDIT_QUEUE_NAME,
     COMMANDS,
@@ -111,6 +117,10 @@ class Responder:
         if not request.reply_to:
             return
         reply_to = request.reply_to
+        if is_docbus_queue(reply_to):
+            log.warning("reply_not_sent", reply_to=reply_to, reason="docbus queue")
+            metrics.REPLIES_NOT_SENT.labels("docbus_queue").inc()
+            return
         properties = amqp.Properties(
             content_type="application/json",
             headers={},
@@ -125,7 +135,11 @@ class Responder:
                 channel, body, properties, reply_to, mandatory=False, timeout=self._timeout
             )
 
-        await self._patiently(publish)
+        try:
+            await self._patiently(publish)
+        except DeliveryError as error:  # a nack: the queue refused it, and would again
+            log.warning("reply_refused_by_broker", reply_to=reply_to, error=repr(error))
+            metrics.REPLIES_NOT_SENT.labels("refused_by_broker").inc()
 
     async def dead_letter(self, original: AbstractIncomingMessage, reason: str) -> None:
         letter = dead_letter_of(original, reason)
