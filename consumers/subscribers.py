@@ -21,6 +21,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
+from core.cursor import CursorCodec
 from core.ports import Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
 from handlers.bus import CommandBus
 from handlers.create_folder import CreateFolderHandler
@@ -76,10 +77,12 @@ def build_runners(
     clock: Clock,
     ids: IdGenerator,
     *,
+    cursor_key: bytes,
     bus: CommandBus | None = None,
 ) -> dict[str, Run]:
     """One runner per routing key: the use cases of the contract, wired to the ports.
-    Commands share one bus, so that commands of every kind commit in groups together."""
+    Commands share one bus, so that commands of every kind commit in groups together;
+    listings sign their cursors with ``cursor_key``."""
     bus = bus or CommandBus(uow, cache)
     memberships = SetMembershipHandler(clock, ids)
     return {
@@ -90,7 +93,9 @@ def build_runners(
         "org.member.set": command_runner(bus, memberships),
         "org.member.remove": command_runner(bus, memberships),
         "document.get": query_runner(GetDocumentHandler(uow, cache, orjson.dumps)),
-        "folder.list": query_runner(ListFolderHandler(uow, cache, orjson.dumps)),
+        "folder.list": query_runner(
+            ListFolderHandler(uow, cache, orjson.dumps, CursorCodec(cursor_key))
+        ),
     }
 
 

@@ -41,7 +41,7 @@ from consumers.audit_consumer import AuditConsumer
 from consumers.faults import CrashingOutbox, CrashingPublisher, CrashPoints
 from consumers.pipeline import Pipeline, RetryPolicy
 from consumers.responder import Responder
-from consumers.settings import Settings, with_query
+from consumers.settings import DEVELOPMENT_CURSOR_KEY, Settings, with_query
 from consumers.subscribers import build_runners, make_broker, register_commands
 from consumers.topology import declare_topology
 from core.errors import Unavailable
@@ -150,6 +150,8 @@ class Worker:
             self._spawn(self._relay_loop())
         self._spawn(self._maintenance_loop())
         metrics.serve(s.worker.metrics_port)
+        if s.worker.cursor_key.get_secret_value() == DEVELOPMENT_CURSOR_KEY:
+            log.warning("cursor_key_is_the_development_key", setting="DOCBUS_CURSOR_KEY")
         log.info("worker_started", roles=sorted(self.roles))
 
     def _register_commands(self, uow: PgUnitOfWorkFactory) -> None:
@@ -163,7 +165,10 @@ class Worker:
         register_commands(
             self.broker,
             self.pipeline,
-            build_runners(uow, self.cache, SystemClock(), UuidIds(), bus=self.bus),
+            build_runners(
+                uow, self.cache, SystemClock(), UuidIds(), bus=self.bus,
+                cursor_key=self.settings.worker.cursor_key.get_secret_value().encode(),
+            ),
             prefetch=self.settings.rabbit.prefetch,
             delivery_limit=self.settings.rabbit.delivery_limit,
         )

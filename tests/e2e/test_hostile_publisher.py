@@ -6,6 +6,7 @@ that probe another org's folders."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from typing import Any
@@ -168,3 +169,48 @@ async def test_a_reply_the_broker_refuses_is_counted_once_and_the_command_stands
     ]
     assert len(refused) == 1, refused
     assert len(await events.quiet(1.0)) == 1  # one effect, one event
+
+
+def forged(payload: list[Any]) -> str:
+    """A cursor as docbus issued them before they were signed: base64url of the JSON."""
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        forged(["9999-12-31T23:59:59-14:00", "d1"]),
+        forged(["0001-01-01T00:00:00+14:00", "d1"]),
+        forged(["2026-11-24T10:00:00+00:00", "d\u0000"]),
+        forged(["2026-11-24T10:00:00+00:00", "d\ud800"]),
+        forged(["2026-11-24T10:00:00+00:00", "d1"]),
+    ],
+)
+async def test_a_forged_cursor_is_invalid_not_unavailable(
+    client: Client, rabbit_url: str, uid: str, cursor: str
+) -> None:
+    await seeded(client, uid)
+    reply = await client.request(
+        "folder.list",
+        {"folder_id": f"docs-{uid}", "user_id": f"alice-{uid}", "cursor": cursor},
+        message_id=f"cur-{uid}",
+    )
+    assert reply["error"]["code"] == "invalid", reply
+    assert reply["error"]["details"][0]["field"] == "cursor"
+    assert (await dead_letter(rabbit_url, f"cur-{uid}")).headers["x-docbus-error"].startswith(
+        "invalid: cursor is not one this service issued"
+    )
+
+
+async def test_a_cursor_pages_its_own_listing_only(client: Client, uid: str) -> None:
+    await org(client, uid, alice="member", ada="admin")
+    await folder(client, uid, "docs", "alice")
+    for i in range(3):
+        await client.request("document.upload", upload_body(uid, f"d{i}", "docs", "alice"))
+    mine = {"folder_id": f"docs-{uid}", "user_id": f"alice-{uid}", "limit": 2}
+    first = await client.request("folder.list", mine)
+    cursor = first["data"]["next_cursor"]
+    second = await client.request("folder.list", {**mine, "cursor": cursor})
+    assert [d["doc_id"] for d in second["data"]["documents"]] == [f"d0-{uid}"]
+    theirs = {**mine, "user_id": f"ada-{uid}", "cursor": cursor}
+    assert (await client.request("folder.list", theirs))["error"]["code"] == "invalid"

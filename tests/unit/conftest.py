@@ -20,6 +20,7 @@ from adapters.memory import (
     InMemoryUnitOfWorkFactory,
     SequentialIds,
 )
+from core.cursor import CursorCodec
 from core.entities import Content, Folder
 from core.ports import Json
 from core.values import OrgRole, Role
@@ -32,6 +33,7 @@ from handlers.set_membership import RemoveMembership, SetMembership, SetMembersh
 from handlers.share_document import ShareDocument, ShareDocumentHandler
 from handlers.upload_document import UploadDocument, UploadDocumentHandler
 
+CURSORS = CursorCodec(b"unit-test-cursor-key")
 ORG = "acme"
 OTHER_ORG = "globex"
 REPORTS = "f-reports"  # root folder of acme
@@ -91,7 +93,7 @@ class World:
             RemoveMembership: SetMembershipHandler(self.clock, self.ids),
         }
         self.get_document = GetDocumentHandler(self.uow, self.cache, encode)
-        self.list_folder = ListFolderHandler(self.uow, self.cache, encode)
+        self.list_folder = ListFolderHandler(self.uow, self.cache, encode, CURSORS)
         for user in (ALICE, BOB, CAROL, DAVE):
             self.member(ORG, user)
         self.member(ORG, ADA, OrgRole.ADMIN)
