@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from consumers.topology import AUDIT_QUEUE_NAME, ROUTES
+from ops.dead_letters import list_dead
 from tests.e2e.conftest import Client, WorkerProcess
 from tests.fixtures.raw_amqp import SHORT_STRING_PROPERTIES, RawProperties, RawPublisher
 
@@ -58,6 +60,12 @@ class DeadWatch:
 
 @pytest.fixture
 async def dead(worker: WorkerProcess, rabbit_url: str) -> AsyncIterator[DeadWatch]:
+    async with watching(rabbit_url) as watch:
+        yield watch
+
+
+@asynccontextmanager
+async def watching(rabbit_url: str) -> AsyncIterator[DeadWatch]:
     connection = await aio_pika.connect(rabbit_url)
     async with connection:  # what is left unacknowledged goes back to docbus.dead
         channel = await connection.channel()
@@ -236,3 +244,16 @@ def _utf8(value: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+async def test_the_dead_letter_tools_read_an_undecodable_letter(
+    raw: RawPublisher, rabbit_url: str
+) -> None:
+    """What the broker dead-lettered itself keeps its bytes: `docbus dead list` still
+    reads it (and the letter is then taken away, not left for other tests)."""
+    body = probe()
+    await raw.publish("docbus.dead", "x", with_bad("message_id", BAD), body)
+    listed = [d for d in await list_dead(rabbit_url, limit=1000) if d.body == body]
+    assert [d.message_id for d in listed] == [BAD.decode("utf-8", "surrogateescape")]
+    async with watching(rabbit_url) as watch:
+        await watch.letter(body)
