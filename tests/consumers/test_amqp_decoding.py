@@ -13,9 +13,11 @@ from aiormq.abc import DeliveredMessage
 from pamqp.body import ContentBody
 from pamqp.commands import Basic
 from pamqp.header import ContentHeader
+from prometheus_client import REGISTRY
 
 from adapters import amqp_decoding
 from consumers.responder import dead_letter_of
+from tests.consumers.conftest import Harness
 from tests.fixtures.raw_amqp import (
     SHORT_STRING_PROPERTIES,
     RawProperties,
@@ -94,3 +96,21 @@ def test_the_dead_letter_of_an_undecodable_message_can_be_marshalled() -> None:
     assert headers["x-docbus-bad-properties"]["headers.0xfffe"] == "76"
     assert letter.properties.message_id is None and letter.properties.timestamp is None
     assert BAD not in frame
+
+
+async def test_the_pipeline_dead_letters_and_counts_an_undecodable_delivery(
+    harness: Harness,
+) -> None:
+    """As the worker sees it after tolerant decoding: a message_id with lone surrogates."""
+    counted = REGISTRY.get_sample_value(
+        "docbus_undecodable_messages_total", {"consumer": "commands", "field": "message_id"}
+    ) or 0.0
+    bad = BAD.decode("utf-8", "surrogateescape")
+    reply = await harness.send("document.get", {"doc_id": "d", "user_id": "u"}, message_id=bad)
+    assert harness.responder.dead == [
+        ("invalid: undecodable AMQP values in message_id", b'{"doc_id":"d","user_id":"u"}')
+    ]
+    assert reply is not None and reply["error"]["code"] == "invalid"
+    assert REGISTRY.get_sample_value(
+        "docbus_undecodable_messages_total", {"consumer": "commands", "field": "message_id"}
+    ) == counted + 1
