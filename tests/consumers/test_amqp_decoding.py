@@ -4,6 +4,7 @@ reader does; what the worker would publish back is marshalled by pamqp too."""
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import pamqp.frame
@@ -20,6 +21,7 @@ from consumers.responder import dead_letter_of
 from tests.consumers.conftest import Harness
 from tests.fixtures.raw_amqp import (
     SHORT_STRING_PROPERTIES,
+    RawField,
     RawProperties,
     publish_frames,
     split_frames,
@@ -77,6 +79,14 @@ def test_header_keys_values_and_nested_values_are_flagged() -> None:
 def test_a_timestamp_out_of_range_is_flagged_with_the_seconds_sent() -> None:
     message = incoming(RawProperties(timestamp=2**63 - 1))
     assert amqp_decoding.undecodable(message) == {"timestamp": str(2**63 - 1)}
+
+
+def test_a_header_timestamp_out_of_range_is_flagged_and_byte_arrays_are_not() -> None:
+    stamp = RawField(b"T" + struct.pack(">Q", 2**64 - 1))
+    array = RawField(b"x" + struct.pack(">I", 2) + BAD)
+    message = incoming(RawProperties(headers={"when": stamp, "blob": array}))
+    assert amqp_decoding.undecodable(message) == {"headers.when": str(2**64 - 1)}
+    assert (message.headers or {})["blob"] == bytearray(BAD), "binary is valid as binary"
 
 
 def test_valid_utf8_is_not_flagged() -> None:

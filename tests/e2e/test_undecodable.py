@@ -2,9 +2,10 @@
 frames to a real worker (docbus issue 8).
 
 For every short-string property, header keys and header values (and a timestamp out of
-range): the message is dead-lettered as invalid with the bytes hex-encoded (or refused by
-the broker at the door), every queue keeps its consumer, the worker's connections stay up,
-and a valid command sent right after, on the same queue and on another, is answered.
+range, in a property or a header): the message is dead-lettered as invalid with the bytes
+hex-encoded (or refused by the broker at the door), every queue keeps its consumer, the
+worker's connections stay up, and a valid command sent right after, on the same queue and
+on another, is answered.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ from hypothesis import strategies as st
 from consumers.topology import AUDIT_QUEUE_NAME, ROUTES
 from ops.dead_letters import list_dead
 from tests.e2e.conftest import Client, WorkerProcess
-from tests.fixtures.raw_amqp import SHORT_STRING_PROPERTIES, RawProperties, RawPublisher
+from tests.fixtures.raw_amqp import (
+    SHORT_STRING_PROPERTIES,
+    RawField,
+    RawProperties,
+    RawPublisher,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -98,6 +104,8 @@ def with_bad(where: str, value: bytes) -> RawProperties:
         return replace(props, headers={"trace": "t", "n": {"k": [value]}})
     if where == "timestamp":
         return replace(props, timestamp=2**63 - 1)
+    if where == "header-timestamp":
+        return replace(props, headers={"trace": "t", "when": RawField(b"T" + b"\xff" * 8)})
     return replace(props, **{where: value})
 
 
@@ -106,6 +114,7 @@ def expected_field(where: str, value: bytes) -> str:
         "header-key": f"headers.0x{value.hex()}",
         "header-value": "headers.bad",
         "nested-header": "headers.n",
+        "header-timestamp": "headers.when",
     }.get(where, where)
 
 
@@ -141,7 +150,10 @@ async def send_bad(raw: RawPublisher, props: RawProperties, body: bytes) -> bool
 
 @pytest.mark.parametrize(
     "where",
-    [*SHORT_STRING_PROPERTIES, "header-key", "header-value", "nested-header", "timestamp"],
+    [
+        *SHORT_STRING_PROPERTIES, "header-key", "header-value", "nested-header", "timestamp",
+        "header-timestamp",
+    ],
 )
 async def test_an_undecodable_value_costs_only_its_message(
     where: str, raw: RawPublisher, dead: DeadWatch, client: Client, worker: WorkerProcess,
