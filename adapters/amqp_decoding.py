@@ -21,9 +21,9 @@ queues; idempotent):
 - Frame sizes are unchanged (every length is read before the value is decoded), so the
   frames after an undecodable value are read exactly as before.
 - Such a value cannot be published again: pamqp's encoder is strict and raises on a
-  surrogate. ``undecodable`` lists them (field name -> hex of the bytes) so the
-  consumer dead-letters the message as invalid; ``text`` and ``clean_headers`` give what
-  can be published (undecodable values dropped).
+  surrogate. ``undecodable`` lists them (field name -> hex of the bytes; bounded, so that a
+  dead letter still fits in a frame) so the consumer dead-letters the message as invalid;
+  ``text`` and ``clean_headers`` give what can be published (undecodable values dropped).
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ def _field_table(value: bytes) -> tuple[int, common.FieldTable]:
     while offset < end:
         consumed, key = _short_str(value[offset:end])
         offset += consumed
+        if offset > end:
+            raise ValueError("Field table key length exceeds data")
         consumed, result = pamqp_decode.embedded_value(value[offset:])
         offset += consumed
         data[key] = result
@@ -138,14 +140,22 @@ def raw_bytes(value: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
 
+DESCRIPTION_LIMIT = 512
+"""Characters kept of one description (and ``FIELDS_LIMIT`` fields at most): the dead
+letter must fit in a frame even when the original's headers nearly filled one."""
+FIELDS_LIMIT = 32
+
+
 def describe(value: object) -> str:
     """An undecodable value, printable and publishable: hex of its bytes (a string),
-    the seconds sent (a timestamp), ``ascii()`` of anything else."""
+    the seconds sent (a timestamp), ``ascii()`` of anything else; cut at the limit."""
     if isinstance(value, str):
-        return raw_bytes(value).hex()
-    if isinstance(value, BadTimestamp):
-        return str(value.seconds)
-    return ascii(value)
+        text = raw_bytes(value).hex()
+    elif isinstance(value, BadTimestamp):
+        text = str(value.seconds)
+    else:
+        text = ascii(value)
+    return text if len(text) <= DESCRIPTION_LIMIT else text[:DESCRIPTION_LIMIT] + "..."
 
 
 def text(value: str | None) -> str | None:
@@ -180,4 +190,8 @@ def undecodable(message: Any) -> dict[str, str]:
     if isinstance(message.timestamp, BadTimestamp):
         bad["timestamp"] = describe(message.timestamp)
     bad.update(clean_headers(message.headers)[1])
+    if len(bad) > FIELDS_LIMIT:
+        names = sorted(bad)
+        bad = {name: bad[name] for name in names[: FIELDS_LIMIT - 1]}
+        bad["more"] = f"{len(names) - FIELDS_LIMIT + 1} more fields"
     return bad

@@ -177,6 +177,23 @@ async def test_an_undecodable_value_costs_only_its_message(
     await still_consuming(rabbit_url, worker)
 
 
+async def test_a_header_frame_full_of_undecodable_bytes_still_makes_a_dead_letter(
+    raw: RawPublisher, dead: DeadWatch, client: Client, worker: WorkerProcess,
+    rabbit_url: str, uid: str,
+) -> None:
+    """About 100 kB of bad header values (hex would double them past the frame size): the
+    dead letter keeps a bounded description, and the publishing connection survives."""
+    body = probe()
+    headers: dict[str | bytes, Any] = {f"h{i:03}": BAD * 500 for i in range(100)}
+    await raw.publish("docbus.commands", "document.get", RawProperties(headers=headers), body)
+    letter = await dead.letter(body)
+    bad = dict(letter.headers or {})["x-docbus-bad-properties"]
+    assert len(bad) == 32 and bad["more"] == "69 more fields"
+    assert bad["headers.h000"] == (BAD * 500).hex()[:512] + "..."
+    await answered(client, uid)
+    await still_consuming(rabbit_url, worker)
+
+
 async def test_an_invalid_answer_when_reply_to_and_correlation_id_are_usable(
     raw: RawPublisher, dead: DeadWatch, worker: WorkerProcess, rabbit_url: str
 ) -> None:
