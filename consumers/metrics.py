@@ -20,6 +20,12 @@ HANDLING = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30),
 )
 IN_FLIGHT = Gauge("docbus_in_flight", "Deliveries being handled right now")
+UNDECODABLE = Counter(
+    "docbus_undecodable_messages_total",
+    "Deliveries dead-lettered because a property, routing key or header was not decodable"
+    " (not UTF-8, a timestamp out of range), by consumer and field",
+    ["consumer", "field"],
+)
 RETRIES = Counter("docbus_retries_total", "Retries after a dependency was unavailable")
 EVENTS_RELAYED = Counter("docbus_events_relayed_total", "Events the broker confirmed")
 OUTBOX_BACKLOG = Gauge("docbus_outbox_backlog", "Events committed but not yet confirmed")
