@@ -12,6 +12,8 @@ The rules are the pipeline's (consumers/pipeline.py), applied per batch:
 
 - deliveries that arrive while a batch is being written form the next batch (at most
   ``size``); one batch is written at a time, with one INSERT;
+- an event holding a value the AMQP library could not decode (adapters/amqp_decoding.py)
+  is dead-lettered as invalid, that value hex-encoded (Pipeline.dead_letter_undecodable);
 - an event that is not JSON, or lacks ``event_id``/``type``/``org_id``/``occurred_at``, is
   dead-lettered with the reason and acknowledged; so is one delivered ``poison_after``
   times;
@@ -35,6 +37,7 @@ import orjson
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
+from adapters.amqp_decoding import undecodable
 from consumers import metrics
 from consumers.pipeline import BudgetExhausted, Invalid, Pipeline, RetryPolicy, decode, set_within
 from consumers.pipeline import delivery_count as delivery_count_of
@@ -166,6 +169,9 @@ class AuditConsumer:
         self.written += await self._record(entries)
 
     async def _entry_or_dead_letter(self, message: AbstractIncomingMessage) -> AuditEntry | None:
+        if bad := undecodable(message):  # a routing key too: doc.events is bound with "#"
+            await self._pipeline.dead_letter_undecodable(message, bad, consumer="audit")
+            return None
         deliveries = delivery_count_of(message)
         if deliveries >= self._poison_after:
             reason = f"poison: delivered {deliveries + 1} times without being completed"

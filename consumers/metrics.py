@@ -26,6 +26,12 @@ REPLIES_NOT_SENT = Counter(
     " not sent because reply_to names a docbus queue",
     ["reason"],
 )
+UNDECODABLE = Counter(
+    "docbus_undecodable_messages_total",
+    "Deliveries dead-lettered because a property, routing key or header was not decodable"
+    " (not UTF-8, a timestamp out of range), by consumer and field",
+    ["consumer", "field"],
+)
 RETRIES = Counter("docbus_retries_total", "Retries after a dependency was unavailable")
 EVENTS_RELAYED = Counter("docbus_events_relayed_total", "Events the broker confirmed")
 OUTBOX_BACKLOG = Gauge("docbus_outbox_backlog", "Events committed but not yet confirmed")

@@ -33,10 +33,11 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 
+from adapters.amqp_decoding import undecodable
 from consumers import metrics
 from consumers.acks import Acknowledger
 from consumers.faults import CrashPoints
-from consumers.responder import Responder, is_docbus_queue
+from consumers.responder import NOT_CONNECTED, Responder, is_docbus_queue
 from consumers.schemas import NotStrictJson, load_json, storable
 from core.errors import InvalidCommand, Unavailable
 
@@ -200,6 +201,8 @@ class Pipeline:
     ) -> str:
         """Handle one delivery; return its outcome (for the metrics)."""
         self._crash.crash("after_receive")
+        if bad := undecodable(raw):
+            return await self.dead_letter_undecodable(raw, bad, consumer="commands")
         deliveries = delivery_count(raw)
         if raw.redelivered:  # counted by the fault suite: raw duplicates after a crash
             log.info("message_redelivered", deliveries=deliveries + 1)
@@ -253,6 +256,32 @@ class Pipeline:
         """Dead-letter a delivery handled outside ``process`` (the audit consumer's); a
         sender that asked for a reply gets the error ``code``."""
         await self._fail(raw, reason, error_reply(code, "the message could not be processed"))
+
+    async def dead_letter_undecodable(
+        self, raw: AbstractIncomingMessage, bad: dict[str, str], *, consumer: str
+    ) -> str:
+        """Dead-letter a delivery holding values the AMQP library could not decode
+        (adapters/amqp_decoding.py) as invalid, naming the fields; counted per field. If
+        even the sanitized dead letter cannot be published for any reason but a lost
+        connection, reject it: the queue dead-letters it itself, never redelivered."""
+        fields = sorted(bad)
+        for kind in sorted({name.split(".")[0] for name in fields}):
+            metrics.UNDECODABLE.labels(consumer, kind).inc()
+        why = f"undecodable AMQP values in {', '.join(fields)}"
+        log.warning("message_undecodable", fields=bad)
+        try:
+            await self._responder.dead_letter(raw, f"invalid: {why}"[:1000])
+        except NOT_CONNECTED:
+            return await self._give_back(raw)
+        except Exception:
+            log.exception("undecodable_rejected")
+            await self._acks.nack(raw, requeue=False)
+            return "rejected"
+        details = [{"field": name, "error": "not decodable"} for name in fields]
+        with contextlib.suppress(Exception):  # the answer is a courtesy; the letter is out
+            await self._responder.reply(raw, error_reply("invalid", why, details))
+        await self._acks.ack(raw)
+        return "invalid"
 
     async def _give_back(self, raw: AbstractIncomingMessage) -> str:
         """The reply or the acknowledgement failed (a broker connection lost on the way):

@@ -27,6 +27,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
 
+from adapters import amqp_decoding
 from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
@@ -96,6 +97,9 @@ class Worker:
             breaker=CircuitBreaker(open_seconds=s.valkey.breaker_open_seconds),
         )
         amqp_url = with_query(s.rabbit.url, heartbeat=s.rabbit.heartbeat)
+        # Before any connection: a value pamqp cannot decode must cost its message only,
+        # not the connection (every consumer, the relay, the replies) that received it.
+        amqp_decoding.install()
         deepen_write_queues()
         self.connection = await aio_pika.connect_robust(
             amqp_url,
