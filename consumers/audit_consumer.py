@@ -47,6 +47,8 @@ log = structlog.get_logger("docbus.audit")
 
 
 class AuditConsumer:
+    name = "audit"
+
     def __init__(
         self,
         connection: AbstractRobustConnection,
@@ -93,6 +95,9 @@ class AuditConsumer:
     async def drained(self, timeout: float) -> bool:
         """Wait until every delivery received was written (or dead-lettered) and acked."""
         return await set_within(self._idle, timeout)
+
+    def figures(self) -> dict[str, int]:
+        return {"audit_written": self.written}
 
     async def _receive(self, message: AbstractIncomingMessage) -> None:
         self._pending.append(message)

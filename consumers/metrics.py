@@ -22,6 +22,10 @@ HANDLING = Histogram(
 IN_FLIGHT = Gauge("docbus_in_flight", "Deliveries being handled right now")
 RETRIES = Counter("docbus_retries_total", "Retries after a dependency was unavailable")
 EVENTS_RELAYED = Counter("docbus_events_relayed_total", "Events the broker confirmed")
+PUBLISH_FAILURES = Counter(
+    "docbus_event_publish_failures_total",
+    "Events the broker did not confirm (returned, nacked, timed out): retried next round",
+)
 OUTBOX_BACKLOG = Gauge("docbus_outbox_backlog", "Events committed but not yet confirmed")
 GROUP_COMMIT = Gauge(
     "docbus_group_commit",

@@ -35,7 +35,6 @@ from pydantic import BaseModel, ValidationError
 
 from consumers import metrics
 from consumers.acks import Acknowledger
-from consumers.faults import CrashPoints
 from consumers.responder import Responder
 from core.errors import InvalidCommand, Unavailable
 
@@ -125,14 +124,12 @@ class Pipeline:
         retry: RetryPolicy,
         *,
         poison_after: int,
-        crash_points: CrashPoints | None = None,
         acks: Acknowledger | None = None,
     ) -> None:
         self._responder = responder
         self._acks = acks or Acknowledger()
         self._retry = retry
         self._poison_after = poison_after
-        self._crash = crash_points or CrashPoints()
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -172,7 +169,6 @@ class Pipeline:
         self, raw: AbstractIncomingMessage, schema: type[BaseModel], run: Run, *, query: bool
     ) -> str:
         """Handle one delivery; return its outcome (for the metrics)."""
-        self._crash.crash("after_receive")
         deliveries = delivery_count(raw)
         if raw.redelivered:  # counted by the fault suite: raw duplicates after a crash
             log.info("message_redelivered", deliveries=deliveries + 1)
@@ -210,7 +206,6 @@ class Pipeline:
                 error_reply("unavailable", "the message could not be processed"),
             )
             return "error"
-        self._crash.crash("after_commit")
         await self._responder.reply(raw, reply, confirmed=not query)
         await self._acks.ack(raw)
         return "ok"
