@@ -1,7 +1,8 @@
 """Prometheus metrics of a worker (``DOCBUS_METRICS_PORT`` > 0 serves them over HTTP).
 
 Counters by routing key and outcome, handling time, deliveries in flight, events relayed,
-outbox backlog and cache figures: what an operator needs to see that nothing is stuck.
+events the broker did not take, outbox backlog, group-commit and cache figures: what an
+operator needs to see that nothing is stuck.
 """
 
 from __future__ import annotations

@@ -167,6 +167,7 @@ class CommandConsumer:
 
     def figures(self) -> dict[str, int]:
         return {
+            "in_flight": self._pipeline.in_flight,
             "groups": self._bus.groups,
             "grouped_commands": self._bus.grouped,
             "groups_split": self._bus.split,

@@ -47,7 +47,7 @@ class Consumer(Protocol):
         """Wait until every delivery received was settled; False if the timeout came first."""
 
     def figures(self) -> dict[str, int]:
-        """What the ``worker_stopped`` log line reports of it."""
+        """What the ``worker_stopped`` (or ``shutdown_deadline_passed``) log line reports."""
 
 
 class Service(Protocol):
@@ -88,7 +88,9 @@ class Worker:
             await consumer.stop_consuming()
         for consumer in self.consumers:
             if not await consumer.drained(_left(deadline)):
-                log.error("shutdown_deadline_passed", consumer=consumer.name)
+                log.error(
+                    "shutdown_deadline_passed", consumer=consumer.name, **consumer.figures()
+                )
         self._stopping.set()
         for task in self._tasks:
             await _within(task, deadline)
