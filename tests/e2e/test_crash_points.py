@@ -10,11 +10,7 @@ it died.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,24 +20,10 @@ import orjson
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.e2e.conftest import ROOT, worker_env
+from tests.e2e.conftest import start_worker, worker_env
 from tests.faults.crash import POINTS
-from tests.fixtures.postgres import migrated_scratch_database
-from tests.fixtures.rabbit import own_vhost
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def own_pg_url() -> AsyncIterator[str]:
-    async for url in migrated_scratch_database("docbus_crash"):
-        yield url
-
-
-@pytest.fixture
-def own_rabbit_url() -> Iterator[str]:
-    with own_vhost("docbus-crash") as url:
-        yield url
 
 
 @dataclass
@@ -78,21 +60,6 @@ EXPECTED = {
 }
 
 
-def start(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.faults.worker"], cwd=ROOT, env=env, stdout=log,
-            stderr=log,
-        )
-    deadline = time.monotonic() + 60
-    while b"worker_started" not in log_path.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"worker did not start: {log_path.read_text()[-3000:]}")
-        time.sleep(0.1)
-    return proc
-
-
 def test_every_point_of_the_suite_is_known() -> None:
     assert set(EXPECTED) == set(POINTS)
 
@@ -102,7 +69,7 @@ async def test_the_fault_worker_dies_at_the_point_and_nowhere_else(
     point: str, own_pg_url: str, own_rabbit_url: str, valkey_url: str, tmp_path: Path
 ) -> None:
     env = worker_env(own_pg_url, valkey_url, own_rabbit_url, DOCBUS_CRASH_AT=f"{point}:1")
-    proc = start(env, tmp_path / "worker.log")
+    proc = start_worker("tests.faults.worker", env, tmp_path / "worker.log")
     try:
         connection = await aio_pika.connect(own_rabbit_url)
         async with connection:
