@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
+from faststream.rabbit import RabbitBroker
 
 from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
 from adapters.postgres.audit import PgAuditLog
@@ -101,9 +102,43 @@ async def run_worker(
     await worker.run_until_signalled()
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What every role is built on."""
+
+    settings: Settings
+    amqp_url: str
+    db: PgDatabase
+    cache: ValkeyReplyCache
+    connection: AbstractRobustConnection
+    """The publishing connection: replies, dead letters, events."""
+    pipeline: Pipeline
+    resources: AsyncExitStack
+
+
 async def _build(
     s: Settings, roles: frozenset[str], overrides: Overrides, resources: AsyncExitStack
 ) -> Worker:
+    shared = await _shared(s, overrides, resources)
+    consumers: list[Consumer] = []
+    gauges: list[Callable[[], None]] = []
+    if "commands" in roles:
+        commands = _commands(shared, wrap=overrides.runner)
+        consumers.append(commands)
+        gauges.append(commands.observe)
+    if "audit" in roles:
+        consumers.append(await _audit(shared))
+    services: list[Service] = [_relay(shared, overrides)] if "relay" in roles else []
+    retention = timedelta(hours=s.worker.inbox_retention_hours)
+    services.append(Maintenance(shared.db, shared.cache, retention=retention, gauges=gauges))
+    return Worker(
+        consumers, services, resources, deadline=s.worker.shutdown_deadline, roles=roles,
+        metrics_port=s.worker.metrics_port,
+    )
+
+
+async def _shared(s: Settings, overrides: Overrides, resources: AsyncExitStack) -> _Shared:
+    """PostgreSQL, Valkey, the publishing connection, the topology, the pipeline."""
     db = await PgDatabase.connect(
         s.database.url,
         min_size=s.database.pool_min,
@@ -123,30 +158,11 @@ async def _build(
     connection = await _connect(amqp_url, "docbus-publish", resources)
     async with connection.channel() as channel:
         await declare_topology(channel, s.rabbit.delivery_limit)
+    retry = RetryPolicy(budget=s.worker.retry_budget)
     pipeline = overrides.pipeline(
-        Responder(connection),
-        RetryPolicy(budget=s.worker.retry_budget),
-        poison_after=s.rabbit.poison_after,
+        Responder(connection), retry, poison_after=s.rabbit.poison_after
     )
-    consumers: list[Consumer] = []
-    services: list[Service] = []
-    gauges: list[Callable[[], None]] = []
-    if "commands" in roles:
-        commands = _commands(s, amqp_url, db, cache, pipeline, wrap=overrides.runner)
-        resources.push_async_callback(commands.close)
-        consumers.append(commands)
-        gauges.append(commands.observe)
-    if "audit" in roles:
-        audit_connection = await _connect(amqp_url, "docbus-audit", resources)
-        consumers.append(_audit(s, audit_connection, db, pipeline))
-    if "relay" in roles:
-        services.append(_relay(s, connection, db, cache, overrides))
-    retention = timedelta(hours=s.worker.inbox_retention_hours)
-    services.append(Maintenance(db, cache, retention=retention, gauges=gauges))
-    return Worker(
-        consumers, services, resources, deadline=s.worker.shutdown_deadline, roles=roles,
-        metrics_port=s.worker.metrics_port,
-    )
+    return _Shared(s, amqp_url, db, cache, connection, pipeline, resources)
 
 
 async def _connect(url: str, name: str, resources: AsyncExitStack) -> AbstractRobustConnection:
@@ -159,64 +175,61 @@ async def _connect(url: str, name: str, resources: AsyncExitStack) -> AbstractRo
     return connection
 
 
-def _commands(
-    s: Settings,
-    amqp_url: str,
-    db: PgDatabase,
-    cache: ValkeyReplyCache,
-    pipeline: Pipeline,
-    *,
-    wrap: Callable[[Run], Run],
-) -> CommandConsumer:
+def _commands(shared: _Shared, *, wrap: Callable[[Run], Run]) -> CommandConsumer:
+    """Every command and query subscriber, on a consuming connection of their own."""
+    s = shared.settings
+    broker = _broker(shared)
+    uow = PgUnitOfWorkFactory(shared.db)
+    bus = CommandBus(
+        uow, shared.cache, group_size=s.worker.group_commit,
+        groups_in_flight=s.worker.groups_in_flight,
+    )
+    runners = build_runners(uow, shared.cache, SystemClock(), UuidIds(), bus=bus)
+    register_commands(
+        broker,
+        shared.pipeline,
+        {key: wrap(run) for key, run in runners.items()},
+        prefetch=s.rabbit.prefetch,
+        delivery_limit=s.rabbit.delivery_limit,
+    )
+    commands = CommandConsumer(broker, shared.pipeline, bus)
+    shared.resources.push_async_callback(commands.close)
+    return commands
+
+
+def _broker(shared: _Shared) -> RabbitBroker:
     broker = make_broker(
-        amqp_url,
-        graceful_timeout=s.worker.shutdown_deadline,
+        shared.amqp_url,
+        graceful_timeout=shared.settings.worker.shutdown_deadline,
         # connection_name is RabbitMQ's standard client property; FastStream's type omits it.
         client_properties=cast(Any, {"connection_name": "docbus-consume"}),
     )
     # FastStream hands its connection options to aio-pika's connect_robust but has no
     # parameter for this one: the acks of a loop turn in one write.
     broker._connection_kwargs["connection_class"] = CoalescingRobustConnection
-    uow = PgUnitOfWorkFactory(db)
-    bus = CommandBus(
-        uow, cache, group_size=s.worker.group_commit, groups_in_flight=s.worker.groups_in_flight
-    )
-    runners = build_runners(uow, cache, SystemClock(), UuidIds(), bus=bus)
-    register_commands(
-        broker,
-        pipeline,
-        {key: wrap(run) for key, run in runners.items()},
-        prefetch=s.rabbit.prefetch,
-        delivery_limit=s.rabbit.delivery_limit,
-    )
-    return CommandConsumer(broker, pipeline, bus)
+    return broker
 
 
-def _audit(
-    s: Settings, connection: AbstractRobustConnection, db: PgDatabase, pipeline: Pipeline
-) -> AuditConsumer:
+async def _audit(shared: _Shared) -> AuditConsumer:
+    """The audit consumer, on a consuming connection of its own."""
+    s = shared.settings
+    connection = await _connect(shared.amqp_url, "docbus-audit", shared.resources)
     return AuditConsumer(
         connection,
-        RecordAuditEntry(PgAuditLog(db)),
-        pipeline,
+        RecordAuditEntry(PgAuditLog(shared.db)),
+        shared.pipeline,
         RetryPolicy(budget=s.worker.retry_budget),
         prefetch=s.rabbit.audit_prefetch,
         poison_after=s.rabbit.poison_after,
     )
 
 
-def _relay(
-    s: Settings,
-    connection: AbstractRobustConnection,
-    db: PgDatabase,
-    cache: ValkeyReplyCache,
-    overrides: Overrides,
-) -> RelayLoop:
-    publisher = RabbitEventPublisher(connection, on_failure=metrics.PUBLISH_FAILURES.inc)
+def _relay(shared: _Shared, overrides: Overrides) -> RelayLoop:
+    """The outbox relay, publishing on the publishing connection."""
+    publisher = RabbitEventPublisher(shared.connection, on_failure=metrics.PUBLISH_FAILURES.inc)
+    batch = shared.settings.worker.relay_batch
     relay = RelayOutbox(
-        overrides.outbox(PgOutbox(db)),
-        overrides.publisher(publisher),
-        cache,
-        batch=s.worker.relay_batch,
+        overrides.outbox(PgOutbox(shared.db)), overrides.publisher(publisher), shared.cache,
+        batch=batch,
     )
-    return RelayLoop(relay, db, batch=s.worker.relay_batch)
+    return RelayLoop(relay, shared.db, batch=batch)
