@@ -1,7 +1,8 @@
 """Prometheus metrics of a worker (``DOCBUS_METRICS_PORT`` > 0 serves them over HTTP).
 
 Counters by routing key and outcome, handling time, deliveries in flight, events relayed,
-outbox backlog and cache figures: what an operator needs to see that nothing is stuck.
+events the broker did not take, outbox backlog, group-commit and cache figures: what an
+operator needs to see that nothing is stuck.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ UNDECODABLE = Counter(
 )
 RETRIES = Counter("docbus_retries_total", "Retries after a dependency was unavailable")
 EVENTS_RELAYED = Counter("docbus_events_relayed_total", "Events the broker confirmed")
+PUBLISH_FAILURES = Counter(
+    "docbus_event_publish_failures_total",
+    "Events the broker did not confirm (returned, nacked, timed out): retried next round",
+)
 OUTBOX_BACKLOG = Gauge("docbus_outbox_backlog", "Events committed but not yet confirmed")
 GROUP_COMMIT = Gauge(
     "docbus_group_commit",
