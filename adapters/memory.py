@@ -19,8 +19,9 @@ from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.events import DomainEvent
+from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
-from core.ports import AuditEntry, Json, Lookup, OutboxMessage, StoredReply
+from core.ports import AuditEntry, Lookup, OutboxMessage
 from core.values import OrgRole, Role
 
 
@@ -53,7 +54,7 @@ class State:
     versions: dict[str, list[DocumentVersion]] = field(default_factory=dict)
     memberships: dict[tuple[str, str], OrgRole] = field(default_factory=dict)
     shares: dict[tuple[str, str], Role] = field(default_factory=dict)
-    inbox: dict[str, StoredReply] = field(default_factory=dict)
+    inbox: dict[tuple[str, str], StoredReply] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
 
     def copy(self) -> State:
@@ -209,28 +210,37 @@ class _Shares:
 
 
 class _Inbox:
+    """Rows by slot (sender, message_id); a row without a fingerprint stands for one
+    recorded before keys were scoped (sender ""): it takes its message_id for every sender."""
+
     def __init__(self, state: State) -> None:
         self._s = state
 
-    async def record(self, message_id: str, reply: Json, scopes: Sequence[str]) -> bool:
-        if message_id in self._s.inbox:
+    async def record(self, key: IdempotencyKey, reply: bytes, scopes: Sequence[str]) -> bool:
+        if await self.find(key) is not None:
             return False
-        self._s.inbox[message_id] = StoredReply(reply, tuple(scopes))
+        self._s.inbox[key.slot] = _stored(key, reply, scopes)
         return True
 
-    async def record_many(self, replies: Sequence[tuple[str, Json, Sequence[str]]]) -> set[str]:
-        taken = {message_id for message_id, _, _ in replies if message_id in self._s.inbox}
-        seen: set[str] = set()
-        for message_id, reply, scopes in replies:
-            if message_id in seen:  # twice in one call: the second one is a duplicate
-                taken.add(message_id)
-            seen.add(message_id)
-            if message_id not in taken:
-                self._s.inbox[message_id] = StoredReply(reply, tuple(scopes))
+    async def record_many(
+        self, replies: Sequence[tuple[IdempotencyKey, bytes, Sequence[str]]]
+    ) -> set[tuple[str, str]]:
+        taken: set[tuple[str, str]] = set()
+        for key, reply, scopes in replies:  # twice in one call: the second one is taken
+            if not await self.record(key, reply, scopes):
+                taken.add(key.slot)
         return taken
 
-    async def find(self, message_id: str) -> StoredReply | None:
-        return self._s.inbox.get(message_id)
+    async def find(self, key: IdempotencyKey) -> StoredReply | None:
+        stored = self._s.inbox.get(key.slot)
+        if stored is None:
+            legacy = self._s.inbox.get(("", key.message_id))
+            stored = legacy if legacy is not None and legacy.fingerprint is None else None
+        return stored
+
+
+def _stored(key: IdempotencyKey, reply: bytes, scopes: Sequence[str]) -> StoredReply:
+    return StoredReply(reply, tuple(scopes), key.routing_key, key.fingerprint)
 
 
 class InMemoryUnitOfWork:

@@ -15,6 +15,7 @@ from typing import Any, Protocol, Self
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.events import DomainEvent
+from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
 from core.values import OrgRole, Role
 
@@ -157,27 +158,25 @@ class ShareRepository(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class StoredReply:
-    """What the inbox kept of a command: its reply, and the cache scopes it changed."""
-
-    reply: Json
-    scopes: tuple[str, ...]
-
-
 class Inbox(Protocol):
-    async def record(self, message_id: str, reply: Json, scopes: Sequence[str]) -> bool:
-        """Keep the command's reply; False if this message_id was recorded already (by a
-        concurrent delivery too: the unit must then be rolled back)."""
+    """Commands' replies by idempotency key (see core.idempotency)."""
+
+    async def record(self, key: IdempotencyKey, reply: bytes, scopes: Sequence[str]) -> bool:
+        """Keep the command's reply (its exact bytes); False if the key's slot (sender,
+        message_id) was taken already, or its message_id by a row from before keys were
+        scoped (by a concurrent delivery too: the unit must then be rolled back)."""
         ...
 
-    async def record_many(self, replies: Sequence[tuple[str, Json, Sequence[str]]]) -> set[str]:
-        """Keep the replies of several commands (message_id, reply, scopes) at once; return
-        the message_ids recorded already (if any, the unit must be rolled back)."""
+    async def record_many(
+        self, replies: Sequence[tuple[IdempotencyKey, bytes, Sequence[str]]]
+    ) -> set[tuple[str, str]]:
+        """Keep the replies of several commands (key, reply, scopes) at once; return the
+        slots taken already (if any, the unit must be rolled back)."""
         ...
 
-    async def find(self, message_id: str) -> StoredReply | None:
-        """The reply recorded for message_id, or None."""
+    async def find(self, key: IdempotencyKey) -> StoredReply | None:
+        """The row that took the key's slot (or its message_id, from before keys were
+        scoped), or None."""
         ...
 
 

@@ -1,10 +1,14 @@
-"""Runs a command use case exactly once per message_id, in one unit of work.
+"""Runs a command use case exactly once per idempotency key, in one unit of work.
 
-- The effect, the inbox row (message_id and reply) and the outbox rows commit together.
+- The effect, the inbox row (key and reply) and the outbox rows commit together.
 - A final domain decision (not_found, forbidden, conflict) is recorded like a success,
   so every delivery of that message gets the same reply.
-- A delivery whose message_id was recorded first by another (earlier or concurrent)
-  delivery rolls back and answers with the stored reply.
+- A delivery whose key was recorded first by another (earlier or concurrent) delivery
+  rolls back and answers with the stored reply, byte for byte, if it is the same command
+  (routing key and fingerprint); a different command reusing the key is refused with a
+  ``conflict`` (``MessageIdReused``) that discloses nothing of the first one. The refusal
+  is not recorded (the key's row belongs to the first command) and is deterministic: it
+  answers the same for as long as that row is kept.
 - Caches are invalidated after commit, also for duplicates: the first delivery may have
   died between its commit and its invalidation.
 - Invalid input is not recorded: it is raised for the consumer to dead-letter.
@@ -21,22 +25,40 @@ command never waits: it runs at once, on its own.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from core.errors import DomainError, InvalidCommand, Unavailable
+from core.idempotency import IdempotencyKey
 from core.ports import Json, ReplyCache, UnitOfWork, UnitOfWorkFactory
 from handlers.replies import failure, success
 
 C = TypeVar("C")
 UseCase = Callable[[C, UnitOfWork], Awaitable[Json]]
+Encode = Callable[[Json], bytes]
+
+
+def compact_json(reply: Json) -> bytes:
+    return json.dumps(reply, separators=(",", ":"), ensure_ascii=False).encode()
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    reply: Json
+    """The reply's bytes (a duplicate's are those first sent), the scopes to invalidate."""
+
+    reply: bytes
     scopes: tuple[str, ...]
     duplicate: bool = False
+    """Answered from the inbox: the same command was recorded before."""
+    refused: bool = False
+    """Its key had been used for another command: a conflict, no effect."""
+
+    @property
+    def decoded(self) -> Json:
+        decoded: Json = json.loads(self.reply)
+        return decoded
 
 
 @dataclass(slots=True)
@@ -45,7 +67,7 @@ class _Waiting:
 
     use_case: UseCase[Any]
     command: Any
-    message_id: str | None
+    key: IdempotencyKey | None
     done: asyncio.Future[Outcome | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -64,9 +86,11 @@ class CommandBus:
         group_size: int = 1,
         groups_in_flight: int = 1,
         group_timeout: float = 10.0,
+        encode: Encode = compact_json,
     ) -> None:
         self._uow = uow
         self._cache = cache
+        self._encode = encode
         self._group_size = group_size
         self._group_timeout = group_timeout
         self._groups_in_flight = groups_in_flight
@@ -81,61 +105,68 @@ class CommandBus:
         self.split_reason = ""
 
     async def execute(
-        self, use_case: UseCase[C], command: C, message_id: str | None, *, alone: bool = False
+        self, use_case: UseCase[C], command: C, key: IdempotencyKey | None, *, alone: bool = False
     ) -> Outcome:
         """Run the command and invalidate what it changed; ``alone`` skips grouping (for
         a redelivery, likely a duplicate that would split its group)."""
         if self._group_size > 1 and not alone:
-            grouped = await self._in_group(use_case, command, message_id)
+            grouped = await self._in_group(use_case, command, key)
             if grouped is not None:
                 return grouped
-        outcome = await self._decide(use_case, command, message_id)
+        outcome = await self._decide(use_case, command, key)
         if outcome is None:
-            outcome = await self._replay(message_id)
+            outcome = await self._replay(key)
         await self._cache.invalidate(outcome.scopes)
         return outcome
 
     # one command, one unit
 
     async def _decide(
-        self, use_case: UseCase[C], command: C, message_id: str | None
+        self, use_case: UseCase[C], command: C, key: IdempotencyKey | None
     ) -> Outcome | None:
         try:
             async with self._uow() as uow:
-                return await self._record(uow, message_id, success(await use_case(command, uow)))
+                reply = success(await use_case(command, uow))
+                return await self._record(uow, key, reply)
         except InvalidCommand:
             raise
         except DomainError as error:
             async with self._uow() as uow:
-                return await self._record(uow, message_id, failure(error))
+                return await self._record(uow, key, failure(error))
 
-    @staticmethod
-    async def _record(uow: UnitOfWork, message_id: str | None, reply: Json) -> Outcome | None:
-        """Commit with the inbox row; None (and a rollback) if the message_id is taken."""
+    async def _record(
+        self, uow: UnitOfWork, key: IdempotencyKey | None, reply: Json
+    ) -> Outcome | None:
+        """Commit with the inbox row; None (and a rollback) if the key is taken."""
         scopes = uow.scopes  # read before commit: a unit forgets its events once committed
-        if message_id is not None and not await uow.inbox.record(message_id, reply, scopes):
+        encoded = self._encode(reply)
+        if key is not None and not await uow.inbox.record(key, encoded, scopes):
             return None
         await uow.commit()
-        return Outcome(reply, scopes)
+        return Outcome(encoded, scopes)
 
-    async def _replay(self, message_id: str | None) -> Outcome:
-        assert message_id is not None  # only a recorded message_id can be a duplicate
+    async def _replay(self, key: IdempotencyKey | None) -> Outcome:
+        """The stored reply if the key's row is this very command; else a refusal."""
+        assert key is not None  # only a recorded key can be a duplicate
         async with self._uow(read_only=True) as uow:
-            stored = await uow.inbox.find(message_id)
+            stored = await uow.inbox.find(key)
         if stored is None:  # recorded by a unit that then rolled back: decide again
-            raise Unavailable(f"inbox row for {message_id} vanished; deciding again")
+            raise Unavailable(f"inbox row for {key.message_id} vanished; deciding again")
+        refusal = stored.refusal(key)
+        if refusal is not None:
+            return Outcome(self._encode(failure(refusal)), (), refused=True)
         return Outcome(stored.reply, stored.scopes, duplicate=True)
 
     # group commit
 
     async def _in_group(
-        self, use_case: UseCase[C], command: C, message_id: str | None
+        self, use_case: UseCase[C], command: C, key: IdempotencyKey | None
     ) -> Outcome | None:
         """The outcome of the command run in a group, or None if it is to run alone.
 
         The group runs in a task of its own: a caller that gives up (cancelled) does not
         cancel the others' transaction; a group has its own time limit instead."""
-        waiting = _Waiting(use_case, command, message_id)
+        waiting = _Waiting(use_case, command, key)
         self._waiting.append(waiting)
         # A runner that has ended stays in _running until its done-callback runs (a turn
         # later): count only the live ones, or this command may wait with no runner.
@@ -162,20 +193,19 @@ class CommandBus:
             raise
 
     def _next_group(self) -> list[_Waiting]:
-        """Up to group_size waiting commands, no message_id twice (a retry of a command in
-        the same group would split it)."""
+        """Up to group_size waiting commands, no key twice (a retry of a command in the
+        same group would split it)."""
         group: list[_Waiting] = []
         later: list[_Waiting] = []
-        ids: set[str] = set()
+        slots: set[tuple[str, str]] = set()
         for waiting in self._waiting:
-            if len(group) >= self._group_size or (
-                waiting.message_id is not None and waiting.message_id in ids
-            ):
+            slot = waiting.key.slot if waiting.key is not None else None
+            if len(group) >= self._group_size or slot in slots:
                 later.append(waiting)
                 continue
             group.append(waiting)
-            if waiting.message_id is not None:
-                ids.add(waiting.message_id)
+            if slot is not None:
+                slots.add(slot)
         self._waiting = later
         return group
 
@@ -217,11 +247,11 @@ class CommandBus:
                     reply = success(await waiting.use_case(waiting.command, uow))
                 except DomainError as error:  # it may have written before deciding
                     raise _Split(f"{type(error).__name__} in a group") from error
-                outcomes.append(Outcome(reply, uow.scopes_since(mark)))
+                outcomes.append(Outcome(self._encode(reply), uow.scopes_since(mark)))
             replies = [
-                (waiting.message_id, outcome.reply, outcome.scopes)
+                (waiting.key, outcome.reply, outcome.scopes)
                 for waiting, outcome in zip(group, outcomes, strict=True)
-                if waiting.message_id is not None
+                if waiting.key is not None
             ]
             if replies and await uow.inbox.record_many(replies):
                 raise _Split("a message_id was recorded before")

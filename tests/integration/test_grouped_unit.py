@@ -24,6 +24,7 @@ from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
 from adapters.postgres.database import asyncpg_dsn
 from core.entities import Content, Document, DocumentVersion, Folder, Membership, Share
 from core.errors import Unavailable
+from core.idempotency import IdempotencyKey
 from core.values import OrgRole, Role
 from handlers.bus import CommandBus, Outcome
 from handlers.share_document import ShareDocument, ShareDocumentHandler
@@ -61,6 +62,9 @@ class Org:
 
     def id(self, name: str) -> str:
         return f"{self.uid}-{name}"
+
+    def key(self, name: str) -> IdempotencyKey:
+        return IdempotencyKey.of("svc", self.id(name), "x.do", b"{}")
 
     def new(self, doc_id: str, owner: str | None = None) -> tuple[Document, DocumentVersion]:
         return Document.create(doc_id, self.folder, owner or self.alice, content(doc_id), T0)
@@ -290,7 +294,7 @@ async def test_queued_writes_are_in_the_database_after_commit(
     async with PgUnitOfWorkFactory(pg_db)(grouped=True) as unit:
         await _queue_writes(unit, org, ["q1", "q2", "q3"])
         assert await unit.inbox.record_many(
-            [(org.id("m1"), {"ok": True}, ["s1"]), (org.id("m2"), {"ok": True}, [])]
+            [(org.key("m1"), b"1", ["s1"]), (org.key("m2"), b"2", [])]
         ) == set()
         await unit.commit()
 
@@ -338,21 +342,19 @@ async def test_record_many_returns_the_taken_message_ids_and_writes_nothing_unle
 ) -> None:
     uow = PgUnitOfWorkFactory(pg_db)
     async with uow() as unit:
-        assert await unit.inbox.record(org.id("old"), {"ok": True, "n": 0}, [])
+        assert await unit.inbox.record(org.key("old"), b"0", [])
         await unit.commit()
     async with uow(grouped=True) as unit:
         taken = await unit.inbox.record_many([
-            (org.id("new1"), {"ok": True}, []),
-            (org.id("old"), {"ok": True, "n": 1}, []),
-            (org.id("new2"), {"ok": True}, []),
-            (org.id("new2"), {"ok": True}, []),
+            (org.key("new1"), b"1", []),
+            (org.key("old"), b"1", []),
+            (org.key("new2"), b"2", []),
+            (org.key("new2"), b"2", []),
         ])
-        assert taken == {org.id("old"), org.id("new2")}
+        assert taken == {org.key("old").slot, org.key("new2").slot}
     rows = await pg_admin.fetch(
         "SELECT message_id, reply FROM inbox WHERE message_id LIKE $1", org.id("%"))
-    assert [(r["message_id"], json.loads(r["reply"])) for r in rows] == [
-        (org.id("old"), {"ok": True, "n": 0})
-    ]
+    assert [(r["message_id"], r["reply"]) for r in rows] == [(org.id("old"), b"0")]
 
 
 # A concurrent creator of a queued document
@@ -539,6 +541,10 @@ def phases() -> list[list[tuple[str, Any, str]]]:
     return [one, two]
 
 
+def _key(kind: str, command: Any, message_id: str) -> IdempotencyKey:
+    return IdempotencyKey.of("svc", message_id, kind, repr(command).encode())
+
+
 async def run_scenario(db: PgDatabase, group_size: int) -> tuple[CommandBus, list[Outcome]]:
     uow = PgUnitOfWorkFactory(db)
     async with uow() as unit:
@@ -553,7 +559,8 @@ async def run_scenario(db: PgDatabase, group_size: int) -> tuple[CommandBus, lis
     outcomes: list[Outcome] = []
     for phase in phases():
         outcomes += await bounded(asyncio.gather(
-            *(bus.execute(use_cases[kind], command, mid) for kind, command, mid in phase)
+            *(bus.execute(use_cases[kind], command, _key(kind, command, mid))
+              for kind, command, mid in phase)
         ), 30)
     return bus, outcomes
 
@@ -604,8 +611,8 @@ async def test_group_commit_leaves_the_state_one_command_at_a_time_leaves(pg_url
     assert alone_bus.groups == 0
     for key in grouped_state:
         assert grouped_state[key] == alone_state[key], key
-    assert [_without_version(o.reply) for o in grouped] == [
-        _without_version(o.reply) for o in alone
+    assert [_without_version(o.decoded) for o in grouped] == [
+        _without_version(o.decoded) for o in alone
     ]
     # The scenario is what it claims to be.
     state = grouped_state

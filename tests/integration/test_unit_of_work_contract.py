@@ -24,6 +24,7 @@ from core.cursor import Cursor
 from core.entities import Content, Document, DocumentVersion, Folder, Membership
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.events import FolderCreated, MembershipChanged
+from core.idempotency import IdempotencyKey, MessageIdReused, StoredReply
 from core.ports import AuditEntry, AuditLog, MissedInvalidations, Outbox, UnitOfWorkFactory
 from core.values import OrgRole, Role
 
@@ -42,6 +43,12 @@ class Adapters:
     def id(self, name: str) -> str:
         """An id unique to this test (PostgreSQL is shared by the whole session)."""
         return f"{self.uid}-{name}"
+
+    def key(
+        self, message_id: str, sender: str = "svc", routing_key: str = "x.do", body: bytes = b"{}"
+    ) -> IdempotencyKey:
+        """An idempotency key whose message_id is unique to this test."""
+        return IdempotencyKey.of(sender, self.id(message_id), routing_key, body)
 
 
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
@@ -178,7 +185,7 @@ async def test_events_emitted_around_the_inbox_row_reach_the_outbox_once_in_orde
     folder = Folder.root(adapters.id("f"), adapters.id("org"), "root")
     async with adapters.uow() as uow:
         uow.emit(folder_created(adapters, folder, 1), ["f:1"])
-        assert await uow.inbox.record(adapters.id("m1"), {"ok": True}, uow.scopes)
+        assert await uow.inbox.record(adapters.key("m1"), b'{"ok":true}', uow.scopes)
         uow.emit(folder_created(adapters, folder, 2), ["f:2"])
         await uow.commit()
     async with adapters.outbox.claim(10) as batch:
@@ -188,11 +195,11 @@ async def test_events_emitted_around_the_inbox_row_reach_the_outbox_once_in_orde
 async def test_a_unit_refused_by_the_inbox_publishes_nothing(adapters: Adapters) -> None:
     folder = Folder.root(adapters.id("f"), adapters.id("org"), "root")
     async with adapters.uow() as uow:
-        assert await uow.inbox.record(adapters.id("m1"), {"ok": True}, [])
+        assert await uow.inbox.record(adapters.key("m1"), b'{"ok":true}', [])
         await uow.commit()
     async with adapters.uow() as uow:
         uow.emit(folder_created(adapters, folder), ["f:1"])
-        assert not await uow.inbox.record(adapters.id("m1"), {"ok": True}, uow.scopes)
+        assert not await uow.inbox.record(adapters.key("m1"), b'{"ok":true}', uow.scopes)
     async with adapters.outbox.claim(10) as batch:
         assert batch.messages == []
 
@@ -460,19 +467,46 @@ async def test_shares_are_granted_replaced_revoked_and_owners_counted(
 
 
 async def test_the_inbox_keeps_a_reply_and_refuses_a_second_one(adapters: Adapters) -> None:
-    message_id = adapters.id("m1")
-    reply = {"ok": True, "data": {"folder_id": "f1", "tags": ["a"], "size": None}}
+    key = adapters.key("m1")
+    reply = b'{"ok":true,"data":{"tags":["a"],"folder_id":"f1","size":null}}'
     async with adapters.uow() as uow:
-        assert await uow.inbox.find(message_id) is None
-        assert await uow.inbox.record(message_id, reply, ["f:1", "u:2"])
+        assert await uow.inbox.find(key) is None
+        assert await uow.inbox.record(key, reply, ["f:1", "u:2"])
         await uow.commit()
     async with adapters.uow() as uow:
-        assert not await uow.inbox.record(message_id, {"ok": False}, [])
+        assert not await uow.inbox.record(key, b'{"ok":false}', [])
     async with adapters.uow(read_only=True) as uow:
-        stored = await uow.inbox.find(message_id)
-    assert stored is not None
-    assert stored.reply == reply
-    assert stored.scopes == ("f:1", "u:2")
+        stored = await uow.inbox.find(key)
+    assert stored == StoredReply(reply, ("f:1", "u:2"), "x.do", key.fingerprint)
+    assert stored.refusal(key) is None
+
+
+async def test_the_inbox_slot_is_the_message_id_of_one_sender(adapters: Adapters) -> None:
+    mine, theirs = adapters.key("m1", sender="a"), adapters.key("m1", sender="b")
+    async with adapters.uow() as uow:
+        assert await uow.inbox.record(mine, b"1", [])
+        assert await uow.inbox.record(theirs, b"2", [])
+        await uow.commit()
+    async with adapters.uow(read_only=True) as uow:
+        found = [await uow.inbox.find(k) for k in (mine, theirs)]
+    assert [f.reply for f in found if f is not None] == [b"1", b"2"]
+
+
+async def test_another_command_under_a_taken_key_finds_the_row_and_is_refused(
+    adapters: Adapters,
+) -> None:
+    first = adapters.key("m1", routing_key="document.upload", body=b'{"doc_id":"a"}')
+    other_body = adapters.key("m1", routing_key="document.upload", body=b'{"doc_id":"b"}')
+    other_route = adapters.key("m1", routing_key="org.member.set", body=b'{"doc_id":"a"}')
+    async with adapters.uow() as uow:
+        assert await uow.inbox.record(first, b"secret", [])
+        await uow.commit()
+    for key in (other_body, other_route):
+        async with adapters.uow() as uow:
+            assert not await uow.inbox.record(key, b"mine", [])
+            stored = await uow.inbox.find(key)
+        assert stored is not None
+        assert isinstance(stored.refusal(key), MessageIdReused)
 
 
 # Outbox

@@ -21,6 +21,7 @@ from adapters.memory import (
     SequentialIds,
 )
 from core.entities import Content, Folder
+from core.idempotency import IdempotencyKey
 from core.ports import Json
 from core.values import OrgRole, Role
 from handlers.bus import CommandBus, Outcome
@@ -66,8 +67,15 @@ def content(name: str = "report.pdf", **changes: Any) -> Content:
     return Content(**fields)
 
 
-def error_code(reply: Json) -> str | None:
-    return None if reply["ok"] else reply["error"]["code"]
+def error_code(reply: Json | bytes) -> str | None:
+    decoded = json.loads(reply) if isinstance(reply, bytes) else reply
+    return None if decoded["ok"] else decoded["error"]["code"]
+
+
+def key_of(command: Any, message_id: str, sender: str = "upstream") -> IdempotencyKey:
+    """The key a subscriber would give the command: its type stands for the routing key,
+    its repr (a frozen dataclass: every field) for the canonical body."""
+    return IdempotencyKey.of(sender, message_id, type(command).__name__, repr(command).encode())
 
 
 @dataclass
@@ -108,15 +116,18 @@ class World:
         self.db.state.folders[folder.folder_id] = folder
 
     # commands, through the bus
-    async def run(self, command: Any, message_id: str | None = None) -> Outcome:
-        return await self.bus.execute(self.use_cases[type(command)], command, message_id)
+    async def run(
+        self, command: Any, message_id: str | None = None, sender: str = "upstream"
+    ) -> Outcome:
+        key = None if message_id is None else key_of(command, message_id, sender)
+        return await self.bus.execute(self.use_cases[type(command)], command, key)
 
     async def upload(
         self, doc_id: str, by: str = ALICE, folder_id: str = REPORTS, org_id: str = ORG,
-        message_id: str | None = None, **changes: Any,
+        message_id: str | None = None, sender: str = "upstream", **changes: Any,
     ) -> Outcome:
         command = UploadDocument(doc_id, org_id, folder_id, by, content(**changes))
-        return await self.run(command, message_id)
+        return await self.run(command, message_id, sender)
 
     async def share(
         self, doc_id: str, with_: str, role: Role, by: str = ALICE, message_id: str | None = None

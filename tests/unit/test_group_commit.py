@@ -19,7 +19,8 @@ from adapters.memory import InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
 from core.entities import Folder
 from core.errors import Conflict
 from core.events import FolderCreated
-from core.ports import Json, StoredReply, UnitOfWork
+from core.idempotency import StoredReply
+from core.ports import Json, UnitOfWork
 from core.values import CacheScope, Role
 from handlers.bus import CommandBus, Outcome
 from handlers.share_document import ShareDocument
@@ -35,6 +36,7 @@ from tests.unit.conftest import (
     World,
     content,
     error_code,
+    key_of,
 )
 
 T = TypeVar("T")
@@ -67,6 +69,12 @@ def grouping(world: World, group_size: int = 64, **options: Any) -> SpyFactory:
     spy = SpyFactory(world.uow)
     world.bus = CommandBus(spy, world.cache, group_size=group_size, **options)
     return spy
+
+
+def run_keyed(
+    world: World, use_case: Any, command: Any, message_id: str, *, alone: bool = False
+) -> Awaitable[Outcome]:
+    return world.bus.execute(use_case, command, key_of(command, message_id), alone=alone)
 
 
 Step = tuple[Any, str | None]  # a command and its message_id
@@ -142,7 +150,7 @@ async def test_concurrent_commands_form_a_group_and_match_running_them_one_by_on
     expected = await one_by_one(alone, steps)
 
     assert [o.reply for o in outcomes] == expected
-    assert all(o.reply["ok"] for o in outcomes)
+    assert all(o.decoded["ok"] for o in outcomes)
     assert not any(o.duplicate for o in outcomes)
     assert grouped.bus.groups >= 1
     assert grouped.bus.grouped == len(steps)
@@ -166,9 +174,11 @@ async def test_each_grouped_command_keeps_its_own_scopes_in_its_outcome_and_inbo
     folder = CacheScope.folder(REPORTS)
     assert [o.scopes for o in outcomes] == [(folder, d1), (folder, d2), (folder, d1)]
     inbox = world.db.state.inbox
-    assert inbox["m1"] == StoredReply(outcomes[0].reply, (folder, d1))
-    assert inbox["m2"] == StoredReply(outcomes[1].reply, (folder, d2))
-    assert inbox["m3"].reply["data"]["version"] == 2
+    stored = [inbox["upstream", m] for m in ("m1", "m2", "m3")]
+    assert [(s.reply, s.scopes) for s in stored[:2]] == [
+        (outcomes[0].reply, (folder, d1)), (outcomes[1].reply, (folder, d2))
+    ]
+    assert json.loads(stored[2].reply)["data"]["version"] == 2
 
 
 async def test_a_group_takes_at_most_group_size_commands() -> None:
@@ -182,10 +192,10 @@ async def test_a_group_takes_at_most_group_size_commands() -> None:
         return await upload_handler(command, uow)
 
     outcomes = await bounded(asyncio.gather(
-        *(world.bus.execute(spying, upload(f"d{n}"), f"m{n}") for n in range(10))
+        *(run_keyed(world, spying, upload(f"d{n}"), f"m{n}") for n in range(10))
     ))
 
-    assert all(o.reply["ok"] for o in outcomes)
+    assert all(o.decoded["ok"] for o in outcomes)
     per_unit = [sum(u is unit for u in units) for unit in {id(u): u for u in units}.values()]
     assert max(per_unit) <= 4
     assert world.bus.groups >= 3
@@ -199,17 +209,17 @@ async def test_a_lone_command_runs_alone_without_a_grouped_unit() -> None:
 
     outcome = await bounded(world.upload("d1", message_id="m1"))
 
-    assert outcome.reply["ok"]
+    assert outcome.decoded["ok"]
     assert (world.bus.groups, world.bus.grouped, world.bus.split) == (0, 0, 0)
     assert spy.grouped_units == 0
-    assert world.db.state.inbox["m1"].reply == outcome.reply
+    assert world.db.state.inbox[("upstream", "m1")].reply == outcome.reply
 
 
 async def test_commands_one_after_the_other_are_never_grouped() -> None:
     world = World()
     spy = grouping(world)
     for n in range(5):
-        assert (await bounded(world.upload(f"d{n}", message_id=f"m{n}"))).reply["ok"]
+        assert (await bounded(world.upload(f"d{n}", message_id=f"m{n}"))).decoded["ok"]
     assert world.bus.groups == 0
     assert spy.grouped_units == 0
 
@@ -220,11 +230,11 @@ async def test_alone_true_bypasses_grouping_even_among_concurrent_commands() -> 
     upload_handler = world.use_cases[UploadDocument]
 
     outcomes = await bounded(asyncio.gather(
-        *(world.bus.execute(upload_handler, upload(f"d{n}"), f"m{n}", alone=True)
+        *(run_keyed(world, upload_handler, upload(f"d{n}"), f"m{n}", alone=True)
           for n in range(8))
     ))
 
-    assert all(o.reply["ok"] for o in outcomes)
+    assert all(o.decoded["ok"] for o in outcomes)
     assert world.bus.groups == 0
     assert spy.grouped_units == 0
     assert len(world.db.state.documents) == 8
@@ -234,12 +244,12 @@ async def test_an_alone_command_does_not_join_the_group_of_its_neighbours() -> N
     world = World()
     spy = grouping(world)
     handler = world.use_cases[UploadDocument]
-    runs = [world.bus.execute(handler, upload(f"d{n}"), f"m{n}") for n in range(4)]
-    runs.insert(2, world.bus.execute(handler, upload("solo"), "m-solo", alone=True))
+    runs = [run_keyed(world, handler, upload(f"d{n}"), f"m{n}") for n in range(4)]
+    runs.insert(2, run_keyed(world, handler, upload("solo"), "m-solo", alone=True))
 
     outcomes = await bounded(asyncio.gather(*runs))
 
-    assert all(o.reply["ok"] for o in outcomes)
+    assert all(o.decoded["ok"] for o in outcomes)
     assert world.bus.groups == 1
     assert world.bus.grouped == 4
     assert spy.grouped_units == 1
@@ -273,7 +283,7 @@ async def test_a_domain_error_in_a_group_splits_it_and_every_command_gets_its_ow
     assert grouped.bus.groups == 0  # the group never committed
     assert spy.grouped_units == 1
     assert durable_state(grouped) == durable_state(alone)
-    assert grouped.db.state.inbox["m-bad"].reply == outcomes[2].reply
+    assert grouped.db.state.inbox[("upstream", "m-bad")].reply == outcomes[2].reply
     # The rolled-back group left no events behind; each command's event is there once.
     assert sorted(map(repr, outbox(grouped, with_ids=False))) == sorted(
         map(repr, outbox(alone, with_ids=False))
@@ -286,9 +296,9 @@ async def test_a_command_that_wrote_before_its_domain_error_leaves_nothing() -> 
     grouping(world)
     handler = world.use_cases[UploadDocument]
     runs = [
-        world.bus.execute(handler, upload("d1"), "m1"),
-        world.bus.execute(WritesThenFails(), "d0", "m-fails"),
-        world.bus.execute(handler, upload("d2"), "m2"),
+        run_keyed(world, handler, upload("d1"), "m1"),
+        run_keyed(world, WritesThenFails(), "d0", "m-fails"),
+        run_keyed(world, handler, upload("d2"), "m2"),
     ]
 
     outcomes = await bounded(asyncio.gather(*runs))
@@ -296,9 +306,9 @@ async def test_a_command_that_wrote_before_its_domain_error_leaves_nothing() -> 
     assert [error_code(o.reply) for o in outcomes] == [None, "conflict", None]
     assert world.bus.split == 1
     assert world.role("d0", DAVE) is None  # neither the group nor the lone run kept it
-    assert world.db.state.inbox["m-fails"].reply == outcomes[1].reply
+    assert world.db.state.inbox[("upstream", "m-fails")].reply == outcomes[1].reply
     assert sorted(world.db.state.documents) == ["d0", "d1", "d2"]
-    retry = await bounded(world.bus.execute(WritesThenFails(), "d0", "m-fails"))
+    retry = await bounded(run_keyed(world, WritesThenFails(), "d0", "m-fails"))
     assert retry.duplicate
     assert retry.reply == outcomes[1].reply
 
@@ -335,10 +345,10 @@ async def test_a_group_over_its_time_limit_splits_and_each_command_runs_alone() 
         return await upload_handler(command, uow)
 
     outcomes = await bounded(asyncio.gather(
-        *(world.bus.execute(slow_once, upload(d), f"m-{d}") for d in ("a", "slow", "b"))
+        *(run_keyed(world, slow_once, upload(d), f"m-{d}") for d in ("a", "slow", "b"))
     ))
 
-    assert all(o.reply["ok"] for o in outcomes)
+    assert all(o.decoded["ok"] for o in outcomes)
     assert world.bus.split == 1
     assert world.bus.split_reason == "time limit"
     assert world.bus.groups == 0
@@ -363,7 +373,7 @@ async def test_two_deliveries_of_one_message_id_gathered_together_have_one_effec
 
     outcomes = await all_at_once(world, steps)
 
-    assert all(o.reply["ok"] for o in outcomes)
+    assert all(o.decoded["ok"] for o in outcomes)
     assert outcomes[0].reply == outcomes[2].reply == outcomes[4].reply
     assert sorted(o.duplicate for o in (outcomes[0], outcomes[2], outcomes[4])) == [
         False, True, True,
@@ -378,7 +388,7 @@ async def test_two_deliveries_of_one_message_id_gathered_together_have_one_effec
 async def test_a_redelivery_of_a_recorded_message_gets_the_stored_reply() -> None:
     world = World()
     grouping(world)
-    first = await bounded(world.upload("d1", message_id="m1"))
+    first = await bounded(world.run(upload("d1"), "m1"))
     assert world.bus.groups == 0
 
     steps: list[Step] = [(upload("d2"), "m2"), (upload("d1"), "m1"), (upload("d3"), "m3")]
@@ -387,7 +397,7 @@ async def test_a_redelivery_of_a_recorded_message_gets_the_stored_reply() -> Non
     assert outcomes[1].reply == first.reply
     assert outcomes[1].duplicate
     assert outcomes[1].scopes == first.scopes
-    assert outcomes[0].reply["ok"] and outcomes[2].reply["ok"]
+    assert outcomes[0].decoded["ok"] and outcomes[2].decoded["ok"]
     assert not outcomes[0].duplicate and not outcomes[2].duplicate
     assert world.bus.split == 1
     assert "recorded before" in world.bus.split_reason
@@ -419,7 +429,7 @@ async def test_every_grouped_command_invalidates_its_cache_scopes() -> None:
     )
 
     assert world.bus.groups >= 1
-    assert all(o.reply["data"]["version"] == 2 for o in outcomes)
+    assert all(o.decoded["data"]["version"] == 2 for o in outcomes)
     for doc_id in docs:
         scope = CacheScope.document(doc_id)
         assert world.cache.versions.get(scope, 0) > versions_before.get(scope, 0), scope
@@ -440,7 +450,7 @@ async def test_events_of_a_group_reach_the_outbox_once_each_in_command_order() -
 
     outcomes = await all_at_once(world, steps)
 
-    assert all(o.reply["ok"] for o in outcomes)
+    assert all(o.decoded["ok"] for o in outcomes)
     assert world.bus.groups == 1
     assert world.bus.grouped == len(steps)
     seen = [
@@ -468,7 +478,7 @@ async def test_a_caller_that_gives_up_does_not_undo_its_group() -> None:
         return await upload_handler(command, uow)
 
     tasks = [
-        asyncio.create_task(world.bus.execute(gated, upload(d), f"m-{d}")) for d in "abc"
+        asyncio.create_task(run_keyed(world, gated, upload(d), f"m-{d}")) for d in "abc"
     ]
     await asyncio.sleep(0.05)  # the group is running, held at the gate
     tasks[1].cancel()
@@ -476,10 +486,10 @@ async def test_a_caller_that_gives_up_does_not_undo_its_group() -> None:
     done = await bounded(asyncio.gather(*tasks, return_exceptions=True))
 
     assert isinstance(done[1], asyncio.CancelledError)
-    assert all(isinstance(o, Outcome) and o.reply["ok"] for o in (done[0], done[2]))
+    assert all(isinstance(o, Outcome) and o.decoded["ok"] for o in (done[0], done[2]))
     assert world.bus.groups == 1
     assert sorted(world.db.state.documents) == ["a", "b", "c"]  # b committed with its group
-    assert "m-b" in world.db.state.inbox
+    assert ("upstream", "m-b") in world.db.state.inbox
 
 
 async def test_a_command_arriving_as_the_last_runner_ends_is_still_run() -> None:
@@ -494,17 +504,17 @@ async def test_a_command_arriving_as_the_last_runner_ends_is_still_run() -> None
     async def spawning(command: UploadDocument, uow: UnitOfWork) -> Json:
         if command.doc_id == "d1" and not late:  # its first step runs before the callback
             late.append(asyncio.create_task(
-                world.bus.execute(upload_handler, upload("late"), "m-late")
+                run_keyed(world, upload_handler, upload("late"), "m-late")
             ))
         return await upload_handler(command, uow)
 
     outcomes = await bounded(asyncio.gather(
-        *(world.bus.execute(spawning, upload(d), f"m-{d}") for d in ("d0", "d1"))
+        *(run_keyed(world, spawning, upload(d), f"m-{d}") for d in ("d0", "d1"))
     ))
 
     assert world.bus.groups == 1
-    assert all(o.reply["ok"] for o in outcomes)
-    assert (await bounded(late[0], 2)).reply["ok"]
+    assert all(o.decoded["ok"] for o in outcomes)
+    assert (await bounded(late[0], 2)).decoded["ok"]
     assert "late" in world.db.state.documents
 
 
@@ -552,16 +562,14 @@ async def test_a_grouped_fake_unit_behaves_like_any_other_unit() -> None:
         assert await uow.memberships.role_of(ORG, ALICE) is not None
         folder, role = await uow.folders.get_with_role(REPORTS, ALICE)
         assert folder is not None and role is not None
-        assert set(await uow.inbox.record_many([("x1", {"ok": True}, ["s"]),
-                                                ("x2", {"ok": True}, [])])) == set()
+        x1, x2, x3 = (key_of("c", x) for x in ("x1", "x2", "x3"))
+        assert await uow.inbox.record_many([(x1, b"1", ["s"]), (x2, b"2", [])]) == set()
         await uow.commit()
     async with world.uow() as uow:
-        taken = await uow.inbox.record_many(
-            [("x1", {"ok": False}, []), ("x3", {"ok": True}, []), ("x3", {"ok": True}, [])]
-        )
-        assert taken == {"x1", "x3"}
-    assert world.db.state.inbox["x1"] == StoredReply({"ok": True}, ("s",))
-    assert "x3" not in world.db.state.inbox  # that unit was not committed
+        taken = await uow.inbox.record_many([(x1, b"0", []), (x3, b"3", []), (x3, b"3", [])])
+        assert taken == {x1.slot, x3.slot}
+    assert world.db.state.inbox[x1.slot] == StoredReply(b"1", ("s",), "str", x1.fingerprint)
+    assert x3.slot not in world.db.state.inbox  # that unit was not committed
 
 
 @pytest.mark.parametrize("size", [1, 2])
@@ -569,7 +577,7 @@ async def test_group_size_one_or_two_still_gives_every_reply(size: int) -> None:
     world = World()
     grouping(world, group_size=size)
     outcomes = await all_at_once(world, [(upload(f"d{n}"), f"m{n}") for n in range(7)])
-    assert all(o.reply["ok"] for o in outcomes)
+    assert all(o.decoded["ok"] for o in outcomes)
     assert len(world.db.state.documents) == 7
     if size == 1:
         assert world.bus.groups == 0
