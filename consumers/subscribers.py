@@ -24,7 +24,7 @@ from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
 from core.idempotency import IdempotencyKey
 from core.ports import Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
-from handlers.bus import CommandBus
+from handlers.bus import CommandBus, Commands
 from handlers.create_folder import CreateFolderHandler
 from handlers.get_document import GetDocumentHandler
 from handlers.list_folder import ListFolderHandler
@@ -50,7 +50,7 @@ def idempotency_key(body: BaseModel, raw: AbstractIncomingMessage) -> Idempotenc
     return IdempotencyKey.of(raw.user_id or "", raw.message_id, raw.routing_key or "", canonical)
 
 
-def command_runner(bus: CommandBus, use_case: UseCase) -> Run:
+def command_runner(bus: Commands, use_case: UseCase) -> Run:
     async def run(body: Any, raw: AbstractIncomingMessage) -> bytes:
         key = idempotency_key(body, raw)
         outcome = await bus.execute(use_case, body.to_command(), key, alone=bool(raw.redelivered))
@@ -90,7 +90,7 @@ def build_runners(
     clock: Clock,
     ids: IdGenerator,
     *,
-    bus: CommandBus | None = None,
+    bus: Commands | None = None,
 ) -> dict[str, Run]:
     """One runner per routing key: the use cases of the contract, wired to the ports.
     Commands share one bus, so that commands of every kind commit in groups together."""

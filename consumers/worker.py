@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import aio_pika
+import orjson
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
@@ -30,9 +31,10 @@ from faststream.rabbit import RabbitBroker
 from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
+from adapters.postgres.grouped_unit import PgGroupedUnitFactory
+from adapters.postgres.inbox import prune_inbox
 from adapters.postgres.misses import PgMissedInvalidations, PgMissedInvalidationsListener
 from adapters.postgres.outbox import PgOutbox, PgOutboxListener, outbox_backlog
-from adapters.postgres.repositories import prune_inbox
 from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
 from adapters.rabbit_publisher import RabbitEventPublisher
 from adapters.valkey_cache import CircuitBreaker, ValkeyReplyCache, make_client
@@ -47,6 +49,7 @@ from consumers.topology import declare_topology
 from core.errors import Unavailable
 from core.ports import EventPublisher, Outbox
 from handlers.bus import CommandBus
+from handlers.group_commit import GroupCommit
 from handlers.record_audit import RecordAuditEntry
 from handlers.relay_outbox import RelayOutbox
 
@@ -74,7 +77,7 @@ class Worker:
     pipeline: Pipeline | None = None
     relay: RelayOutbox | None = None
     cache: ValkeyReplyCache | None = None
-    bus: CommandBus | None = None
+    bus: GroupCommit | None = None
     audit: AuditConsumer | None = None
     audit_connection: AbstractRobustConnection | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -156,8 +159,9 @@ class Worker:
         assert self.broker is not None
         assert self.pipeline is not None
         assert self.cache is not None
-        self.bus = CommandBus(
-            uow, self.cache, group_size=self.settings.worker.group_commit,
+        self.bus = GroupCommit(
+            CommandBus(uow, self.cache, encode=orjson.dumps), PgGroupedUnitFactory(uow.db),
+            self.cache, group_size=self.settings.worker.group_commit,
             groups_in_flight=self.settings.worker.groups_in_flight,
         )
         register_commands(

@@ -19,9 +19,10 @@ from datetime import datetime
 
 import orjson
 
-from adapters.postgres.database import Conn, PgDatabase, affected
+from adapters.postgres.database import PgDatabase, affected
 from adapters.postgres.errors import translate_errors
 from adapters.postgres.outbox import PendingEvents, insert_events
+from adapters.postgres.repositories import Statements
 from core.idempotency import IdempotencyKey, StoredReply
 
 # ON CONFLICT DO NOTHING waits for a concurrent inserter of the same key: a key not
@@ -54,7 +55,7 @@ Entry = tuple[IdempotencyKey, bytes, Sequence[str]]
 
 @translate_errors
 class PgInbox:
-    def __init__(self, conn: Conn, pending: PendingEvents) -> None:
+    def __init__(self, conn: Statements, pending: PendingEvents) -> None:
         self._conn = conn
         self._pending = pending
 

@@ -24,7 +24,7 @@ from core.entities import Content, Folder
 from core.idempotency import IdempotencyKey
 from core.ports import Json
 from core.values import OrgRole, Role
-from handlers.bus import CommandBus, Outcome
+from handlers.bus import CommandBus, Commands, Outcome
 from handlers.create_folder import CreateFolder, CreateFolderHandler
 from handlers.get_document import GetDocument, GetDocumentHandler
 from handlers.list_folder import ListFolder, ListFolderHandler
@@ -46,12 +46,6 @@ DAVE = "dave"  # member who is never given a role on anything
 ADA = "ada"  # org admin
 MALLORY = "mallory"  # member of globex only
 NOBODY = "nobody"  # member of no org
-
-
-# One bug, seen from many tests: CommandBus._record builds its Outcome from uow.scopes read
-# *after* uow.commit(), and the in-memory unit forgets its events when it commits. So a
-# first delivery reports no scopes and the bus invalidates nothing: the next query can be
-# served the cached reply from before the write (until the relay invalidates).
 
 
 def encode(data: Json) -> bytes:
@@ -89,7 +83,7 @@ class World:
     def __post_init__(self) -> None:
         self.db = InMemoryDatabase(self.clock)
         self.uow = InMemoryUnitOfWorkFactory(self.db)
-        self.bus = CommandBus(self.uow, self.cache)
+        self.bus: Commands = CommandBus(self.uow, self.cache)
         self.use_cases: dict[type, Any] = {
             CreateFolder: CreateFolderHandler(self.clock, self.ids),
             UploadDocument: UploadDocumentHandler(self.clock, self.ids),

@@ -1,6 +1,6 @@
-"""Group commit in the CommandBus, over the in-memory fakes.
+"""Group commit (handlers.group_commit) around the CommandBus, over the in-memory fakes.
 
-Commands that call ``execute`` concurrently share one unit of work (``grouped=True``);
+Commands that call ``execute`` concurrently share one grouped unit of work;
 what they reply and what they leave behind must be exactly what the same commands give
 one by one. Any surprise in a group (a domain error, a message_id recorded before, the
 time limit) splits it: each of its commands runs again alone.
@@ -19,10 +19,13 @@ from adapters.memory import InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
 from core.entities import Folder
 from core.errors import Conflict
 from core.events import FolderCreated
-from core.idempotency import StoredReply
 from core.ports import Json, UnitOfWork
-from core.values import CacheScope, Role
-from handlers.bus import CommandBus, Outcome
+from core.reads import Reads
+from core.values import CacheScope, OrgRole, Role
+from handlers.bus import CommandBus, CommandUnit, Outcome
+from handlers.create_folder import CreateFolder
+from handlers.group_commit import GroupCommit
+from handlers.set_membership import RemoveMembership, SetMembership
 from handlers.share_document import ShareDocument
 from handlers.upload_document import UploadDocument, UploadDocumentHandler
 from tests.unit.conftest import (
@@ -48,26 +51,34 @@ async def bounded(awaitable: Awaitable[T], seconds: float = LIMIT) -> T:
         return await awaitable
 
 
-class SpyFactory:
-    """The fake's unit factory, remembering how each unit was asked for."""
+class SpyUnits:
+    """The fake's grouped units, counting the units asked for and what they were told to
+    read ahead."""
 
     def __init__(self, inner: InMemoryUnitOfWorkFactory) -> None:
         self.inner = inner
-        self.calls: list[tuple[bool, bool]] = []
+        self.grouped_units = 0
+        self.reads: list[Reads] = []
 
-    def __call__(self, *, read_only: bool = False, grouped: bool = False) -> InMemoryUnitOfWork:
-        self.calls.append((read_only, grouped))
-        return self.inner(read_only=read_only, grouped=grouped)
+    def __call__(self) -> InMemoryUnitOfWork:
+        self.grouped_units += 1
+        unit = self.inner.grouped()
+        spy = self
 
-    @property
-    def grouped_units(self) -> int:
-        return sum(grouped for _, grouped in self.calls)
+        async def read_ahead(reads: Reads) -> None:
+            spy.reads.append(reads)
+
+        unit.read_ahead = read_ahead  # type: ignore[method-assign]
+        return unit
 
 
-def grouping(world: World, group_size: int = 64, **options: Any) -> SpyFactory:
-    """Give the world a grouping bus over its own fakes; return the spy on its units."""
-    spy = SpyFactory(world.uow)
-    world.bus = CommandBus(spy, world.cache, group_size=group_size, **options)
+def grouping(world: World, group_size: int = 64, **options: Any) -> SpyUnits:
+    """Give the world a group commit around its bus, over its own fakes; return the spy on
+    its grouped units."""
+    spy = SpyUnits(world.uow)
+    world.bus = GroupCommit(
+        CommandBus(world.uow, world.cache), spy, world.cache, group_size=group_size, **options
+    )
     return spy
 
 
@@ -184,11 +195,11 @@ async def test_each_grouped_command_keeps_its_own_scopes_in_its_outcome_and_inbo
 async def test_a_group_takes_at_most_group_size_commands() -> None:
     world = World()
     grouping(world, group_size=4)
-    units: list[UnitOfWork] = []
+    units: list[object] = []
     upload_handler = UploadDocumentHandler(world.clock, world.ids)
 
     async def spying(command: UploadDocument, uow: UnitOfWork) -> Json:
-        units.append(uow)
+        units.append(uow.folders)  # one per unit (each command gets a view of its own)
         return await upload_handler(command, uow)
 
     outcomes = await bounded(asyncio.gather(
@@ -497,7 +508,7 @@ async def test_a_command_arriving_as_the_last_runner_ends_is_still_run() -> None
     runner task's done-callback took it out of the running set, must start a runner of its
     own (with one group in flight it was left waiting for ever)."""
     world = World()
-    world.bus = CommandBus(world.uow, world.cache, group_size=64, groups_in_flight=1)
+    grouping(world, groups_in_flight=1)
     upload_handler = UploadDocumentHandler(world.clock, world.ids)
     late: list[asyncio.Task[Outcome]] = []
 
@@ -518,7 +529,7 @@ async def test_a_command_arriving_as_the_last_runner_ends_is_still_run() -> None
     assert "late" in world.db.state.documents
 
 
-# The fake's unit: emitted / scopes_since
+# Each command's own scopes, in a shared unit
 
 
 def folder_created(n: int) -> FolderCreated:
@@ -528,48 +539,73 @@ def folder_created(n: int) -> FolderCreated:
     )
 
 
-async def test_scopes_since_gives_the_scopes_of_the_events_after_the_mark() -> None:
+async def test_a_command_unit_keeps_the_scopes_of_its_own_events() -> None:
     world = World()
     async with world.uow() as uow:
-        assert uow.emitted == 0
-        assert uow.scopes_since(0) == ()
-        uow.emit(folder_created(1), ["a", "b"])
-        mark = uow.emitted
-        assert mark == 1
-        assert uow.scopes_since(mark) == ()
-        uow.emit(folder_created(2), ["c", "a"])
-        uow.emit(folder_created(3), ["c", "d"])
-        assert uow.emitted == 3
-        assert uow.scopes_since(mark) == ("c", "a", "d")  # first-seen order, no repeats
-        assert uow.scopes_since(2) == ("c", "d")
-        assert uow.scopes_since(0) == uow.scopes == ("a", "b", "c", "d")
-        assert uow.scopes_since(3) == ()
+        first, second = CommandUnit(uow), CommandUnit(uow)
+        first.emit(folder_created(1), ["a", "b"])
+        second.emit(folder_created(2), ["c", "a"])
+        second.emit(folder_created(3), ["c", "d"])
+        assert first.scopes == ("a", "b")
+        assert second.scopes == ("c", "a", "d")  # first-seen order, no repeats
+        assert uow.scopes == ("a", "b", "c", "d")
         await uow.commit()
-        # Still answers after commit: the bus reads the scopes of a committed group.
-        assert uow.scopes_since(mark) == ("c", "a", "d")
-        assert uow.emitted == 3
     assert len(world.db.state.outbox) == 3
 
 
-async def test_a_grouped_fake_unit_behaves_like_any_other_unit() -> None:
-    world = World()
-    async with world.uow(grouped=True) as uow:
-        assert await uow.documents.preload_with_access([("nope", ALICE)], lock=True) == []
-        await uow.documents.preload(["nope"])
-        await uow.memberships.preload([(ORG, ALICE)])
-        await uow.shares.preload([("nope", ALICE)])
-        await uow.folders.preload_with_roles([(REPORTS, ALICE)])
-        assert await uow.memberships.role_of(ORG, ALICE) is not None
-        folder, role = await uow.folders.get_with_role(REPORTS, ALICE)
-        assert folder is not None and role is not None
-        x1, x2, x3 = (key_of("c", x) for x in ("x1", "x2", "x3"))
-        assert await uow.inbox.record_many([(x1, b"1", ["s"]), (x2, b"2", [])]) == set()
-        await uow.commit()
-    async with world.uow() as uow:
-        taken = await uow.inbox.record_many([(x1, b"0", []), (x3, b"3", []), (x3, b"3", [])])
-        assert taken == {x1.slot, x3.slot}
-    assert world.db.state.inbox[x1.slot] == StoredReply(b"1", ("s",), "str", x1.fingerprint)
-    assert x3.slot not in world.db.state.inbox  # that unit was not committed
+# Read-ahead: declared, optional
+
+
+async def test_declared_reads_of_a_group_are_loaded_at_once() -> None:
+    world = await with_d0(World())
+    spy = grouping(world)
+    await all_at_once(world, [
+        (upload("d1"), "m1"),
+        (ShareDocument("d0", ALICE, BOB, Role.VIEWER), "m2"),
+        (upload("d2", by=BOB), "m3"),
+    ])
+    assert world.bus.groups == 1
+    assert spy.reads == [Reads(
+        folder_roles=((REPORTS, ALICE), (REPORTS, BOB)),
+        new_documents=("d1", "d2"),
+        locked_access=(("d0", ALICE),),
+        document_roles=(("d0", BOB),),
+    )]
+
+
+class PlainUseCase:
+    """Declares nothing: reads and writes as it goes (shares a document, then reads back
+    what it wrote and what the group's earlier commands wrote)."""
+
+    async def __call__(self, command: tuple[str, str], uow: UnitOfWork) -> Json:
+        doc_id, user_id = command
+        document, access = await uow.documents.get_with_access(doc_id, ALICE, lock=True)
+        assert document is not None and access.doc_role is Role.OWNER
+        await uow.shares.put(doc_id, user_id, Role.VIEWER)
+        return {"role": await uow.shares.role_of(doc_id, user_id), "owners":
+                await uow.shares.owners(doc_id)}
+
+
+async def test_use_cases_without_read_ahead_run_grouped_exactly_as_one_by_one() -> None:
+    steps: list[Step] = [
+        (SetMembership(ORG, "erin", OrgRole.MEMBER), "m1"),
+        (CreateFolder("f-new", ORG, None, "new", "erin"), "m2"),
+        (upload("d1"), "m3"),
+        (("d1", "erin"), "m4"),
+        (ShareDocument("d1", ALICE, "erin", Role.OWNER), "m5"),
+        (("d1", CAROL), "m6"),
+        (RemoveMembership(ORG, CAROL), "m7"),
+    ]
+    grouped, alone = World(), World()
+    for world in (grouped, alone):
+        world.use_cases[tuple] = PlainUseCase()
+    grouping(grouped)
+    expected = await one_by_one(alone, steps)
+    outcomes = await all_at_once(grouped, steps)
+    assert grouped.bus.groups >= 1 and grouped.bus.split == 0
+    assert [o.reply for o in outcomes] == expected
+    assert durable_state(grouped) == durable_state(alone)
+    assert outbox(grouped) == outbox(alone)
 
 
 @pytest.mark.parametrize("size", [1, 2])

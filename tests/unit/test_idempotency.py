@@ -13,6 +13,7 @@ from core.ports import Json, UnitOfWork
 from core.values import OrgRole, Role
 from handlers.bus import CommandBus, Outcome
 from handlers.create_folder import CreateFolder
+from handlers.group_commit import GroupCommit
 from handlers.set_membership import SetMembership
 from handlers.share_document import ShareDocument
 from handlers.upload_document import UploadDocument
@@ -240,7 +241,9 @@ async def test_concurrent_commands_under_one_key_act_once_and_the_other_is_refus
 
 async def test_in_a_group_a_reused_key_is_refused_and_the_others_take_effect() -> None:
     world = World()
-    world.bus = CommandBus(world.uow, world.cache, group_size=8)
+    world.bus = GroupCommit(
+        CommandBus(world.uow, world.cache), world.uow.grouped, world.cache, group_size=8
+    )
     await world.upload("d1", message_id="m1")
     outcomes = await asyncio.gather(
         world.upload("d2", message_id="m2"),
