@@ -65,7 +65,7 @@ async def raw_client(url: str, user: str) -> AsyncIterator[RawClient]:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         replies = await channel.get_queue("amq.rabbitmq.reply-to", ensure=False)
         client = RawClient(channel, user)
-        await replies.consume(client.on_reply, no_ack=True)  # type: ignore[arg-type]
+        await replies.consume(client.on_reply, no_ack=True)
         yield client
 
 

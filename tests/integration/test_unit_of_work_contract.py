@@ -19,13 +19,27 @@ from adapters.memory import (
     InMemoryOutbox,
     InMemoryUnitOfWorkFactory,
 )
-from adapters.postgres import PgAuditLog, PgMissedInvalidations, PgOutbox, PgUnitOfWorkFactory
+from adapters.postgres import (
+    PgAuditLog,
+    PgGroupedUnitFactory,
+    PgMissedInvalidations,
+    PgOutbox,
+    PgUnitOfWorkFactory,
+)
 from core.cursor import Cursor
 from core.entities import Content, Document, DocumentVersion, Folder, Membership
-from core.errors import FolderIdTaken, FolderNameTaken
+from core.errors import FolderIdTaken, FolderNameTaken, Unavailable
 from core.events import FolderCreated, MembershipChanged
 from core.idempotency import IdempotencyKey, MessageIdReused, StoredReply
-from core.ports import AuditEntry, AuditLog, MissedInvalidations, Outbox, UnitOfWorkFactory
+from core.ports import (
+    AuditEntry,
+    AuditLog,
+    GroupedUnitFactory,
+    MissedInvalidations,
+    Outbox,
+    UnitOfWorkFactory,
+)
+from core.reads import Reads
 from core.values import OrgRole, Role
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -35,6 +49,7 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 class Adapters:
     kind: str
     uow: UnitOfWorkFactory
+    grouped: GroupedUnitFactory
     outbox: Outbox
     audit: AuditLog
     misses: MissedInvalidations
@@ -55,12 +70,11 @@ class Adapters:
 def adapters(request: pytest.FixtureRequest, uid: str) -> Adapters:
     if request.param == "memory":
         db = InMemoryDatabase()
-        # The fake's unit types its repositories narrower than the port's (mutable, hence
-        # invariant) attributes, so mypy does not take it for a UnitOfWork.
-        factory: UnitOfWorkFactory = InMemoryUnitOfWorkFactory(db)  # type: ignore[assignment]
+        fake = InMemoryUnitOfWorkFactory(db)
         return Adapters(
             "memory",
-            factory,
+            fake,
+            fake.grouped,
             InMemoryOutbox(db),
             InMemoryAuditLog(),
             InMemoryMissedInvalidations(),
@@ -70,6 +84,7 @@ def adapters(request: pytest.FixtureRequest, uid: str) -> Adapters:
     return Adapters(
         "postgres",
         PgUnitOfWorkFactory(pg),
+        PgGroupedUnitFactory(pg),
         PgOutbox(pg),
         PgAuditLog(pg),
         PgMissedInvalidations(pg),
@@ -507,6 +522,55 @@ async def test_another_command_under_a_taken_key_finds_the_row_and_is_refused(
             stored = await uow.inbox.find(key)
         assert stored is not None
         assert isinstance(stored.refusal(key), MessageIdReused)
+
+
+# Grouped units: whatever they defer, they commit what a plain unit commits, or nothing
+
+
+async def test_a_grouped_unit_commits_its_writes_events_and_inbox_rows(
+    adapters: Adapters,
+) -> None:
+    folder = await given_folder(adapters)
+    doc_id, key = adapters.id("d1"), adapters.key("m1")
+    async with adapters.grouped() as unit:
+        await unit.read_ahead(Reads(new_documents=(doc_id,), folder_roles=(
+            (folder.folder_id, "owner"),
+        )))
+        assert await unit.documents.add(*new_document(folder, doc_id, T0))
+        await unit.shares.put(doc_id, "u2", Role.EDITOR)
+        assert await unit.shares.role_of(doc_id, "u2") is Role.EDITOR
+        unit.emit(folder_created(adapters, folder), ["f:1"])
+        assert await unit.inbox.record(key, b"1", ["f:1"])
+        await unit.commit()
+    async with adapters.uow(read_only=True) as uow:
+        assert await uow.documents.get(doc_id) is not None
+        assert await uow.shares.role_of(doc_id, "u2") is Role.EDITOR
+        stored = await uow.inbox.find(key)
+    assert stored is not None and stored.reply == b"1"
+    async with adapters.outbox.claim(10) as batch:
+        assert [m.event_id for m in batch.messages] == [adapters.id("evt1")]
+
+
+async def test_a_grouped_unit_never_commits_under_a_taken_key(adapters: Adapters) -> None:
+    """The key's refusal may come at record() or be deferred to commit(); either way the
+    unit's writes and events are not committed."""
+    key = adapters.key("m1")
+    async with adapters.uow() as uow:
+        assert await uow.inbox.record(key, b"first", [])
+        await uow.commit()
+    folder = Folder.root(adapters.id("f"), adapters.id("org"), "root")
+    async with adapters.grouped() as unit:
+        await unit.folders.add(folder)
+        unit.emit(folder_created(adapters, folder), ["f:1"])
+        if await unit.inbox.record(key, b"second", []):
+            with pytest.raises(Unavailable):
+                await unit.commit()
+    async with adapters.uow(read_only=True) as uow:
+        assert await uow.folders.get(folder.folder_id) is None
+        stored = await uow.inbox.find(key)
+    assert stored is not None and stored.reply == b"first"
+    async with adapters.outbox.claim(10) as batch:
+        assert batch.messages == []
 
 
 # Outbox

@@ -82,10 +82,15 @@ def grouping(world: World, group_size: int = 64, **options: Any) -> SpyUnits:
     return spy
 
 
-def run_keyed(
+def group_commit(world: World) -> GroupCommit:
+    assert isinstance(world.bus, GroupCommit)
+    return world.bus
+
+
+async def run_keyed(
     world: World, use_case: Any, command: Any, message_id: str, *, alone: bool = False
-) -> Awaitable[Outcome]:
-    return world.bus.execute(use_case, command, key_of(command, message_id), alone=alone)
+) -> Outcome:
+    return await world.bus.execute(use_case, command, key_of(command, message_id), alone=alone)
 
 
 Step = tuple[Any, str | None]  # a command and its message_id
@@ -95,7 +100,7 @@ def upload(doc_id: str, by: str = ALICE, name: str | None = None) -> UploadDocum
     return UploadDocument(doc_id, ORG, REPORTS, by, content(name or f"{doc_id}.pdf"))
 
 
-async def one_by_one(world: World, steps: Sequence[Step]) -> list[Json]:
+async def one_by_one(world: World, steps: Sequence[Step]) -> list[bytes]:
     return [(await world.run(command, mid)).reply for command, mid in steps]
 
 
@@ -163,10 +168,10 @@ async def test_concurrent_commands_form_a_group_and_match_running_them_one_by_on
     assert [o.reply for o in outcomes] == expected
     assert all(o.decoded["ok"] for o in outcomes)
     assert not any(o.duplicate for o in outcomes)
-    assert grouped.bus.groups >= 1
-    assert grouped.bus.grouped == len(steps)
-    assert grouped.bus.split == 0
-    assert spy.grouped_units == grouped.bus.groups
+    assert group_commit(grouped).groups >= 1
+    assert group_commit(grouped).grouped == len(steps)
+    assert group_commit(grouped).split == 0
+    assert spy.grouped_units == group_commit(grouped).groups
     assert durable_state(grouped) == durable_state(alone)
     # Same events, same ids, same order: the group ran its commands in arrival order.
     assert outbox(grouped) == outbox(alone)
@@ -180,7 +185,7 @@ async def test_each_grouped_command_keeps_its_own_scopes_in_its_outcome_and_inbo
     steps: list[Step] = [(upload("d1"), "m1"), (upload("d2"), "m2"), (upload("d1"), "m3")]
     outcomes = await all_at_once(world, steps)
 
-    assert world.bus.groups == 1
+    assert group_commit(world).groups == 1
     d1, d2 = CacheScope.document("d1"), CacheScope.document("d2")
     folder = CacheScope.folder(REPORTS)
     assert [o.scopes for o in outcomes] == [(folder, d1), (folder, d2), (folder, d1)]
@@ -209,8 +214,8 @@ async def test_a_group_takes_at_most_group_size_commands() -> None:
     assert all(o.decoded["ok"] for o in outcomes)
     per_unit = [sum(u is unit for u in units) for unit in {id(u): u for u in units}.values()]
     assert max(per_unit) <= 4
-    assert world.bus.groups >= 3
-    assert world.bus.grouped == sum(n for n in per_unit if n > 1)
+    assert group_commit(world).groups >= 3
+    assert group_commit(world).grouped == sum(n for n in per_unit if n > 1)
     assert sorted(world.db.state.documents) == sorted(f"d{n}" for n in range(10))
 
 
@@ -221,7 +226,8 @@ async def test_a_lone_command_runs_alone_without_a_grouped_unit() -> None:
     outcome = await bounded(world.upload("d1", message_id="m1"))
 
     assert outcome.decoded["ok"]
-    assert (world.bus.groups, world.bus.grouped, world.bus.split) == (0, 0, 0)
+    counters = group_commit(world)
+    assert (counters.groups, counters.grouped, counters.split) == (0, 0, 0)
     assert spy.grouped_units == 0
     assert world.db.state.inbox[("upstream", "m1")].reply == outcome.reply
 
@@ -231,7 +237,7 @@ async def test_commands_one_after_the_other_are_never_grouped() -> None:
     spy = grouping(world)
     for n in range(5):
         assert (await bounded(world.upload(f"d{n}", message_id=f"m{n}"))).decoded["ok"]
-    assert world.bus.groups == 0
+    assert group_commit(world).groups == 0
     assert spy.grouped_units == 0
 
 
@@ -246,7 +252,7 @@ async def test_alone_true_bypasses_grouping_even_among_concurrent_commands() -> 
     ))
 
     assert all(o.decoded["ok"] for o in outcomes)
-    assert world.bus.groups == 0
+    assert group_commit(world).groups == 0
     assert spy.grouped_units == 0
     assert len(world.db.state.documents) == 8
 
@@ -261,8 +267,8 @@ async def test_an_alone_command_does_not_join_the_group_of_its_neighbours() -> N
     outcomes = await bounded(asyncio.gather(*runs))
 
     assert all(o.decoded["ok"] for o in outcomes)
-    assert world.bus.groups == 1
-    assert world.bus.grouped == 4
+    assert group_commit(world).groups == 1
+    assert group_commit(world).grouped == 4
     assert spy.grouped_units == 1
     assert "solo" in world.db.state.documents
 
@@ -289,9 +295,9 @@ async def test_a_domain_error_in_a_group_splits_it_and_every_command_gets_its_ow
 
     assert [o.reply for o in outcomes] == expected
     assert [error_code(o.reply) for o in outcomes] == [None, None, "forbidden", None, None]
-    assert grouped.bus.split == 1
-    assert "NotAMember" in grouped.bus.split_reason
-    assert grouped.bus.groups == 0  # the group never committed
+    assert group_commit(grouped).split == 1
+    assert "NotAMember" in group_commit(grouped).split_reason
+    assert group_commit(grouped).groups == 0  # the group never committed
     assert spy.grouped_units == 1
     assert durable_state(grouped) == durable_state(alone)
     assert grouped.db.state.inbox[("upstream", "m-bad")].reply == outcomes[2].reply
@@ -315,7 +321,7 @@ async def test_a_command_that_wrote_before_its_domain_error_leaves_nothing() -> 
     outcomes = await bounded(asyncio.gather(*runs))
 
     assert [error_code(o.reply) for o in outcomes] == [None, "conflict", None]
-    assert world.bus.split == 1
+    assert group_commit(world).split == 1
     assert world.role("d0", DAVE) is None  # neither the group nor the lone run kept it
     assert world.db.state.inbox[("upstream", "m-fails")].reply == outcomes[1].reply
     assert sorted(world.db.state.documents) == ["d0", "d1", "d2"]
@@ -339,7 +345,7 @@ async def test_a_split_group_whose_commands_depend_on_each_other_still_matches_o
 
     assert [o.reply for o in outcomes] == expected
     assert error_code(outcomes[2].reply) == "not_found"
-    assert grouped.bus.split == 1
+    assert group_commit(grouped).split == 1
     assert durable_state(grouped) == durable_state(alone)
 
 
@@ -360,9 +366,9 @@ async def test_a_group_over_its_time_limit_splits_and_each_command_runs_alone() 
     ))
 
     assert all(o.decoded["ok"] for o in outcomes)
-    assert world.bus.split == 1
-    assert world.bus.split_reason == "time limit"
-    assert world.bus.groups == 0
+    assert group_commit(world).split == 1
+    assert group_commit(world).split_reason == "time limit"
+    assert group_commit(world).groups == 0
     assert sorted(world.db.state.documents) == ["a", "b", "slow"]
     assert all(world.db.state.versions[d][-1].version == 1 for d in ("a", "b", "slow"))
     assert len(world.db.state.outbox) == 3
@@ -393,14 +399,14 @@ async def test_two_deliveries_of_one_message_id_gathered_together_have_one_effec
     assert len(world.db.state.versions["d1"]) == 1
     uploaded = [json.loads(m.body)["document"]["doc_id"] for m in world.db.state.outbox]
     assert sorted(uploaded) == ["d1", "d2", "d3"]
-    assert world.bus.groups >= 1
+    assert group_commit(world).groups >= 1
 
 
 async def test_a_redelivery_of_a_recorded_message_gets_the_stored_reply() -> None:
     world = World()
     grouping(world)
     first = await bounded(world.run(upload("d1"), "m1"))
-    assert world.bus.groups == 0
+    assert group_commit(world).groups == 0
 
     steps: list[Step] = [(upload("d2"), "m2"), (upload("d1"), "m1"), (upload("d3"), "m3")]
     outcomes = await all_at_once(world, steps)
@@ -410,8 +416,8 @@ async def test_a_redelivery_of_a_recorded_message_gets_the_stored_reply() -> Non
     assert outcomes[1].scopes == first.scopes
     assert outcomes[0].decoded["ok"] and outcomes[2].decoded["ok"]
     assert not outcomes[0].duplicate and not outcomes[2].duplicate
-    assert world.bus.split == 1
-    assert "recorded before" in world.bus.split_reason
+    assert group_commit(world).split == 1
+    assert "recorded before" in group_commit(world).split_reason
     assert world.db.state.documents["d1"].version == 1
     assert sorted(world.db.state.documents) == ["d1", "d2", "d3"]
     assert len(world.db.state.outbox) == 3
@@ -439,7 +445,7 @@ async def test_every_grouped_command_invalidates_its_cache_scopes() -> None:
         world, [(upload(d, name=f"{d}-v2.pdf"), f"m-{d}") for d in docs]
     )
 
-    assert world.bus.groups >= 1
+    assert group_commit(world).groups >= 1
     assert all(o.decoded["data"]["version"] == 2 for o in outcomes)
     for doc_id in docs:
         scope = CacheScope.document(doc_id)
@@ -462,8 +468,8 @@ async def test_events_of_a_group_reach_the_outbox_once_each_in_command_order() -
     outcomes = await all_at_once(world, steps)
 
     assert all(o.decoded["ok"] for o in outcomes)
-    assert world.bus.groups == 1
-    assert world.bus.grouped == len(steps)
+    assert group_commit(world).groups == 1
+    assert group_commit(world).grouped == len(steps)
     seen = [
         ("share", body["document_id"]) if m.routing_key.startswith("document.shared")
         else ("upload", body["document"]["doc_id"])
@@ -498,7 +504,7 @@ async def test_a_caller_that_gives_up_does_not_undo_its_group() -> None:
 
     assert isinstance(done[1], asyncio.CancelledError)
     assert all(isinstance(o, Outcome) and o.decoded["ok"] for o in (done[0], done[2]))
-    assert world.bus.groups == 1
+    assert group_commit(world).groups == 1
     assert sorted(world.db.state.documents) == ["a", "b", "c"]  # b committed with its group
     assert ("upstream", "m-b") in world.db.state.inbox
 
@@ -523,7 +529,7 @@ async def test_a_command_arriving_as_the_last_runner_ends_is_still_run() -> None
         *(run_keyed(world, spawning, upload(d), f"m-{d}") for d in ("d0", "d1"))
     ))
 
-    assert world.bus.groups == 1
+    assert group_commit(world).groups == 1
     assert all(o.decoded["ok"] for o in outcomes)
     assert (await bounded(late[0], 2)).decoded["ok"]
     assert "late" in world.db.state.documents
@@ -564,7 +570,7 @@ async def test_declared_reads_of_a_group_are_loaded_at_once() -> None:
         (ShareDocument("d0", ALICE, BOB, Role.VIEWER), "m2"),
         (upload("d2", by=BOB), "m3"),
     ])
-    assert world.bus.groups == 1
+    assert group_commit(world).groups == 1
     assert spy.reads == [Reads(
         folder_roles=((REPORTS, ALICE), (REPORTS, BOB)),
         new_documents=("d1", "d2"),
@@ -602,7 +608,7 @@ async def test_use_cases_without_read_ahead_run_grouped_exactly_as_one_by_one() 
     grouping(grouped)
     expected = await one_by_one(alone, steps)
     outcomes = await all_at_once(grouped, steps)
-    assert grouped.bus.groups >= 1 and grouped.bus.split == 0
+    assert group_commit(grouped).groups >= 1 and group_commit(grouped).split == 0
     assert [o.reply for o in outcomes] == expected
     assert durable_state(grouped) == durable_state(alone)
     assert outbox(grouped) == outbox(alone)
@@ -616,6 +622,6 @@ async def test_group_size_one_or_two_still_gives_every_reply(size: int) -> None:
     assert all(o.decoded["ok"] for o in outcomes)
     assert len(world.db.state.documents) == 7
     if size == 1:
-        assert world.bus.groups == 0
+        assert group_commit(world).groups == 0
     else:
-        assert world.bus.grouped == 2 * world.bus.groups
+        assert group_commit(world).grouped == 2 * group_commit(world).groups
