@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -67,19 +68,9 @@ class PgInbox:
         """The slots not recorded: taken before, or twice in ``replies``; the unit's events
         are written only if there are none."""
         written = self._pending.unwritten()
-        keys = [key for key, _, _ in replies]
-        row = await self._conn.fetchrow(
-            RECORD,
-            [k.message_id for k in keys],
-            [k.sender for k in keys],
-            [k.routing_key for k in keys],
-            [k.fingerprint for k in keys],
-            [reply for _, reply, _ in replies],
-            [orjson.dumps(list(scopes)).decode() for _, _, scopes in replies],
-            *written.columns(),
-        )
+        row = await self._conn.fetchrow(RECORD, *_columns(replies), *written.columns())
         assert row is not None  # an aggregate: always one row
-        slots = [k.slot for k in keys]
+        slots = [key.slot for key, _, _ in replies]
         twice = {slot for slot, n in Counter(slots).items() if n > 1}
         taken = set(slots).difference(zip(row["senders"], row["ids"], strict=True)) | twice
         if not taken:
@@ -93,6 +84,20 @@ class PgInbox:
         return StoredReply(
             row["reply"], tuple(row["scopes"]), row["routing_key"], row["fingerprint"]
         )
+
+
+def _columns(replies: Sequence[Entry]) -> tuple[list[Any], ...]:
+    """The inbox arrays of RECORD: message ids, senders, routing keys, fingerprints,
+    replies, scopes (each a JSON array in text: arrays of arrays must be rectangular)."""
+    keys = [key for key, _, _ in replies]
+    return (
+        [k.message_id for k in keys],
+        [k.sender for k in keys],
+        [k.routing_key for k in keys],
+        [k.fingerprint for k in keys],
+        [reply for _, reply, _ in replies],
+        [orjson.dumps(list(scopes)).decode() for _, _, scopes in replies],
+    )
 
 
 PRUNE_INBOX = """
