@@ -1,7 +1,9 @@
 """A unit of work that runs a group of commands: the plain repositories and inbox, with
 the grouped unit's read-ahead and write-behind (adapters.postgres.unit_state) around
 them. Each wrapper answers from what the unit knows, or sends the plain repository's
-statement; every write updates what the unit knows.
+statement; every write updates what the unit knows. The wrappers hold the plain
+repositories rather than inherit from them: a method added to a port must be added
+here too (mypy says so), with what it changes in what the unit knows.
 
 Round trips of a group: BEGIN, one statement per kind of declared read, the reads and
 writes the read-ahead does not cover, the queued writes (pipelined), one statement for
@@ -25,6 +27,7 @@ from adapters.postgres.repositories import (
 )
 from adapters.postgres.unit_of_work import PgUnitOfWork
 from adapters.postgres.unit_state import Flushing, FolderRole, GroupState
+from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.errors import Unavailable
 from core.idempotency import IdempotencyKey, StoredReply
@@ -33,24 +36,45 @@ from core.reads import Reads
 from core.values import OrgRole, Role
 
 
-class GroupedFolders(PgFolders):
+class GroupedFolders:
     def __init__(self, conn: Flushing, state: GroupState) -> None:
-        super().__init__(conn)
+        self._plain = PgFolders(conn)
         self._state = state
+
+    async def get(self, folder_id: str) -> Folder | None:
+        return await self._plain.get(folder_id)
 
     async def get_with_role(self, folder_id: str, user_id: str) -> FolderRole:
         known = self._state.folder_roles.get((folder_id, user_id))
-        return known if known is not None else await super().get_with_role(folder_id, user_id)
+        if known is not None:
+            return known
+        return await self._plain.get_with_role(folder_id, user_id)
 
     async def add(self, folder: Folder) -> None:
-        await super().add(folder)
+        await self._plain.add(folder)
         self._state.folder_added()
 
 
-class GroupedDocuments(PgDocuments):
+class GroupedDocuments:
     def __init__(self, conn: Flushing, state: GroupState) -> None:
-        super().__init__(conn)
+        self._plain = PgDocuments(conn)
         self._state = state
+
+    async def get(self, doc_id: str) -> Document | None:
+        return await self._plain.get(doc_id)
+
+    async def lock(self, doc_id: str) -> Document | None:
+        return await self._plain.lock(doc_id)
+
+    async def versions(self, doc_id: str) -> list[DocumentVersion]:
+        return await self._plain.versions(doc_id)
+
+    async def page(
+        self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
+    ) -> list[Document]:
+        return await self._plain.page(
+            folder_id, reader_id, everything=everything, limit=limit, after=after
+        )
 
     async def get_with_access(
         self, doc_id: str, user_id: str, *, lock: bool = False
@@ -58,7 +82,7 @@ class GroupedDocuments(PgDocuments):
         known = self._state.access.get((doc_id, user_id))
         if known is not None and (known[2] or not lock):
             return known[0], known[1]
-        return await super().get_with_access(doc_id, user_id, lock=lock)
+        return await self._plain.get_with_access(doc_id, user_id, lock=lock)
 
     async def add(
         self, document: Document, version: DocumentVersion, shares: Sequence[Share] = ()
@@ -68,7 +92,7 @@ class GroupedDocuments(PgDocuments):
         if exists:
             return False
         if exists is None:
-            added = await super().add(document, version, shares)
+            added = await self._plain.add(document, version, shares)
         else:
             self._state.new_documents.append(document_row(document, version, shares))
             added = True
@@ -81,40 +105,43 @@ class GroupedDocuments(PgDocuments):
         return added
 
     async def add_version(self, document: Document, version: DocumentVersion) -> None:
-        await super().add_version(document, version)
+        await self._plain.add_version(document, version)
         self._state.document_changed(document.doc_id)
 
 
-class GroupedMemberships(PgMemberships):
+class GroupedMemberships:
     def __init__(self, conn: Flushing, state: GroupState) -> None:
-        super().__init__(conn)
+        self._plain = PgMemberships(conn)
         self._state = state
 
     async def role_of(self, org_id: str, user_id: str) -> OrgRole | None:
         if (org_id, user_id) in self._state.memberships:
             return self._state.memberships[org_id, user_id]
-        return await super().role_of(org_id, user_id)
+        return await self._plain.role_of(org_id, user_id)
 
     async def put(self, membership: Membership) -> OrgRole | None:
-        before = await super().put(membership)
+        before = await self._plain.put(membership)
         self._state.membership_changed()
         return before
 
 
-class GroupedShares(PgShares):
+class GroupedShares:
     def __init__(self, conn: Flushing, state: GroupState) -> None:
-        super().__init__(conn)
+        self._plain = PgShares(conn)
         self._state = state
 
     async def role_of(self, doc_id: str, user_id: str) -> Role | None:
         if (doc_id, user_id) in self._state.shares:
             return self._state.shares[doc_id, user_id]
-        return await super().role_of(doc_id, user_id)
+        return await self._plain.role_of(doc_id, user_id)
 
     async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
         """Queued: written with the group's other share changes."""
         self._state.share_changes[doc_id, user_id] = role
         self._state.share_changed(doc_id, user_id, role)
+
+    async def owners(self, doc_id: str) -> int:
+        return await self._plain.owners(doc_id)
 
 
 class QueuedInbox:
