@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from adapters.postgres.database import PgDatabase
+from adapters.postgres.inbox import prune_inbox
 from adapters.postgres.misses import PgMissedInvalidationsListener
 from adapters.postgres.outbox import PgOutboxListener, outbox_backlog
-from adapters.postgres.repositories import prune_inbox
 from adapters.valkey_cache import ValkeyReplyCache
 from consumers import metrics
 from core.errors import Unavailable

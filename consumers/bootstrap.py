@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 
 import aio_pika
+import orjson
 from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
 
@@ -28,6 +29,7 @@ from adapters import amqp_decoding
 from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
+from adapters.postgres.grouped_unit import PgGroupedUnitFactory
 from adapters.postgres.misses import PgMissedInvalidations
 from adapters.postgres.outbox import PgOutbox
 from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
@@ -44,6 +46,7 @@ from consumers.topology import declare_topology
 from consumers.worker import ROLES, Consumer, Service, Worker
 from core.ports import EventPublisher, Outbox
 from handlers.bus import CommandBus
+from handlers.group_commit import GroupCommit
 from handlers.record_audit import RecordAuditEntry
 from handlers.relay_outbox import RelayOutbox
 
@@ -184,8 +187,9 @@ def _commands(shared: _Shared, *, wrap: Callable[[Run], Run]) -> CommandConsumer
     s = shared.settings
     broker = _broker(shared)
     uow = PgUnitOfWorkFactory(shared.db)
-    bus = CommandBus(
-        uow, shared.cache, group_size=s.worker.group_commit,
+    bus = GroupCommit(
+        CommandBus(uow, shared.cache, encode=orjson.dumps), PgGroupedUnitFactory(shared.db),
+        shared.cache, group_size=s.worker.group_commit,
         groups_in_flight=s.worker.groups_in_flight,
     )
     runners = build_runners(uow, shared.cache, SystemClock(), UuidIds(), bus=bus)
