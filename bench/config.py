@@ -10,6 +10,8 @@ class BenchConfig:
     """Counts of every measurement; every loop is bounded by these and by ``phase_timeout``."""
 
     mode: str = "default"
+    repetitions: int = 3
+    """Paired repetitions behind every ratio (its median, minimum and maximum)."""
     in_flight: int = 64
     """Requests in flight for the "at 64 in flight" figures."""
     bulk_in_flight: int = 256
@@ -54,7 +56,7 @@ class BenchConfig:
         return replace(
             cls(), mode="smoke", bulk_in_flight=64, raw_messages=200, rpc_sequential=30,
             rpc_concurrent=200, faststream_requests=64, uploads=100, shares=100,
-            query_sequential=20, query_concurrent=100, query_miss_concurrent=100,
+            query_sequential=20, query_concurrent=64, query_miss_concurrent=64,
             folder_sizes=(10, 100, 1000), size_samples=10, stored_documents=3000,
             stored_uploads=100, memory_commands=400, two_worker_uploads=100, warmup=20,
             phase_timeout=60.0,
@@ -64,6 +66,6 @@ class BenchConfig:
     def admin_readers(self) -> int:
         """Distinct readers needed so that every "miss" read has a key never seen before."""
         return (
-            self.query_sequential + self.query_miss_concurrent
+            self.query_sequential + self.query_miss_concurrent * self.repetitions
             + self.size_samples * len(self.folder_sizes) + 200
         )
