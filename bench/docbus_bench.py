@@ -1,10 +1,12 @@
-"""docbus itself, through the docbus client: commands, queries, size, memory, two workers.
+"""docbus itself, through the docbus client: the scenario, commands, store, memory, workers.
 
-``Scenario`` holds what every measurement shares: the client, the event tap on
-``doc.events``, the org and its users, and a pool of org admins seeded in PostgreSQL.
-Each admin reads at most once per measurement series, so a "miss" read always has a
-cache key nobody looked up before (the cache key is the folder or document, the reader,
-the page size and the cursor); see docs/performance.md.
+(The queries are in ``bench.queries``.) ``Scenario`` holds what every measurement shares:
+the client, the event tap on ``doc.events``, the org and its users, and a pool of org
+admins seeded in PostgreSQL. Each admin reads at most once per measurement series, so a
+"miss" read always has a cache key nobody looked up before (the cache key is the folder
+or document, the reader, the page size and the cursor); see docs/performance.md. Its
+``pair``, ``paired_seq`` and ``paired_rates`` put docbus's samples beside the raw
+references (``bench.paired``).
 """
 
 from __future__ import annotations
