@@ -57,8 +57,8 @@ class BenchConfig:
     def smoke(cls) -> BenchConfig:
         """Tiny: every phase runs, in seconds (for the test suite; numbers mean little)."""
         return replace(
-            cls(), mode="smoke", bulk_in_flight=64, raw_messages=200, rpc_sequential=30,
-            rpc_concurrent=200, faststream_requests=64, uploads=100, shares=100,
+            cls(), mode="smoke", bulk_in_flight=64, raw_messages=100, rpc_sequential=30,
+            rpc_concurrent=100, faststream_requests=64, uploads=100, shares=100,
             query_sequential=20, query_concurrent=64, query_miss_concurrent=64,
             folder_sizes=(10, 100, 1000), size_samples=10, stored_documents=3000,
             stored_uploads=100, memory_commands=400, two_worker_uploads=100, warmup=20,

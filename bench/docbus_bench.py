@@ -27,7 +27,7 @@ from bench.raw import RPC_KEY, RawRpcClient
 from bench.rpc import REQUEST
 from bench.seed import count_documents, seed_admins, seed_folder
 from bench.stats import BenchError, Run, concurrent, sequential
-from bench.throughput import events_throughput, raw_pipeline
+from bench.throughput import RawPipeline, events_throughput
 from client import DocbusClient
 
 ORG, OWNER, VIEWER = "bench-org", "u-owner", "u-viewer"
@@ -46,7 +46,8 @@ class Scenario:
     tap: EventTap
     raw: RawRpcClient
     """The raw aio-pika client of the raw responder: the references measured alongside."""
-    raw_pipeline_pid: int
+    pipeline: RawPipeline
+    """The bench's side of the raw consume-publish-ack loop, opened once for the run."""
     admins: list[str] = field(default_factory=list)
     _next_admin: int = 0
 
@@ -204,7 +205,7 @@ async def commands(s: Scenario) -> dict[str, float]:
     folder = await s.folder("uploads")
 
     async def raw(_: int) -> dict[str, float]:
-        figures = await raw_pipeline(s.stack.amqp_url, c, s.raw_pipeline_pid)
+        figures = await s.pipeline.measure(c)
         return {"raw_pipeline_paired_per_s": figures["raw_pipeline_per_s"],
                 "raw_pipeline_paired_cpu_ms": figures["raw_pipeline_cpu_ms"]}
 
@@ -246,7 +247,7 @@ async def stored(s: Scenario) -> dict[str, float]:
         return {"upload_stored_per_s": rate}
 
     async def raw(_: int) -> dict[str, float]:
-        figures = await raw_pipeline(s.stack.amqp_url, c, s.raw_pipeline_pid)
+        figures = await s.pipeline.measure(c)
         return {"raw_pipeline_stored_per_s": figures["raw_pipeline_per_s"]}
 
     samples = await repeat(c.repetitions, [ours, raw])

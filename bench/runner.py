@@ -31,7 +31,7 @@ from bench.raw import RawProcess, RawRpcClient, declare_raw_topology
 from bench.report import json_line, print_tables, with_ratios
 from bench.rpc import request_reply
 from bench.stats import BenchError
-from bench.throughput import raw_pipeline
+from bench.throughput import RawPipeline
 from client import DocbusClient
 from devtools.embedded_valkey import valkey_binary
 
@@ -166,8 +166,8 @@ async def _baselines(
     stack: Stack, config: BenchConfig, progress: Console, raw: Baselines
 ) -> dict[str, float]:
     url = stack.amqp_url
-    figures = await _phase(progress, "raw consume-publish-ack",
-                           raw_pipeline(url, config, raw.pipeline.pid))
+    async with RawPipeline(url, raw.pipeline.pid) as pipeline:
+        figures = await _phase(progress, "raw consume-publish-ack", pipeline.measure(config))
     figures |= await _phase(progress, "request-reply: raw client, FastStream, docbus client",
                             request_reply(url, config))
     return figures
@@ -180,12 +180,12 @@ async def _docbus(
     connection = await aio_pika.connect(stack.amqp_url)
     async with connection, DocbusClient(
         stack.amqp_url, timeout=30.0, connection_name="docbus-bench"
-    ) as client:
+    ) as client, RawPipeline(stack.amqp_url, raw.pipeline.pid) as pipeline:
         tap = EventTap(docbus_key)
         await tap.attach(connection, "doc.events", ["document.uploaded", "document.shared.*"])
         raw_client = RawRpcClient()
         await raw_client.open(stack.amqp_url)
-        scenario = db.Scenario(stack, config, client, tap, raw_client, raw.pipeline.pid)
+        scenario = db.Scenario(stack, config, client, tap, raw_client, pipeline)
         await scenario.prepare()
         for name, phase in DOCBUS_PHASES:
             if spy is not None:
