@@ -23,6 +23,7 @@ from bench.stats import BenchError, concurrent, sequential
 from client import DocbusClient
 
 REQUEST = {"folder_id": "bench-folder", "user_id": "bench-user", "limit": 50}
+Call = Callable[[int], Awaitable[None]]
 
 
 def _body(n: int) -> bytes:
@@ -51,9 +52,6 @@ async def request_reply(url: str, config: BenchConfig) -> dict[str, float]:
         return await _measure(_calls(raw, broker, client), config)
 
 
-Call = Callable[[int], Awaitable[None]]
-
-
 def _calls(raw: RawRpcClient, broker: RabbitBroker, client: DocbusClient) -> dict[str, Call]:
     """One checked request-reply of each client, by the prefix of its figures."""
 
@@ -76,6 +74,7 @@ def _calls(raw: RawRpcClient, broker: RabbitBroker, client: DocbusClient) -> dic
 
 
 async def _measure(calls: dict[str, Call], c: BenchConfig) -> dict[str, float]:
+    """Warm-ups, the two sequential series, then the three clients in repetitions."""
     t, lanes = c.phase_timeout, c.in_flight
     for name, call in calls.items():
         await concurrent(call, range(c.warmup), lanes, t, f"{name} warm-up")
