@@ -37,7 +37,7 @@ faults: install
 	$(BIN)/python -m tests.faults.suite
 
 bench: install
-	$(BIN)/docbus bench
+	$(BIN)/docbus bench $(ARGS)
 
 asyncapi: install
 	$(BIN)/docbus asyncapi -o docs/asyncapi.json
