@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import signal
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -31,17 +30,23 @@ from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_que
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
 from adapters.postgres.misses import PgMissedInvalidations, PgMissedInvalidationsListener
-from adapters.postgres.outbox import PgOutbox, PgOutboxListener, outbox_backlog
+from adapters.postgres.outbox import (
+    PgOutbox,
+    PgOutboxListener,
+    outbox_backlog,
+    outbox_oldest_age,
+)
 from adapters.postgres.repositories import prune_inbox
 from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
 from adapters.rabbit_publisher import RabbitEventPublisher
 from adapters.valkey_cache import CircuitBreaker, ValkeyReplyCache, make_client
-from consumers import metrics
+from consumers import metrics, readiness
 from consumers.audit_consumer import AuditConsumer
 from consumers.faults import CrashingOutbox, CrashingPublisher, CrashPoints
+from consumers.health import HealthServer, Readiness
 from consumers.pipeline import Pipeline, RetryPolicy
 from consumers.responder import Responder
-from consumers.settings import Settings, with_query
+from consumers.settings import Settings, mask_url, with_query
 from consumers.subscribers import build_runners, make_broker, register_commands
 from consumers.topology import declare_topology
 from core.errors import Unavailable
@@ -77,6 +82,8 @@ class Worker:
     bus: CommandBus | None = None
     audit: AuditConsumer | None = None
     audit_connection: AbstractRobustConnection | None = None
+    health: HealthServer | None = None
+    _collectors: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -149,8 +156,59 @@ class Worker:
             self.relay = RelayOutbox(outbox, publisher, self.cache, batch=s.worker.relay_batch)
             self._spawn(self._relay_loop())
         self._spawn(self._maintenance_loop())
-        metrics.serve(s.worker.metrics_port)
-        log.info("worker_started", roles=sorted(self.roles))
+        await self._serve_health()
+        await self._announce()
+
+    async def _announce(self) -> None:
+        """The one start-up line: what runs, against what (passwords masked)."""
+        assert self.db is not None
+        assert self.cache is not None
+        s = self.settings
+        head = None
+        with contextlib.suppress(Exception):
+            head = await self.db.fetchval("SELECT version_num FROM alembic_version")
+        log.info(
+            "worker_started",
+            version=metrics.BUILD_VERSION,
+            roles=sorted(self.roles),
+            database=mask_url(s.database.url),
+            rabbitmq=mask_url(s.rabbit.url),
+            valkey=mask_url(s.valkey.url),
+            valkey_server=await self.cache.server(),
+            migration=head,
+            http=f"{s.worker.http_host}:{s.worker.http_port}" if s.worker.http_port else None,
+        )
+
+    async def _serve_health(self) -> None:
+        assert self.db is not None
+        assert self.cache is not None
+        assert self.connection is not None
+        assert self.broker is not None
+        s = self.settings.worker
+        connections = [self.connection]
+        if self.audit_connection is not None:
+            connections.append(self.audit_connection)
+        probes = [
+            readiness.postgres(self.db),
+            readiness.rabbitmq(connections),
+            readiness.consumers(self.broker),
+            readiness.outbox(self.db, s.ready_outbox_backlog),
+            readiness.valkey(self.cache),
+        ]
+        cache = self.cache
+        self._collectors.append(
+            metrics.counting("docbus_cache", "Reply cache", lambda: asdict(cache.stats()))
+        )
+        if self.bus is not None:
+            bus = self.bus
+            self._collectors.append(
+                metrics.counting("docbus_group_commit", "Group commit", lambda: {
+                    "groups": bus.groups, "grouped_commands": bus.grouped, "splits": bus.split,
+                })
+            )
+        if s.http_port:
+            self.health = HealthServer(Readiness(probes), s.http_host, s.http_port)
+            await self.health.start()
 
     def _register_commands(self, uow: PgUnitOfWorkFactory) -> None:
         assert self.broker is not None
@@ -223,16 +281,9 @@ class Worker:
         """Refresh the gauges that are read rather than counted."""
         assert self.db is not None
         assert self.cache is not None
-        stats = dataclasses.asdict(self.cache.stats())
-        for figure, value in stats.items():
-            if isinstance(value, int):
-                metrics.CACHE.labels(figure).set(value)
-        if self.bus is not None:
-            metrics.GROUP_COMMIT.labels("groups").set(self.bus.groups)
-            metrics.GROUP_COMMIT.labels("grouped_commands").set(self.bus.grouped)
-            metrics.GROUP_COMMIT.labels("split").set(self.bus.split)
         with contextlib.suppress(Exception):
             metrics.OUTBOX_BACKLOG.set(await outbox_backlog(self.db))
+            metrics.OUTBOX_AGE.set(await outbox_oldest_age(self.db))
 
     async def _prune_inbox(self) -> None:
         assert self.db is not None
@@ -278,6 +329,10 @@ class Worker:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self.health is not None:
+            await self.health.close()
+        for collector in self._collectors:
+            metrics.forget(collector)
         if self.broker is not None:
             await self.broker.stop()
         if self.audit_connection is not None:

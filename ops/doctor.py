@@ -12,7 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
-from ops.reach import Unreachable, describe, mask, reaching
+from consumers.settings import mask_url as mask
+from ops.reach import Unreachable, describe, reaching
 
 CHECK_TIMEOUT = 10.0
 

@@ -13,23 +13,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+
+from consumers.settings import mask_url as mask
 
 SETTINGS = {
     "PostgreSQL": "DOCBUS_DATABASE_URL",
     "RabbitMQ": "DOCBUS_RABBIT_URL",
     "Valkey": "DOCBUS_VALKEY_URL",
 }
-
-
-def mask(url: str) -> str:
-    """The URL with its password replaced by ``***`` (safe to print and log)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 class OperatorError(Exception):
