@@ -20,7 +20,6 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
-from consumers import metrics
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
@@ -168,6 +167,10 @@ class CommandConsumer:
         self._pipeline = pipeline
         self._bus = bus
 
+    @property
+    def broker(self) -> RabbitBroker:
+        return self._broker
+
     async def start(self) -> None:
         await self._broker.start()
 
@@ -187,12 +190,6 @@ class CommandConsumer:
             "grouped_commands": self._bus.grouped,
             "groups_split": self._bus.split,
         }
-
-    def observe(self) -> None:
-        """Refresh the group-commit gauges."""
-        metrics.GROUP_COMMIT.labels("groups").set(self._bus.groups)
-        metrics.GROUP_COMMIT.labels("grouped_commands").set(self._bus.grouped)
-        metrics.GROUP_COMMIT.labels("split").set(self._bus.split)
 
 
 async def stop_consuming(broker: RabbitBroker) -> None:

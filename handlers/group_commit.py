@@ -20,6 +20,7 @@ only decides which commands share a unit of work.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +61,11 @@ class GroupCommit:
         group_size: int = 1,
         groups_in_flight: int = 1,
         group_timeout: float = 10.0,
+        on_commit: Callable[[int], None] = lambda size: None,
     ) -> None:
         self._bus = bus
+        self._on_commit = on_commit
+        """Told the size of each transaction committed (1: a command alone): a histogram."""
         self._units = units
         self._cache = cache
         self._group_size = group_size
@@ -85,7 +89,9 @@ class GroupCommit:
             grouped = await self._in_group(_Waiting(use_case, command, key))
             if grouped is not None:
                 return grouped
-        return await self._bus.execute(use_case, command, key)
+        outcome = await self._bus.execute(use_case, command, key)
+        self._on_commit(1)
+        return outcome
 
     async def _in_group(self, waiting: _Waiting) -> Outcome | None:
         """The outcome of the command run in a group, or None if it is to run alone.
@@ -147,6 +153,7 @@ class GroupCommit:
             return
         self.groups += 1
         self.grouped += len(group)
+        self._on_commit(len(group))
         await self._invalidate(group, outcomes)
 
     async def _commit_group(self, group: list[_Waiting]) -> list[Outcome]:

@@ -152,6 +152,14 @@ async def outbox_backlog(db: PgDatabase) -> int:
     return int(await db.fetchval("SELECT count(*) FROM outbox"))
 
 
+async def outbox_oldest_age(db: PgDatabase) -> float:
+    """Seconds since the oldest event still waiting was committed (0 when none waits)."""
+    age = await db.fetchval(
+        "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox"
+    )
+    return float(age)
+
+
 class PgOutboxListener(PgListener):
     """Wakes a relay as soon as a unit of work commits events (NOTIFY docbus_outbox)."""
 
