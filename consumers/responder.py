@@ -120,7 +120,8 @@ class Responder:
     async def reply(
         self, request: AbstractIncomingMessage, body: bytes, *, confirmed: bool = True
     ) -> None:
-        """Publish the reply if the request asked for one (exactly once per handled delivery).
+        """Publish the reply if the request asked for one (once per handled delivery; twice
+        at worst, when the connection broke mid-publish: see ``_patiently``).
 
         A command's reply is confirmed by the broker before the command is acknowledged; a
         query's need not be (it has no effect: a lost reply is a client timeout and retry),

@@ -7,6 +7,7 @@ lets FastStream publish a reply (``no_reply=True``: FastStream would publish it 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,15 +18,18 @@ from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
+from pydantic import BaseModel
 
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
 from core.cursor import CursorCodec
+from core.idempotency import IdempotencyKey
 from core.ports import Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
-from handlers.bus import CommandBus
+from handlers.bus import CommandBus, Commands
 from handlers.create_folder import CreateFolderHandler
 from handlers.get_document import GetDocumentHandler
+from handlers.group_commit import GroupCommit
 from handlers.list_folder import ListFolderHandler
 from handlers.revoke_share import RevokeShareHandler
 from handlers.set_membership import SetMembershipHandler
@@ -38,14 +42,26 @@ Query = Callable[[Any], Awaitable[bytes]]
 UseCase = Callable[[Any, Any], Awaitable[dict[str, Any]]]
 
 
-def command_runner(bus: CommandBus, use_case: UseCase) -> Run:
+def idempotency_key(body: BaseModel, raw: AbstractIncomingMessage) -> IdempotencyKey | None:
+    """The delivery's key: its message_id, scoped to the sender the broker vouches for
+    (``user_id``, validated by RabbitMQ against the login), for this routing key and this
+    validated body (canonical JSON: sorted keys, defaults filled in, so that a retry that
+    means the same matches). None without a message_id: no protection then."""
+    if not raw.message_id:
+        return None
+    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return IdempotencyKey.of(raw.user_id or "", raw.message_id, raw.routing_key or "", canonical)
+
+
+def command_runner(bus: Commands, use_case: UseCase) -> Run:
     async def run(body: Any, raw: AbstractIncomingMessage) -> bytes:
-        outcome = await bus.execute(
-            use_case, body.to_command(), raw.message_id or None, alone=bool(raw.redelivered)
-        )
+        key = idempotency_key(body, raw)
+        outcome = await bus.execute(use_case, body.to_command(), key, alone=bool(raw.redelivered))
         if outcome.duplicate:  # answered from the inbox (a redelivery, or a sender's retry)
             log.info("duplicate_message_id")
-        return orjson.dumps(outcome.reply)
+        elif outcome.refused:
+            log.warning("message_id_reused", message_id=raw.message_id, sender=raw.user_id)
+        return outcome.reply
 
     return run
 
@@ -78,7 +94,7 @@ def build_runners(
     ids: IdGenerator,
     *,
     cursor_key: bytes,
-    bus: CommandBus | None = None,
+    bus: Commands | None = None,
 ) -> dict[str, Run]:
     """One runner per routing key: the use cases of the contract, wired to the ports.
     Commands share one bus, so that commands of every kind commit in groups together;
@@ -143,3 +159,55 @@ def register_commands(
             prefetch=prefetch,
             delivery_limit=delivery_limit,
         )
+
+
+class CommandConsumer:
+    """The ``commands`` role: every command and query subscriber of one broker, for the
+    worker to start and stop."""
+
+    name = "commands"
+
+    def __init__(self, broker: RabbitBroker, pipeline: Pipeline, bus: GroupCommit) -> None:
+        self._broker = broker
+        self._pipeline = pipeline
+        self._bus = bus
+
+    @property
+    def broker(self) -> RabbitBroker:
+        return self._broker
+
+    async def start(self) -> None:
+        await self._broker.start()
+
+    async def stop_consuming(self) -> None:
+        await stop_consuming(self._broker)
+
+    async def drained(self, timeout: float) -> bool:
+        return await self._pipeline.drained(timeout)
+
+    async def close(self) -> None:
+        await self._broker.stop()
+
+    def figures(self) -> dict[str, int]:
+        return {
+            "in_flight": self._pipeline.in_flight,
+            "groups": self._bus.groups,
+            "grouped_commands": self._bus.grouped,
+            "groups_split": self._bus.split,
+        }
+
+
+async def stop_consuming(broker: RabbitBroker) -> None:
+    """basic.cancel every subscriber's consumer, without waiting for handlers.
+
+    FastStream's own stop() first marks the subscriber stopped (so deliveries that keep
+    arriving are left unacknowledged: a redelivery after the deploy) and cancels only
+    after waiting; here the broker is told first, then in-flight work finishes normally.
+    """
+    for subscriber in broker.subscribers:
+        queue = getattr(subscriber, "_queue_obj", None)
+        tag = getattr(subscriber, "_consumer_tag", None)
+        if queue is not None and tag is not None and not queue.channel.is_closed:
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+            subscriber._consumer_tag = None  # type: ignore[attr-defined]
