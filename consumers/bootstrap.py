@@ -42,7 +42,7 @@ from consumers.background import HealthService, Maintenance, RelayLoop
 from consumers.health import HealthServer, Readiness
 from consumers.pipeline import Pipeline, RetryPolicy, Run
 from consumers.responder import Responder
-from consumers.settings import Settings, mask_url, with_query
+from consumers.settings import DEVELOPMENT_CURSOR_KEY, Settings, mask_url, with_query
 from consumers.subscribers import CommandConsumer, build_runners, make_broker, register_commands
 from consumers.topology import DEAD_QUEUE_NAME, declare_topology
 from consumers.worker import ROLES, Consumer, Service, Worker
@@ -170,6 +170,10 @@ async def _about(shared: _Shared) -> dict[str, object]:
         "valkey_server": await shared.cache.server(),
         "migration": migration,
         "http": f"{s.worker.http_host}:{s.worker.http_port}" if s.worker.http_port else None,
+        # make run needs no key; production must see here that it runs on the public one
+        "cursor_key": "development (public; set DOCBUS_CURSOR_KEY)"
+        if s.worker.cursor_key.get_secret_value() == DEVELOPMENT_CURSOR_KEY
+        else "set",
     }
 
 
@@ -237,7 +241,10 @@ def _commands(shared: _Shared, *, wrap: Callable[[Run], Run]) -> CommandConsumer
         "groups": bus.groups, "grouped_commands": bus.grouped, "splits": bus.split,
     })
     shared.resources.callback(metrics.forget, figures)
-    runners = build_runners(uow, shared.cache, SystemClock(), UuidIds(), bus=bus)
+    runners = build_runners(
+        uow, shared.cache, SystemClock(), UuidIds(), bus=bus,
+        cursor_key=s.worker.cursor_key.get_secret_value().encode(),
+    )
     register_commands(
         broker,
         shared.pipeline,

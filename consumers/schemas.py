@@ -1,12 +1,17 @@
 """Message bodies of contract version 1 as pydantic models.
 
 Inbound models validate strictly (unknown fields, wrong types and bad identifiers are
-``invalid``) and turn into the use cases' commands. Outbound models describe replies and
-events for the AsyncAPI document; tests check that what the core produces fits them.
+``invalid``) and turn into the use cases' commands. Every string field refuses what
+PostgreSQL cannot store as text: NUL (by its pattern) and lone surrogates (the pipeline
+validates the parsed body in Python mode, where pydantic refuses them as ``string_unicode``
+in the field where they are). ``load_json`` parses a body strictly (UTF-8, no duplicate
+keys, no NaN). Outbound models describe replies and events for the AsyncAPI document;
+tests check that what the core produces fits them.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -21,6 +26,61 @@ from handlers.revoke_share import RevokeShare
 from handlers.set_membership import RemoveMembership, SetMembership
 from handlers.share_document import ShareDocument
 from handlers.upload_document import UploadDocument
+
+
+class NotStrictJson(ValueError):
+    """A body that is not strict JSON; ``field`` names the key at fault, if one is."""
+
+    def __init__(self, error: str, field: str = "(body)") -> None:
+        super().__init__(error)
+        self.error = error
+        self.field = field
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # "last wins" would let two readers see two bodies
+        keys = [key for key, _ in pairs]
+        raise NotStrictJson("duplicate key", next(k for k in keys if keys.count(k) > 1))
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise NotStrictJson(f"{name} is not JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
+def load_json(body: bytes) -> Any:
+    """The body parsed; NotStrictJson unless it is UTF-8 JSON without duplicate keys (at
+    any depth) and without NaN or Infinity. Lone surrogates (``"\\ud800"``) parse: the
+    schema refuses them in their field."""
+    try:
+        return _STRICT_JSON.decode(body.decode("utf-8"))
+    except NotStrictJson:
+        raise
+    except (ValueError, RecursionError) as error:  # bad UTF-8, bad JSON, nested too deep
+        raise NotStrictJson(f"not UTF-8 JSON: {error}") from None
+
+
+def storable(text: str | None) -> bool:
+    """Whether PostgreSQL can store this text: no NUL, no lone surrogate."""
+    if text is None:
+        return True
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+NO_NUL = r"^[^\x00]+$"
+"""Any text PostgreSQL can store (a lone surrogate fails before any pattern)."""
 
 Identifier = Annotated[
     str,
@@ -45,7 +105,7 @@ FolderName = Annotated[
     AfterValidator(_not_dots),
     Field(description="1-255 characters, no '/' or control characters, not '.' or '..'"),
 ]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 class Inbound(BaseModel):
@@ -74,10 +134,10 @@ class UploadDocumentIn(Inbound):
     owner_id: Identifier = Field(description="the uploading user")
     name: Name
     mime_type: Annotated[
-        str, StringConstraints(max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$")
+        str, StringConstraints(max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+(\s*;[^\x00]*)?$")
     ] = Field(description="type/subtype, e.g. application/pdf")
     blob_uri: Annotated[
-        str, StringConstraints(max_length=2048, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+        str, StringConstraints(max_length=2048, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00]+$")
     ] = Field(description="where the bytes live (an absolute URI); docbus stores no bytes")
     tags: Annotated[list[Tag], Field(max_length=100, description="may be empty")]
     size_bytes: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
@@ -138,7 +198,9 @@ class ListFolderIn(Inbound):
     folder_id: Identifier
     user_id: Identifier = Field(description="the reader")
     limit: Annotated[int, Field(ge=1, le=500)] = Field(DEFAULT_LIMIT, description="1-500")
-    cursor: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = Field(
+    cursor: Annotated[
+        str, StringConstraints(min_length=1, max_length=512, pattern=NO_NUL)
+    ] | None = Field(
         None, description="opaque next_cursor of a previous reply"
     )
 
@@ -298,9 +360,9 @@ class AuditEventIn(BaseModel):
     # pydantic would otherwise build Python objects for all of it, for nothing.
     model_config = ConfigDict(extra="ignore")
 
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    org_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+    org_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
     occurred_at: datetime
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,12 @@ class RabbitSettings(BaseSettings):
     )
 
 
+DEVELOPMENT_CURSOR_KEY = "docbus-development-cursor-key"
+"""The cursor key when none is set: every worker of every installation agrees on it (so
+``make run`` and several local workers need no configuration), but it is public, so a
+production deployment sets its own (docs/decisions.md)."""
+
+
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCBUS_")
 
@@ -69,6 +75,12 @@ class WorkerSettings(BaseSettings):
     )
     event_loop: str = Field(
         "auto", description="uvloop, asyncio, or auto (uvloop when installed): the worker's loop"
+    )
+    cursor_key: SecretStr = Field(
+        SecretStr(DEVELOPMENT_CURSOR_KEY),
+        description="secret that signs listing cursors (HMAC-SHA256); the same on every"
+        " worker; changing it makes outstanding cursors invalid",
+        min_length=16,
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")
