@@ -18,6 +18,7 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
+from consumers.lifecycle import lifecycle_queries, lifecycle_use_cases
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
@@ -91,6 +92,8 @@ def build_runners(
         "org.member.remove": command_runner(bus, memberships),
         "document.get": query_runner(GetDocumentHandler(uow, cache, orjson.dumps)),
         "folder.list": query_runner(ListFolderHandler(uow, cache, orjson.dumps)),
+        **{k: command_runner(bus, u) for k, u in lifecycle_use_cases(clock, ids).items()},
+        **{k: query_runner(q) for k, q in lifecycle_queries(uow, cache).items()},
     }
 
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol, Self
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.events import DomainEvent
+from core.lifecycle import DocumentLifecycle, FolderTree
 from core.policies import Access
 from core.values import OrgRole, Role
 
@@ -195,6 +196,10 @@ class UnitOfWork(Protocol):
     def shares(self) -> ShareRepository: ...
     @property
     def inbox(self) -> Inbox: ...
+    @property
+    def tree(self) -> FolderTree: ...
+    @property
+    def lifecycle(self) -> DocumentLifecycle: ...
 
     def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
         """Queue an event for the outbox (written at commit) with the cache scopes it changed."""

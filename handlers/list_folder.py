@@ -4,7 +4,9 @@
   not exist, the answer is ``not_found``.
 - Lists the documents the reader may read (all of them for an org admin), newest
   ``updated_at`` first, ``limit`` per page, with an opaque cursor for the next page.
-- The reply is served cache-aside; it depends on the folder and on the reader.
+- A folder in the trash (or below one) does not exist; trashed documents are not listed.
+- The reply is served cache-aside; it depends on the folder, on the reader and on the
+  folder tree (a subtree trashed or moved).
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ class ListFolderHandler:
         """The encoded reply envelope; raises InvalidCommand for a cursor we never issued."""
         after = Cursor.decode(query.cursor) if query.cursor else None
         name = f"list:{query.folder_id}:{query.user_id}:{query.limit}:{query.cursor or ''}"
-        scopes = (CacheScope.folder(query.folder_id), CacheScope.user(query.user_id))
+        # The tree scope: a folder trashed, restored, moved or purged anywhere above it.
+        scopes = (
+            CacheScope.folder(query.folder_id), CacheScope.user(query.user_id), CacheScope.TREE
+        )
         return await cached_reply(
             self._cache, name, scopes, lambda: self._load(query, after), self._encode
         )

@@ -18,8 +18,10 @@ from adapters.postgres.errors import translated
 from adapters.postgres.inbox import PgInbox
 from adapters.postgres.outbox import OUTBOX_CHANNEL, PendingEvents
 from adapters.postgres.repositories import PgDocuments, PgFolders, PgMemberships, PgShares
+from adapters.postgres.tree import PgDocumentLifecycle, PgFolderTree
 from adapters.postgres.unit_state import Connection, UnitState
 from core.events import DomainEvent
+from core.lifecycle import DocumentLifecycle, FolderTree
 from core.ports import (
     DocumentRepository,
     FolderRepository,
@@ -38,6 +40,8 @@ class PgUnitOfWork:
     memberships: MembershipRepository
     shares: ShareRepository
     inbox: Inbox
+    tree: FolderTree
+    lifecycle: DocumentLifecycle
 
     def __init__(self, db: PgDatabase, *, read_only: bool = False, grouped: bool = False) -> None:
         self._db = db
@@ -58,6 +62,8 @@ class PgUnitOfWork:
         self.memberships = PgMemberships(view, state)
         self.shares = PgShares(view, state)
         self.inbox = PgInbox(view, self._events)  # type: ignore[arg-type]
+        self.tree = PgFolderTree(view)
+        self.lifecycle = PgDocumentLifecycle(view)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
