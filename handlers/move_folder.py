@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.entities import Folder
-from core.errors import FolderCycle
+from core.errors import FolderCycle, FolderNotFound
 from core.lifecycle_events import FolderMoved
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
 from core.values import Capability
@@ -37,9 +37,12 @@ class MoveFolderHandler:
         self._stamps = Stamps(clock, ids)
 
     async def __call__(self, cmd: MoveFolder, uow: UnitOfWork) -> Json:
-        seen = await live_folder(uow, cmd.folder_id, cmd.user_id, Capability.WRITE)
-        await uow.tree.lock_tree(seen.org_id)
-        # Read again under the org's lock: a move that committed meanwhile changed it.
+        # The org's lock first, then the folder's row: always in that order (a move's
+        # foreign key check takes the new parent's row, so rows first could deadlock).
+        seen = await uow.tree.find(cmd.folder_id, cmd.user_id)
+        if seen is None:
+            raise FolderNotFound(cmd.folder_id)
+        await uow.tree.lock_tree(seen.folder.org_id)
         folder = await live_folder(uow, cmd.folder_id, cmd.user_id, Capability.WRITE)
         parent = await self._parent(cmd, folder, uow)
         if cmd.parent_id == folder.parent_id:
