@@ -137,6 +137,28 @@ class InMemoryFolderTree:
         return items[:limit]
 
 
+    async def try_lock_sweeper(self) -> bool:
+        """Always: write units run one at a time."""
+        return True
+
+    async def expired(self, before: datetime, limit: int) -> list[TrashItem]:
+        documents = sorted(
+            (d for d in self._s.documents.values()
+             if d.trashed_at is not None and d.trashed_at < before),
+            key=lambda d: (d.trashed_at, d.doc_id),
+        )
+        folders = sorted(
+            (f for f in self._s.folders.values()
+             if f.trashed_at is not None and f.trashed_at < before),
+            key=lambda f: (-len(f.ancestors), f.trashed_at, f.folder_id),
+        )
+        items = [TrashItem("document", d, None, d.trashed_by or "", d.trashed_at)
+                 for d in documents if d.trashed_at is not None]
+        items += [TrashItem("folder", None, f, f.trashed_by or "", f.trashed_at)
+                  for f in folders if f.trashed_at is not None]
+        return items[:limit]
+
+
 def purge_document(state: State, doc_id: str) -> PurgedDocument:
     versions = state.versions.pop(doc_id, [])
     del state.documents[doc_id]

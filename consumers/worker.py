@@ -49,6 +49,7 @@ from core.ports import EventPublisher, Outbox
 from handlers.bus import CommandBus
 from handlers.record_audit import RecordAuditEntry
 from handlers.relay_outbox import RelayOutbox
+from handlers.sweep_trash import SweepTrash
 
 log = structlog.get_logger("docbus.worker")
 ROLES = frozenset({"commands", "relay", "audit"})
@@ -123,6 +124,7 @@ class Worker:
         uow = PgUnitOfWorkFactory(self.db)
         if "commands" in self.roles:
             self._register_commands(uow)
+            self._spawn(self._sweep_loop(uow))
         await self.broker.start()
         if "audit" in self.roles:
             self.audit_connection = await aio_pika.connect_robust(
@@ -202,6 +204,24 @@ class Worker:
             metrics.EVENTS_RELAYED.inc(sent)
             if sent < self.settings.worker.relay_batch:
                 return total
+
+    async def _sweep_loop(self, uow: PgUnitOfWorkFactory) -> None:
+        """Purge what stayed in the trash past the retention (one sweeper at a time across
+        workers: the others find the lock taken and wait for the next round)."""
+        assert self.cache is not None
+        s = self.settings.worker
+        sweep = SweepTrash(
+            uow, self.cache, SystemClock(), UuidIds(),
+            retention=timedelta(days=s.trash_retention_days), batch=s.trash_sweep_batch,
+        )
+        while not self._stopping.is_set():
+            try:
+                if swept := await sweep.until_done():
+                    log.info("trash_swept", items=swept)
+            except Exception:
+                log.warning("trash_sweep_failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), s.trash_sweep_seconds)
 
     async def _maintenance_loop(self) -> None:
         """Apply missed cache invalidations (at once when another worker records one, and

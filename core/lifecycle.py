@@ -156,6 +156,17 @@ class FolderTree(Protocol):
         them if ``everything``), most recently trashed first, strictly after ``after``."""
         ...
 
+    async def try_lock_sweeper(self) -> bool:
+        """Become the one retention sweeper until the end of the unit; False if another
+        unit is sweeping."""
+        ...
+
+    async def expired(self, before: datetime, limit: int) -> list[TrashItem]:
+        """Up to ``limit`` items trashed by their own command before ``before``, locked
+        (skipping any another unit holds): documents first, then folders deepest first, so
+        that purging them in this order never purges anything twice."""
+        ...
+
 
 class DocumentLifecycle(Protocol):
     """Changes to a document other than uploads and shares (uow.lifecycle)."""

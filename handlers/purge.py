@@ -20,7 +20,6 @@ from core.errors import NotInTrash
 from core.lifecycle import PurgedDocument
 from core.lifecycle_events import DocumentPurged, FolderPurged
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
-from core.values import CacheScope
 from handlers.lifecycle import Stamps, any_document, any_folder, document_scopes, subtree_scopes
 
 
@@ -46,7 +45,7 @@ class PurgeDocumentHandler:
             raise NotInTrash("document", cmd.doc_id)
         purged = await uow.lifecycle.purge(cmd.doc_id)
         event = purged_event(self._stamps, document.org_id, purged, cmd.user_id)
-        uow.emit(event, [*document_scopes(document, trash=True), CacheScope.TREE])
+        uow.emit(event, document_scopes(document, trash=True))
         return {"doc_id": cmd.doc_id, "documents": 1, "blob_uris": list(purged.blob_uris)}
 
 

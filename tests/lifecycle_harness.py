@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from adapters.memory import FixedClock, InMemoryReplyCache, SequentialIds
@@ -32,6 +33,7 @@ from handlers.restore_folder import RestoreFolder, RestoreFolderHandler
 from handlers.revert_document import RevertDocument, RevertDocumentHandler
 from handlers.set_membership import SetMembership, SetMembershipHandler
 from handlers.share_document import ShareDocument, ShareDocumentHandler
+from handlers.sweep_trash import SweepTrash
 from handlers.trash_document import TrashDocument, TrashDocumentHandler
 from handlers.trash_folder import TrashFolder, TrashFolderHandler
 from handlers.trash_list import ListTrash, TrashListHandler
@@ -69,6 +71,7 @@ class Life:
 
     def __post_init__(self) -> None:
         ids = SequentialIds(f"{self.prefix}evt-")
+        self.sweep_ids = SequentialIds(f"{self.prefix}sweep-")
         self.bus = CommandBus(self.uow, self.cache)
         self.use_cases = {cmd: make(self.clock, ids) for cmd, make in HANDLERS.items()}
         self.get_document = GetDocumentHandler(self.uow, self.cache, encode)
@@ -119,6 +122,10 @@ class Life:
         await self.ok(ShareDocument(doc, ALICE, editor, Role.EDITOR))
         await self.ok(ShareDocument(doc, ALICE, viewer, Role.VIEWER))
         return doc
+
+    def sweeper(self, days: float = 30, batch: int = 100) -> SweepTrash:
+        return SweepTrash(self.uow, self.cache, self.clock, self.sweep_ids,
+                          retention=timedelta(days=days), batch=batch)
 
     # queries, decoded
     async def get(self, doc_id: str, user: str = ALICE) -> Json:

@@ -4,6 +4,8 @@ same alone or in a group (see unit_state)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 from asyncpg import Record
 
@@ -131,6 +133,18 @@ class PgFolderTree:
         items = [_document_item(row) for row in documents] + [_folder_item(row) for row in folders]
         items.sort(key=lambda item: item.position, reverse=True)
         return items[:limit]
+
+
+    async def try_lock_sweeper(self) -> bool:
+        return bool(await self._conn.fetchval(sql.SWEEPER_LOCK))
+
+    async def expired(self, before: datetime, limit: int) -> list[TrashItem]:
+        documents = await self._conn.fetch(sql.EXPIRED_DOCUMENTS, before, limit)
+        items = [_document_item(row) for row in documents]
+        if len(items) < limit:
+            folders = await self._conn.fetch(sql.EXPIRED_FOLDERS, before, limit - len(items))
+            items += [_folder_item(row) for row in folders]
+        return items
 
 
 def _document_item(row: Record) -> TrashItem:

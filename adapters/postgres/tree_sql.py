@@ -152,3 +152,17 @@ def trash_folders_sql(*, everything: bool, after: bool) -> str:
         f"SELECT {FOLDER_COLUMNS} FROM folders f WHERE {' AND '.join(conditions)}"  # noqa: S608
         " ORDER BY f.trashed_at DESC, f.folder_id DESC LIMIT $2"
     )
+
+SWEEPER_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended('docbus/trash-sweeper', 0))"
+EXPIRED_DOCUMENTS = f"""
+SELECT {DOCUMENT_COLUMNS} FROM documents d
+WHERE d.trashed_at IS NOT NULL AND d.trashed_at < $1
+ORDER BY d.trashed_at, d.doc_id LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""  # noqa: S608 - constants only
+EXPIRED_FOLDERS = f"""
+SELECT {FOLDER_COLUMNS} FROM folders f
+WHERE f.trashed_at IS NOT NULL AND f.trashed_at < $1
+ORDER BY cardinality(f.ancestors) DESC, f.trashed_at, f.folder_id LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""  # noqa: S608 - constants only

@@ -10,15 +10,18 @@ import asyncio
 import pytest
 
 from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
+from adapters.postgres.tree_sql import SWEEPER_LOCK
 from handlers.create_folder import CreateFolder
 from handlers.move_folder import MoveFolder
 from handlers.rename_folder import RenameFolder
 from handlers.restore_folder import RestoreFolder
+from handlers.trash_document import TrashDocument
 from handlers.trash_folder import TrashFolder
 from tests.lifecycle_harness import ADA, ALICE, Life, code
 from tests.unit.test_lifecycle import (  # noqa: F401 - collected again, on PostgreSQL
     test_a_document_cannot_come_back_while_its_folder_is_in_the_trash,
     test_a_folder_cannot_move_into_itself_or_below_itself,
+    test_a_folder_purge_emits_one_document_purged_each_then_folder_purged,
     test_a_move_onto_a_taken_name_conflicts_and_a_stay_changes_nothing,
     test_a_move_target_must_be_a_live_folder_of_the_same_org,
     test_a_trashed_document_disappears_and_refuses_everything_but_restore_and_purge,
@@ -43,6 +46,9 @@ from tests.unit.test_lifecycle import (  # noqa: F401 - collected again, on Post
     test_restoring_a_live_folder_changes_nothing,
     test_revert_stores_the_next_version_with_the_old_content,
     test_revert_to_an_unknown_version_is_not_found,
+    test_the_sweeper_purges_what_stayed_past_the_retention_with_events,
+    test_the_sweeper_works_in_bounded_batches,
+    test_trash_emits_document_trashed_with_exactly_its_fields,
     test_trash_lists_what_the_reader_could_restore_newest_first,
     test_trash_needs_share_and_the_reply_shows_trashed_at,
     test_trash_pages_with_a_cursor,
@@ -96,3 +102,13 @@ async def test_crossing_moves_never_make_a_cycle(life: Life) -> None:
         life.run(MoveFolder(a, ALICE, b)), life.run(MoveFolder(b, ALICE, a))
     )
     assert sorted(code(o) or "ok" for o in outcomes) == ["conflict", "ok"]
+
+
+async def test_one_sweeper_at_a_time(life: Life, pg_db: PgDatabase) -> None:
+    doc = await life.document("old")
+    await life.ok(TrashDocument(doc, ALICE))
+    life.clock.advance(31 * 86400)
+    async with pg_db.pool.acquire() as other, other.transaction():
+        assert await other.fetchval(SWEEPER_LOCK)  # another sweeper is at work
+        assert await life.sweeper()() == 0
+    assert await life.sweeper()() >= 1
