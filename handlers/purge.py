@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import NotInTrash
+from core.errors import FolderNotFound, NotInTrash
 from core.lifecycle import PurgedDocument
 from core.lifecycle_events import DocumentPurged, FolderPurged
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
@@ -54,6 +54,11 @@ class PurgeFolderHandler:
         self._stamps = Stamps(clock, ids)
 
     async def __call__(self, cmd: PurgeFolder, uow: UnitOfWork) -> Json:
+        seen = await uow.tree.find(cmd.folder_id, cmd.user_id)
+        if seen is None:
+            raise FolderNotFound(cmd.folder_id)
+        # The org's tree lock, then rows (as moves do): no move changes the subtree meanwhile.
+        await uow.tree.lock_tree(seen.folder.org_id)
         state = await any_folder(uow, cmd.folder_id, cmd.user_id)
         if not state.in_trash:
             raise NotInTrash("folder", cmd.folder_id)

@@ -1,6 +1,8 @@
 """core.lifecycle ports on PostgreSQL: the folder tree and documents' lives (uow.tree,
-uow.lifecycle). Plain statements on the unit's connection: no read-ahead, so they run the
-same alone or in a group (see unit_state)."""
+uow.lifecycle). Plain statements on the unit's connection: no read-ahead of their own.
+In a grouped unit, every write here makes the unit forget what it read ahead about the
+documents and folders it may have changed (see unit_state), so later commands of the
+group read them again."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from asyncpg import Record
 from adapters.postgres import tree_sql as sql
 from adapters.postgres.database import Conn
 from adapters.postgres.errors import translate_errors
-from adapters.postgres.unit_state import Connection
+from adapters.postgres.unit_state import Connection, UnitState
 from core.entities import Content, Document, DocumentVersion, Folder
 from core.errors import FolderNameTaken
 from core.lifecycle import FolderAccess, FolderState, PurgedDocument, TrashItem, TrashPosition
@@ -49,10 +51,17 @@ def _name_taken(exc: asyncpg.UniqueViolationError, name: str) -> Exception:
     return exc
 
 
+def _forget_tree(state: UnitState) -> None:
+    """A folder change may change every document's and folder's trash state or place."""
+    state.access.clear()
+    state.folder_roles.clear()
+
+
 @translate_errors
 class PgFolderTree:
-    def __init__(self, conn: Conn | Connection) -> None:
+    def __init__(self, conn: Conn | Connection, state: UnitState) -> None:
         self._conn = conn
+        self._state = state
 
     async def find(self, folder_id: str, user_id: str, *, lock: bool = False) -> FolderState | None:
         row = await self._conn.fetchrow(sql.LOCK_FOLDER if lock else sql.FIND_FOLDER,
@@ -73,6 +82,7 @@ class PgFolderTree:
             await self._conn.execute(sql.RENAME_SUBTREE, folder.folder_id, name, path, folder.path)
         except asyncpg.UniqueViolationError as exc:
             raise _name_taken(exc, name) from exc
+        _forget_tree(self._state)
         return Folder(folder.folder_id, folder.org_id, folder.parent_id, name, path,
                       folder.ancestors, folder.trashed_at, folder.trashed_by)
 
@@ -86,6 +96,7 @@ class PgFolderTree:
             )
         except asyncpg.UniqueViolationError as exc:
             raise _name_taken(exc, folder.name) from exc
+        _forget_tree(self._state)
         return moved
 
     async def set_trashed(self, folder: Folder) -> None:
@@ -95,6 +106,7 @@ class PgFolderTree:
             )
         except asyncpg.UniqueViolationError as exc:
             raise _name_taken(exc, folder.name) from exc
+        _forget_tree(self._state)
 
     async def children(
         self, org_id: str, parent_id: str | None, *, limit: int, after: tuple[str, str] | None
@@ -116,6 +128,9 @@ class PgFolderTree:
         purged = [PurgedDocument(row["doc_id"], tuple(row["blob_uris"])) for row in rows]
         await self._conn.execute(sql.PURGE_DOCUMENTS, [p.doc_id for p in purged])
         await self._conn.execute(sql.PURGE_FOLDERS, ids)
+        _forget_tree(self._state)
+        for document in purged:
+            self._state.exists[document.doc_id] = False
         return purged
 
     async def trash_page(
@@ -157,8 +172,9 @@ def _folder_item(row: Record) -> TrashItem:
 
 @translate_errors
 class PgDocumentLifecycle:
-    def __init__(self, conn: Conn | Connection) -> None:
+    def __init__(self, conn: Conn | Connection, state: UnitState) -> None:
         self._conn = conn
+        self._state = state
 
     async def save(self, document: Document) -> None:
         d = document
@@ -166,6 +182,7 @@ class PgDocumentLifecycle:
             sql.SAVE_DOCUMENT, d.doc_id, d.content.name, d.folder_id, d.updated_at,
             d.trashed_at, d.trashed_by,
         )
+        self._state.document_changed(d.doc_id)
 
     async def version(self, doc_id: str, version: int) -> DocumentVersion | None:
         row = await self._conn.fetchrow(sql.VERSION, doc_id, version)
@@ -180,6 +197,8 @@ class PgDocumentLifecycle:
     async def purge(self, doc_id: str) -> PurgedDocument:
         blobs: list[str] | None = await self._conn.fetchval(sql.BLOBS_OF_DOCUMENT, doc_id)
         await self._conn.execute(sql.PURGE_DOCUMENTS, [doc_id])
+        self._state.document_changed(doc_id)
+        self._state.exists[doc_id] = False
         return PurgedDocument(doc_id, tuple(blobs or ()))
 
 

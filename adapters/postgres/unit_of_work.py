@@ -62,8 +62,8 @@ class PgUnitOfWork:
         self.memberships = PgMemberships(view, state)
         self.shares = PgShares(view, state)
         self.inbox = PgInbox(view, self._events)  # type: ignore[arg-type]
-        self.tree = PgFolderTree(view)
-        self.lifecycle = PgDocumentLifecycle(view)
+        self.tree = PgFolderTree(view, state)
+        self.lifecycle = PgDocumentLifecycle(view, state)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
