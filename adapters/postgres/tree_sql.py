@@ -11,9 +11,11 @@ FOLDER_COLUMNS = "f.folder_id, f.org_id, f.parent_id, f.name, f.path, f.ancestor
     "f.trashed_at, f.trashed_by"
 
 # Whether a folder above ``f`` is in the trash.
+# (``a.org_id`` too: whichever index the planner picks, primary key probes or the org's
+# part of ix_folders_trash, it never walks other orgs' trash.)
 ABOVE_IN_TRASH = (
     "EXISTS (SELECT 1 FROM folders a WHERE a.folder_id = ANY(f.ancestors)"
-    " AND a.trashed_at IS NOT NULL)"
+    " AND a.org_id = f.org_id AND a.trashed_at IS NOT NULL)"
 )
 
 # Whether the folder ``folder_id`` (an SQL expression) or one above it is in the trash.
@@ -21,7 +23,8 @@ def folder_in_trash(folder_id: str) -> str:
     return (
         "EXISTS (SELECT 1 FROM folders t JOIN folders a"  # noqa: S608 - a column name
         " ON a.folder_id = ANY(t.ancestors || t.folder_id::text)"
-        f" WHERE t.folder_id = {folder_id} AND a.trashed_at IS NOT NULL)"
+        f" WHERE t.folder_id = {folder_id} AND a.org_id = t.org_id"
+        " AND a.trashed_at IS NOT NULL)"
     )
 
 
