@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from core.entities import Document, DocumentVersion, Folder
 from core.errors import FolderNameTaken
@@ -19,8 +19,17 @@ from core.lifecycle import (
 )
 from core.values import OrgRole, Role
 
-if TYPE_CHECKING:
-    from adapters.memory import State
+
+class State(Protocol):
+    """What these fakes use of adapters.memory.State (named here, not imported: memory
+    imports this module)."""
+
+    folders: dict[str, Folder]
+    documents: dict[str, Document]
+    versions: dict[str, list[DocumentVersion]]
+    memberships: dict[tuple[str, str], OrgRole]
+    shares: dict[tuple[str, str], Role]
+    folder_shares: dict[tuple[str, str], tuple[Role, datetime | None]]
 
 
 def above_in_trash(state: State, folder: Folder) -> bool:
