@@ -77,7 +77,14 @@ class WorkerSettings(BaseSettings):
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")
-    metrics_port: int = Field(0, description="Prometheus metrics port; 0 disables")
+    http_host: str = Field(
+        "0.0.0.0",  # noqa: S104 - scraped and probed from outside the container
+        description="address of the /healthz, /readyz and /metrics server",
+    )
+    http_port: int = Field(0, description="port of /healthz, /readyz, /metrics; 0 disables")
+    ready_outbox_backlog: int = Field(
+        10_000, description="not ready while more events than this wait in the outbox"
+    )
 
 
 class Settings:
@@ -88,6 +95,17 @@ class Settings:
         self.valkey = ValkeySettings()
         self.rabbit = RabbitSettings()
         self.worker = WorkerSettings()
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (safe to print and log)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def with_query(url: str, **params: object) -> str:

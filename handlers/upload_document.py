@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.entities import Content, Document, DocumentVersion, Folder, Share
@@ -28,6 +27,7 @@ from core.errors import (
 )
 from core.events import DocumentUploaded
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
+from core.reads import Reads, ReadsAhead
 from core.values import CacheScope, Capability, Role
 from core.views import document_view
 
@@ -41,16 +41,17 @@ class UploadDocument:
     content: Content
 
 
-class UploadDocumentHandler:
+class UploadDocumentHandler(ReadsAhead[UploadDocument]):
     def __init__(self, clock: Clock, ids: IdGenerator) -> None:
         self._clock = clock
         self._ids = ids
 
-    async def prepare(self, cmds: Sequence[UploadDocument], uow: UnitOfWork) -> None:
-        """Read ahead for a group: the folders with their uploaders' roles, and which of
-        the documents exist already."""
-        await uow.folders.preload_with_roles([(c.folder_id, c.owner_id) for c in cmds])
-        await uow.documents.preload([c.doc_id for c in cmds])
+    def reads(self, command: UploadDocument) -> Reads:
+        """The folder with the uploader's role, and whether the document exists."""
+        return Reads(
+            folder_roles=((command.folder_id, command.owner_id),),
+            new_documents=(command.doc_id,),
+        )
 
     async def __call__(self, cmd: UploadDocument, uow: UnitOfWork) -> Json:
         folder, org_role = await uow.folders.get_with_role(cmd.folder_id, cmd.owner_id)

@@ -83,6 +83,8 @@ EVENT_WHEN: dict[str, str] = {
 }
 DEAD_HEADERS: dict[str, str] = {
     ERROR_HEADER: "why the message was dead-lettered",
+    "x-docbus-error-details": "for an invalid message: the validation details as a JSON list "
+    "of {field, error} (the same as the `invalid` reply's details)",
     "x-docbus-original-exchange": "the exchange it was first published to",
     "x-docbus-original-routing-key": "the routing key it was first published with",
     "x-docbus-failed-at": "when it failed, RFC 3339 UTC",

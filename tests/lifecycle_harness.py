@@ -38,6 +38,7 @@ from handlers.trash_document import TrashDocument, TrashDocumentHandler
 from handlers.trash_folder import TrashFolder, TrashFolderHandler
 from handlers.trash_list import ListTrash, TrashListHandler
 from handlers.upload_document import UploadDocument, UploadDocumentHandler
+from tests.unit.conftest import key_of
 
 ALICE, BOB, CAROL, DAVE, ADA, MALLORY = "alice", "bob", "carol", "dave", "ada", "mallory"
 
@@ -58,7 +59,7 @@ def encode(data: Json) -> bytes:
 
 
 def code(outcome: Outcome | Json) -> str | None:
-    reply = outcome.reply if isinstance(outcome, Outcome) else outcome
+    reply = outcome.decoded if isinstance(outcome, Outcome) else outcome
     return None if reply["ok"] else str(reply["error"]["code"])
 
 
@@ -101,12 +102,13 @@ class Life:
     # commands
     async def run(self, command: Any, message_id: str | None = None) -> Outcome:
         self.clock.advance(1)
-        return await self.bus.execute(self.use_cases[type(command)], command, message_id)
+        key = None if message_id is None else key_of(command, message_id)
+        return await self.bus.execute(self.use_cases[type(command)], command, key)
 
     async def ok(self, command: Any) -> Json:
-        outcome = await self.run(command)
-        assert outcome.reply["ok"], outcome.reply
-        data: Json = outcome.reply["data"]
+        reply = (await self.run(command)).decoded
+        assert reply["ok"], reply
+        data: Json = reply["data"]
         return data
 
     async def upload(self, doc: str, folder: str | None = None, by: str = ALICE,
@@ -118,7 +120,7 @@ class Life:
                        editor: str = BOB) -> str:
         """A new document by alice (owner), bob editor, carol viewer."""
         doc = self.id(name)
-        assert (await self.upload(doc, folder)).reply["ok"]
+        assert (await self.upload(doc, folder)).decoded["ok"]
         await self.ok(ShareDocument(doc, ALICE, editor, Role.EDITOR))
         await self.ok(ShareDocument(doc, ALICE, viewer, Role.VIEWER))
         return doc

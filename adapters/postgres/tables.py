@@ -1,4 +1,4 @@
-"""The schema as SQLAlchemy Core metadata: the reference that the migrations must match.
+"""The schema as SQLAlchemy Core metadata: the reference that the migrations must build.
 
 The hot path does not use these objects (it runs hand-written SQL on asyncpg); they
 describe the schema for Alembic, for tooling, and for the test that checks the migrated
@@ -142,13 +142,18 @@ folder_shares = Table(
 )
 Index("ix_folder_shares_user", folder_shares.c.user_id, folder_shares.c.folder_id)
 
+# Keyed by (message_id, sender): see core.idempotency. routing_key and fingerprint are
+# NULL only in rows recorded before migration 0002; reply holds the exact bytes sent.
 inbox = Table(
     "inbox", metadata,
     Column("message_id", Text, nullable=False),
-    Column("reply", JSONB, nullable=False),
+    Column("reply", LargeBinary, nullable=False),
     Column("scopes", ARRAY(Text), nullable=False),
     _at("created_at", default_now=True),
-    PrimaryKeyConstraint("message_id", name="inbox_pkey"),
+    Column("sender", Text, nullable=False),
+    Column("routing_key", Text, nullable=True),
+    Column("fingerprint", Text, nullable=True),
+    PrimaryKeyConstraint("message_id", "sender", name="inbox_pkey"),
 )
 Index("ix_inbox_created_at", inbox.c.created_at)
 

@@ -1,8 +1,10 @@
 """core.lifecycle ports on PostgreSQL: the folder tree and documents' lives (uow.tree,
-uow.lifecycle). Plain statements on the unit's connection: no read-ahead of their own.
-In a grouped unit, every write here makes the unit forget what it read ahead about the
-documents and folders it may have changed (see unit_state), so later commands of the
-group read them again."""
+uow.lifecycle). Plain statements on the unit's connection, nothing remembered, no
+read-ahead of their own.
+
+In a grouped unit (adapters.postgres.grouped_unit) the Grouped* wrappers below send the
+same statements, and every write makes the unit forget what it knows about the documents
+and folders it may have changed, so that later commands of the group read them again."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import asyncpg
 from asyncpg import Record
 
 from adapters.postgres import tree_sql as sql
-from adapters.postgres.database import Conn
 from adapters.postgres.errors import translate_errors
-from adapters.postgres.unit_state import Connection, UnitState
+from adapters.postgres.repositories import Statements
+from adapters.postgres.tree_sql import folder_of
+from adapters.postgres.unit_state import GroupState
 from core.entities import Content, Document, DocumentVersion, Folder
 from core.errors import FolderNameTaken
 from core.lifecycle import FolderAccess, FolderState, PurgedDocument, TrashItem, TrashPosition
@@ -25,13 +28,6 @@ TRASH_DOCUMENTS = {
     (e, a): sql.trash_documents_sql(everything=e, after=a) for e in BOTH for a in BOTH
 }
 TRASH_FOLDERS = {(e, a): sql.trash_folders_sql(everything=e, after=a) for e in BOTH for a in BOTH}
-
-
-def folder_of(row: Record) -> Folder:
-    return Folder(
-        row["folder_id"], row["org_id"], row["parent_id"], row["name"], row["path"],
-        tuple(row["ancestors"]), row["trashed_at"], row["trashed_by"],
-    )
 
 
 def document_of(row: Record) -> Document:
@@ -51,17 +47,10 @@ def _name_taken(exc: asyncpg.UniqueViolationError, name: str) -> Exception:
     return exc
 
 
-def _forget_tree(state: UnitState) -> None:
-    """A folder change may change every document's and folder's trash state or place."""
-    state.access.clear()
-    state.folder_roles.clear()
-
-
 @translate_errors
 class PgFolderTree:
-    def __init__(self, conn: Conn | Connection, state: UnitState) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
-        self._state = state
 
     async def find(self, folder_id: str, user_id: str, *, lock: bool = False) -> FolderState | None:
         row = await self._conn.fetchrow(sql.LOCK_FOLDER if lock else sql.FIND_FOLDER,
@@ -82,7 +71,6 @@ class PgFolderTree:
             await self._conn.execute(sql.RENAME_SUBTREE, folder.folder_id, name, path, folder.path)
         except asyncpg.UniqueViolationError as exc:
             raise _name_taken(exc, name) from exc
-        _forget_tree(self._state)
         return Folder(folder.folder_id, folder.org_id, folder.parent_id, name, path,
                       folder.ancestors, folder.trashed_at, folder.trashed_by)
 
@@ -96,7 +84,6 @@ class PgFolderTree:
             )
         except asyncpg.UniqueViolationError as exc:
             raise _name_taken(exc, folder.name) from exc
-        _forget_tree(self._state)
         return moved
 
     async def set_trashed(self, folder: Folder) -> None:
@@ -106,7 +93,6 @@ class PgFolderTree:
             )
         except asyncpg.UniqueViolationError as exc:
             raise _name_taken(exc, folder.name) from exc
-        _forget_tree(self._state)
 
     async def children(
         self, org_id: str, parent_id: str | None, *, limit: int, after: tuple[str, str] | None
@@ -128,9 +114,6 @@ class PgFolderTree:
         purged = [PurgedDocument(row["doc_id"], tuple(row["blob_uris"])) for row in rows]
         await self._conn.execute(sql.PURGE_DOCUMENTS, [p.doc_id for p in purged])
         await self._conn.execute(sql.PURGE_FOLDERS, ids)
-        _forget_tree(self._state)
-        for document in purged:
-            self._state.exists[document.doc_id] = False
         return purged
 
     async def trash_page(
@@ -172,9 +155,8 @@ def _folder_item(row: Record) -> TrashItem:
 
 @translate_errors
 class PgDocumentLifecycle:
-    def __init__(self, conn: Conn | Connection, state: UnitState) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
-        self._state = state
 
     async def save(self, document: Document) -> None:
         d = document
@@ -182,7 +164,6 @@ class PgDocumentLifecycle:
             sql.SAVE_DOCUMENT, d.doc_id, d.content.name, d.folder_id, d.updated_at,
             d.trashed_at, d.trashed_by,
         )
-        self._state.document_changed(d.doc_id)
 
     async def version(self, doc_id: str, version: int) -> DocumentVersion | None:
         row = await self._conn.fetchrow(sql.VERSION, doc_id, version)
@@ -197,8 +178,92 @@ class PgDocumentLifecycle:
     async def purge(self, doc_id: str) -> PurgedDocument:
         blobs: list[str] | None = await self._conn.fetchval(sql.BLOBS_OF_DOCUMENT, doc_id)
         await self._conn.execute(sql.PURGE_DOCUMENTS, [doc_id])
-        self._state.document_changed(doc_id)
-        self._state.exists[doc_id] = False
         return PurgedDocument(doc_id, tuple(blobs or ()))
 
 
+
+
+def _forget_tree(state: GroupState) -> None:
+    """A folder change may change any document's or folder's trash state, place or
+    inherited role: forget every answer that holds one."""
+    state.access.clear()
+    state.folder_roles.clear()
+
+
+class GroupedFolderTree:
+    """uow.tree of a grouped unit: the plain statements, then what they change."""
+
+    def __init__(self, conn: Statements, state: GroupState) -> None:
+        self._plain = PgFolderTree(conn)
+        self._state = state
+
+    async def find(self, folder_id: str, user_id: str, *, lock: bool = False) -> FolderState | None:
+        return await self._plain.find(folder_id, user_id, lock=lock)
+
+    async def lock_tree(self, org_id: str) -> None:
+        await self._plain.lock_tree(org_id)
+
+    async def rename(self, folder: Folder, name: str) -> Folder:
+        renamed = await self._plain.rename(folder, name)
+        _forget_tree(self._state)
+        return renamed
+
+    async def move(self, folder: Folder, parent: Folder | None) -> Folder:
+        moved = await self._plain.move(folder, parent)
+        _forget_tree(self._state)
+        return moved
+
+    async def set_trashed(self, folder: Folder) -> None:
+        await self._plain.set_trashed(folder)
+        _forget_tree(self._state)
+
+    async def children(
+        self, org_id: str, parent_id: str | None, *, limit: int, after: tuple[str, str] | None
+    ) -> list[Folder]:
+        return await self._plain.children(org_id, parent_id, limit=limit, after=after)
+
+    async def grant(self, folder_id: str, user_id: str, role: Role) -> None:
+        await self._plain.grant(folder_id, user_id, role)
+        _forget_tree(self._state)
+
+    async def purge(self, folder: Folder) -> list[PurgedDocument]:
+        purged = await self._plain.purge(folder)
+        _forget_tree(self._state)
+        for document in purged:
+            self._state.exists[document.doc_id] = False
+        return purged
+
+    async def trash_page(
+        self, org_id: str, user_id: str, *, everything: bool, limit: int,
+        after: TrashPosition | None,
+    ) -> list[TrashItem]:
+        return await self._plain.trash_page(
+            org_id, user_id, everything=everything, limit=limit, after=after
+        )
+
+    async def try_lock_sweeper(self) -> bool:
+        return await self._plain.try_lock_sweeper()
+
+    async def expired(self, before: datetime, limit: int) -> list[TrashItem]:
+        return await self._plain.expired(before, limit)
+
+
+class GroupedDocumentLifecycle:
+    """uow.lifecycle of a grouped unit: the plain statements, then what they change."""
+
+    def __init__(self, conn: Statements, state: GroupState) -> None:
+        self._plain = PgDocumentLifecycle(conn)
+        self._state = state
+
+    async def save(self, document: Document) -> None:
+        await self._plain.save(document)
+        self._state.document_changed(document.doc_id)
+
+    async def version(self, doc_id: str, version: int) -> DocumentVersion | None:
+        return await self._plain.version(doc_id, version)
+
+    async def purge(self, doc_id: str) -> PurgedDocument:
+        purged = await self._plain.purge(doc_id)
+        self._state.document_changed(doc_id)
+        self._state.exists[doc_id] = False
+        return purged

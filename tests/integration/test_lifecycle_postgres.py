@@ -9,11 +9,12 @@ import asyncio
 
 import pytest
 
-from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
+from adapters.postgres import PgDatabase, PgGroupedUnitFactory, PgUnitOfWorkFactory
 from adapters.postgres.tree_sql import SWEEPER_LOCK
 from core.values import Role
 from handlers.bus import CommandBus
 from handlers.create_folder import CreateFolder
+from handlers.group_commit import GroupCommit
 from handlers.move_folder import MoveFolder
 from handlers.rename_folder import RenameFolder
 from handlers.restore_folder import RestoreFolder
@@ -21,6 +22,7 @@ from handlers.share_document import ShareDocument
 from handlers.trash_document import TrashDocument
 from handlers.trash_folder import TrashFolder
 from tests.lifecycle_harness import ADA, ALICE, DAVE, Life, code
+from tests.unit.conftest import key_of
 from tests.unit.test_lifecycle import (  # noqa: F401 - collected again, on PostgreSQL
     test_a_document_cannot_come_back_while_its_folder_is_in_the_trash,
     test_a_folder_cannot_move_into_itself_or_below_itself,
@@ -117,17 +119,19 @@ async def test_one_sweeper_at_a_time(life: Life, pg_db: PgDatabase) -> None:
     assert await life.sweeper()() >= 1
 
 
-async def test_a_group_sees_what_an_earlier_lifecycle_command_changed(life: Life) -> None:
+async def test_a_group_sees_what_an_earlier_lifecycle_command_changed(
+    life: Life, pg_db: PgDatabase
+) -> None:
     """Group commit: a share's read-ahead (the document, locked, with access) happens
     before the group's trash runs; the trash makes the unit forget it, so the share finds
     the document in the trash."""
     doc = await life.document("d1")
-    bus = CommandBus(life.uow, life.cache, group_size=8)
-    trash = life.use_cases[TrashDocument]
-    share = life.use_cases[ShareDocument]
+    bus = GroupCommit(CommandBus(life.uow, life.cache), PgGroupedUnitFactory(pg_db),
+                      life.cache, group_size=8)
+    trash, share = TrashDocument(doc, ALICE), ShareDocument(doc, ALICE, DAVE, Role.VIEWER)
     outcomes = await asyncio.gather(
-        bus.execute(trash, TrashDocument(doc, ALICE), life.id("m-trash")),
-        bus.execute(share, ShareDocument(doc, ALICE, DAVE, Role.VIEWER), life.id("m-share")),
+        bus.execute(life.use_cases[TrashDocument], trash, key_of(trash, life.id("m-trash"))),
+        bus.execute(life.use_cases[ShareDocument], share, key_of(share, life.id("m-share"))),
     )
     assert [code(o) for o in outcomes] == [None, "not_found"]
     assert bus.split == 1  # the refusal split the group; each then ran alone

@@ -68,7 +68,7 @@ async def test_renaming_needs_write_and_hides_the_document_from_non_readers(life
 async def test_renaming_to_the_same_name_changes_nothing(life: Life) -> None:
     doc = await life.document("d1")
     outcome = await life.run(RenameDocument(doc, ALICE, "report.pdf"))
-    assert outcome.reply["ok"]
+    assert outcome.decoded["ok"]
     assert outcome.scopes == ()
 
 
@@ -97,7 +97,7 @@ async def test_a_move_target_must_be_a_live_folder_of_the_same_org(life: Life) -
 async def test_moving_into_its_own_folder_changes_nothing(life: Life) -> None:
     doc = await life.document("d1")
     outcome = await life.run(MoveDocument(doc, ALICE, life.q3))
-    assert outcome.reply["ok"] and outcome.scopes == ()
+    assert outcome.decoded["ok"] and outcome.scopes == ()
 
 
 # document.trash
@@ -162,7 +162,7 @@ async def test_restore_judges_access_as_if_not_trashed(life: Life) -> None:
 async def test_restoring_a_live_document_changes_nothing(life: Life) -> None:
     doc = await life.document("d1")
     outcome = await life.run(RestoreDocument(doc, ALICE))
-    assert outcome.reply["ok"] and outcome.scopes == ()
+    assert outcome.decoded["ok"] and outcome.scopes == ()
 
 
 async def test_a_document_cannot_come_back_while_its_folder_is_in_the_trash(life: Life) -> None:
@@ -187,7 +187,7 @@ async def test_purge_works_only_in_the_trash_and_returns_every_blob(life: Life) 
     assert code(await life.get(doc)) == "not_found"
     assert await life.trashed() == []
     # the doc_id is free again: a new document, version 1
-    assert (await life.upload(doc, by=DAVE)).reply["data"]["version"] == 1
+    assert (await life.upload(doc, by=DAVE)).decoded["data"]["version"] == 1
 
 
 # document.revert
@@ -232,7 +232,7 @@ async def test_folder_rename_needs_write_on_the_folder(life: Life) -> None:
 async def test_folder_names_stay_unique_among_live_siblings(life: Life) -> None:
     assert code(await life.run(RenameFolder(life.archive, ADA, "reports"))) == "conflict"
     outcome = await life.run(RenameFolder(life.archive, ADA, "archive"))
-    assert outcome.reply["ok"] and outcome.scopes == ()
+    assert outcome.decoded["ok"] and outcome.scopes == ()
 
 
 # folder.move
@@ -262,7 +262,7 @@ async def test_a_move_onto_a_taken_name_conflicts_and_a_stay_changes_nothing(lif
     await life.ok(CreateFolder(life.id("f-other-2026"), life.org, life.archive, "2026", ADA))
     assert code(await life.run(MoveFolder(life.y2026, ALICE, life.archive))) == "conflict"
     outcome = await life.run(MoveFolder(life.y2026, ALICE, life.reports))
-    assert outcome.reply["ok"] and outcome.scopes == ()
+    assert outcome.decoded["ok"] and outcome.scopes == ()
 
 
 # folder.trash and folder.restore
@@ -309,7 +309,7 @@ async def test_restoring_a_folder_brings_its_subtree_back_as_it_was_trashed(life
 
 async def test_restoring_a_live_folder_changes_nothing(life: Life) -> None:
     outcome = await life.run(RestoreFolder(life.reports, ALICE))
-    assert outcome.reply["ok"] and outcome.scopes == ()
+    assert outcome.decoded["ok"] and outcome.scopes == ()
 
 
 # folder.purge
