@@ -1,4 +1,4 @@
-"""Message bodies of contract version 1 as pydantic models.
+"""Message bodies of contract versions 1 and 2 as pydantic models.
 
 Inbound models validate strictly (unknown fields, wrong types and bad identifiers are
 ``invalid``) and turn into the use cases' commands. Every string field refuses what
@@ -20,11 +20,23 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from core.entities import Content
 from core.values import OrgRole, Role
 from handlers.create_folder import CreateFolder
+from handlers.folder_children import ListChildren
 from handlers.get_document import GetDocument
 from handlers.list_folder import DEFAULT_LIMIT, ListFolder
+from handlers.move_document import MoveDocument
+from handlers.move_folder import MoveFolder
+from handlers.purge import PurgeDocument, PurgeFolder
+from handlers.rename_document import RenameDocument
+from handlers.rename_folder import RenameFolder
+from handlers.restore_document import RestoreDocument
+from handlers.restore_folder import RestoreFolder
+from handlers.revert_document import RevertDocument
 from handlers.revoke_share import RevokeShare
 from handlers.set_membership import RemoveMembership, SetMembership
 from handlers.share_document import ShareDocument
+from handlers.trash_document import TrashDocument
+from handlers.trash_folder import TrashFolder
+from handlers.trash_list import ListTrash
 from handlers.upload_document import UploadDocument
 
 
@@ -110,6 +122,10 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_
 
 class Inbound(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Limit = Annotated[int, Field(ge=1, le=500, description="1-500")]
+CursorText = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=NO_NUL)]
 
 
 class CreateFolderIn(Inbound):
@@ -198,11 +214,7 @@ class ListFolderIn(Inbound):
     folder_id: Identifier
     user_id: Identifier = Field(description="the reader")
     limit: Annotated[int, Field(ge=1, le=500)] = Field(DEFAULT_LIMIT, description="1-500")
-    cursor: Annotated[
-        str, StringConstraints(min_length=1, max_length=512, pattern=NO_NUL)
-    ] | None = Field(
-        None, description="opaque next_cursor of a previous reply"
-    )
+    cursor: CursorText | None = Field(None, description="opaque next_cursor of a previous reply")
 
     def to_command(self) -> ListFolder:
         return ListFolder(self.folder_id, self.user_id, self.limit, self.cursor)
@@ -229,6 +241,146 @@ class RemoveMembershipIn(Inbound):
         return RemoveMembership(self.org_id, self.user_id)
 
 
+# Contract v2: lives of documents and folders.
+
+
+
+class RenameDocumentIn(Inbound):
+    """Rename a document (its versions keep their names); needs write."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="needs write")
+    name: Name
+
+    def to_command(self) -> RenameDocument:
+        return RenameDocument(self.doc_id, self.user_id, self.name)
+
+
+class MoveDocumentIn(Inbound):
+    """Move a document into another live folder of its org; needs write."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="needs write")
+    folder_id: Identifier = Field(description="the target folder")
+
+    def to_command(self) -> MoveDocument:
+        return MoveDocument(self.doc_id, self.user_id, self.folder_id)
+
+
+class RevertDocumentIn(Inbound):
+    """Store a new version with the content of an earlier one; needs write."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="needs write")
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)] = Field(description="the version to repeat")
+
+    def to_command(self) -> RevertDocument:
+        return RevertDocument(self.doc_id, self.user_id, self.version)
+
+
+class DocumentActionIn(Inbound):
+    """A document and the acting user (trash, restore, purge: need share)."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="needs share")
+
+
+class TrashDocumentIn(DocumentActionIn):
+    """Move a document to the trash; needs share."""
+
+    def to_command(self) -> TrashDocument:
+        return TrashDocument(self.doc_id, self.user_id)
+
+
+class RestoreDocumentIn(DocumentActionIn):
+    """Bring a document back from the trash; needs share."""
+
+    def to_command(self) -> RestoreDocument:
+        return RestoreDocument(self.doc_id, self.user_id)
+
+
+class PurgeDocumentIn(DocumentActionIn):
+    """Delete a trashed document for good (every version, every share); needs share."""
+
+    def to_command(self) -> PurgeDocument:
+        return PurgeDocument(self.doc_id, self.user_id)
+
+
+class RenameFolderIn(Inbound):
+    """Rename a folder (unique among live siblings); needs write on the folder."""
+
+    folder_id: Identifier
+    user_id: Identifier = Field(description="needs write on the folder")
+    name: FolderName
+
+    def to_command(self) -> RenameFolder:
+        return RenameFolder(self.folder_id, self.user_id, self.name)
+
+
+class MoveFolderIn(Inbound):
+    """Move a folder with its subtree; needs write on the folder."""
+
+    folder_id: Identifier
+    user_id: Identifier = Field(description="needs write on the folder")
+    parent_id: Identifier | None = Field(description="the new parent; null: a root")
+
+    def to_command(self) -> MoveFolder:
+        return MoveFolder(self.folder_id, self.user_id, self.parent_id)
+
+
+class FolderActionIn(Inbound):
+    """A folder and the acting user (trash, restore, purge: need share on the folder)."""
+
+    folder_id: Identifier
+    user_id: Identifier = Field(description="needs share on the folder")
+
+
+class TrashFolderIn(FolderActionIn):
+    """Move a folder with its subtree to the trash; needs share on the folder."""
+
+    def to_command(self) -> TrashFolder:
+        return TrashFolder(self.folder_id, self.user_id)
+
+
+class RestoreFolderIn(FolderActionIn):
+    """Bring a folder back from the trash, its subtree as it was trashed."""
+
+    def to_command(self) -> RestoreFolder:
+        return RestoreFolder(self.folder_id, self.user_id)
+
+
+class PurgeFolderIn(FolderActionIn):
+    """Delete a trashed folder, its subtree and their documents for good."""
+
+    def to_command(self) -> PurgeFolder:
+        return PurgeFolder(self.folder_id, self.user_id)
+
+
+class FolderChildrenIn(Inbound):
+    """List the live folders directly below a folder, or the org's roots (query)."""
+
+    org_id: Identifier
+    folder_id: Identifier | None = Field(description="null: the org's root folders")
+    user_id: Identifier = Field(description="the reader; must be a member")
+    limit: Limit = DEFAULT_LIMIT
+    cursor: CursorText | None = Field(None, description="opaque next_cursor of a previous reply")
+
+    def to_command(self) -> ListChildren:
+        return ListChildren(self.org_id, self.folder_id, self.user_id, self.limit, self.cursor)
+
+
+class TrashListIn(Inbound):
+    """List what is in the org's trash that the reader could restore (query)."""
+
+    org_id: Identifier
+    user_id: Identifier = Field(description="the reader; must be a member")
+    limit: Limit = DEFAULT_LIMIT
+    cursor: CursorText | None = Field(None, description="opaque next_cursor of a previous reply")
+
+    def to_command(self) -> ListTrash:
+        return ListTrash(self.org_id, self.user_id, self.limit, self.cursor)
+
+
 # Outbound shapes (documentation and drift tests).
 
 
@@ -242,6 +394,7 @@ class FolderOut(Outbound):
     parent_id: str | None
     name: str
     path: str = Field(description="'/' + names from the root, e.g. /finance/2026")
+    trashed_at: datetime | None = Field(description="null unless trashed by its own command")
 
 
 class DocumentOut(Outbound):
@@ -258,6 +411,9 @@ class DocumentOut(Outbound):
     tags: list[str]
     created_at: datetime
     updated_at: datetime
+    trashed_at: datetime | None = Field(
+        description="null unless in the trash (shown by document.trash and trash.list)"
+    )
 
 
 class VersionOut(Outbound):
@@ -290,6 +446,35 @@ class MembershipOut(Outbound):
 class FolderListingOut(Outbound):
     folder_id: str
     documents: list[DocumentOut] = Field(description="newest updated_at first")
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+class PurgedOut(Outbound):
+    doc_id: str | None = Field(None, description="for document.purge")
+    folder_id: str | None = Field(None, description="for folder.purge")
+    documents: int = Field(description="how many documents were purged")
+    blob_uris: list[str] = Field(
+        description="every version's blob_uri (document.purge); [] for folder.purge"
+    )
+
+
+class FolderChildrenOut(Outbound):
+    org_id: str
+    folder_id: str | None
+    folders: list[FolderOut] = Field(description="by name, then folder_id")
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+class TrashItemOut(Outbound):
+    kind: Literal["document", "folder"]
+    document: DocumentOut | None = Field(None, description="when kind is document")
+    folder: FolderOut | None = Field(None, description="when kind is folder")
+    trashed_by: str
+    trashed_at: datetime
+
+
+class TrashListingOut(Outbound):
+    items: list[TrashItemOut] = Field(description="most recently trashed first")
     next_cursor: str | None = Field(description="null on the last page")
 
 
@@ -328,6 +513,7 @@ class DocumentUploadedOut(EventOut):
     type: Literal["DocumentUploaded"]
     document: DocumentOut
     uploaded_by: str
+    reverted_from: int | None = Field(None, description="set by document.revert (v2)")
 
 
 class DocumentSharedOut(EventOut):
@@ -350,6 +536,76 @@ class MembershipChangedOut(EventOut):
     type: Literal["MembershipChanged"]
     user_id: str
     role: Literal["member", "admin"] | None
+
+
+class DocumentRenamedOut(EventOut):
+    type: Literal["DocumentRenamed"]
+    document_id: str
+    name: str
+    previous_name: str
+    renamed_by: str
+
+
+class DocumentMovedOut(EventOut):
+    type: Literal["DocumentMoved"]
+    document_id: str
+    from_folder_id: str
+    to_folder_id: str
+    moved_by: str
+
+
+class DocumentTrashedOut(EventOut):
+    type: Literal["DocumentTrashed"]
+    document_id: str
+    trashed_by: str
+
+
+class DocumentRestoredOut(EventOut):
+    type: Literal["DocumentRestored"]
+    document_id: str
+    restored_by: str
+
+
+class DocumentPurgedOut(EventOut):
+    type: Literal["DocumentPurged"]
+    document_id: str
+    blob_uris: list[str]
+    purged_by: str | None = Field(description="null: purged by the retention sweeper")
+
+
+class FolderRenamedOut(EventOut):
+    type: Literal["FolderRenamed"]
+    folder_id: str
+    name: str
+    previous_name: str
+    renamed_by: str
+
+
+class FolderMovedOut(EventOut):
+    type: Literal["FolderMoved"]
+    folder_id: str
+    from_parent_id: str | None
+    to_parent_id: str | None
+    moved_by: str
+
+
+class FolderTrashedOut(EventOut):
+    type: Literal["FolderTrashed"]
+    folder_id: str
+    trashed_by: str
+
+
+class FolderRestoredOut(EventOut):
+    type: Literal["FolderRestored"]
+    folder_id: str
+    restored_by: str
+
+
+class FolderPurgedOut(EventOut):
+    type: Literal["FolderPurged"]
+    folder_id: str
+    documents: int
+    purged_by: str | None = Field(description="null: purged by the retention sweeper")
 
 
 class AuditEventIn(BaseModel):
@@ -375,6 +631,19 @@ INBOUND: dict[str, type[Inbound]] = {
     "folder.list": ListFolderIn,
     "org.member.set": SetMembershipIn,
     "org.member.remove": RemoveMembershipIn,
+    "document.rename": RenameDocumentIn,
+    "document.move": MoveDocumentIn,
+    "document.revert": RevertDocumentIn,
+    "document.trash": TrashDocumentIn,
+    "document.restore": RestoreDocumentIn,
+    "document.purge": PurgeDocumentIn,
+    "folder.rename": RenameFolderIn,
+    "folder.move": MoveFolderIn,
+    "folder.trash": TrashFolderIn,
+    "folder.restore": RestoreFolderIn,
+    "folder.purge": PurgeFolderIn,
+    "folder.children": FolderChildrenIn,
+    "trash.list": TrashListIn,
 }
 REPLY_DATA: dict[str, type[Outbound]] = {
     "folder.create": FolderOut,
@@ -385,6 +654,19 @@ REPLY_DATA: dict[str, type[Outbound]] = {
     "folder.list": FolderListingOut,
     "org.member.set": MembershipOut,
     "org.member.remove": MembershipOut,
+    "document.rename": DocumentOut,
+    "document.move": DocumentOut,
+    "document.revert": DocumentOut,
+    "document.trash": DocumentOut,
+    "document.restore": DocumentOut,
+    "document.purge": PurgedOut,
+    "folder.rename": FolderOut,
+    "folder.move": FolderOut,
+    "folder.trash": FolderOut,
+    "folder.restore": FolderOut,
+    "folder.purge": PurgedOut,
+    "folder.children": FolderChildrenOut,
+    "trash.list": TrashListingOut,
 }
 EVENTS: dict[str, type[EventOut]] = {
     "folder.created": FolderCreatedOut,
@@ -392,4 +674,14 @@ EVENTS: dict[str, type[EventOut]] = {
     "document.shared.{role}": DocumentSharedOut,
     "document.unshared": DocumentUnsharedOut,
     "org.member.changed": MembershipChangedOut,
+    "document.renamed": DocumentRenamedOut,
+    "document.moved": DocumentMovedOut,
+    "document.trashed": DocumentTrashedOut,
+    "document.restored": DocumentRestoredOut,
+    "document.purged": DocumentPurgedOut,
+    "folder.renamed": FolderRenamedOut,
+    "folder.moved": FolderMovedOut,
+    "folder.trashed": FolderTrashedOut,
+    "folder.restored": FolderRestoredOut,
+    "folder.purged": FolderPurgedOut,
 }

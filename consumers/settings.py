@@ -69,6 +69,11 @@ class WorkerSettings(BaseSettings):
         " (1 = one transaction per command)",
         ge=1,
     )
+    trash_retention_days: float = Field(
+        30.0, description="days an item stays in the trash before docbus purges it", gt=0
+    )
+    trash_sweep_seconds: float = Field(60.0, description="how often the trash is swept", gt=0)
+    trash_sweep_batch: int = Field(100, description="items purged per sweep transaction", ge=1)
     groups_in_flight: int = Field(
         1, description="transactions of grouped commands running at once (each on a connection)",
         ge=1,

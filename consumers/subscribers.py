@@ -20,6 +20,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
+from consumers.lifecycle import lifecycle_queries, lifecycle_use_cases
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
@@ -112,6 +113,11 @@ def build_runners(
         "folder.list": query_runner(
             ListFolderHandler(uow, cache, orjson.dumps, CursorCodec(cursor_key))
         ),
+        **{k: command_runner(bus, u) for k, u in lifecycle_use_cases(clock, ids).items()},
+        **{
+            k: query_runner(q)
+            for k, q in lifecycle_queries(uow, cache, CursorCodec(cursor_key)).items()
+        },
     }
 
 

@@ -59,51 +59,56 @@ class CursorCodec:
 
     def encode(self, cursor: Cursor, listing: Listing) -> str:
         at = cursor.updated_at.astimezone(UTC).isoformat()
-        payload = _b64(json.dumps([at, cursor.doc_id], separators=(",", ":")).encode())
-        return f"{payload}.{self._tag(payload, listing)}"
+        payload = b64(json.dumps([at, cursor.doc_id], separators=(",", ":")).encode())
+        return f"{payload}.{self.tag(payload, listing)}"
 
     def decode(self, token: str, listing: Listing) -> Cursor:
         """The cursor, or InvalidCommand unless this service issued it for ``listing``."""
         payload, _, tag = token.partition(".")
-        if not (token.isascii() and hmac.compare_digest(tag, self._tag(payload, listing))):
-            raise _not_issued("signature")
+        if not (token.isascii() and self.verify(payload, tag, listing)):
+            raise not_issued("signature")
         try:
-            fields = json.loads(_unb64(payload))
+            fields = json.loads(unb64(payload))
         except (ValueError, binascii.Error) as exc:  # includes bad UTF-8 and bad JSON
-            raise _not_issued("malformed") from exc
+            raise not_issued("malformed") from exc
         return _checked(fields)
 
-    def _tag(self, payload: str, listing: Listing) -> str:
+    def verify(self, payload: str, tag: str, listing: Listing) -> bool:
+        """True if ``tag`` is this service's tag of ``payload`` for ``listing``."""
+        return hmac.compare_digest(tag, self.tag(payload, listing))
+
+    def tag(self, payload: str, listing: Listing) -> str:
+        """The HMAC tag binding ``payload`` to ``listing`` (also core/keyset.py's)."""
         message = json.dumps([listing.folder_id, listing.reader_id, payload]).encode()
-        return _b64(hmac.new(self._key, message, hashlib.sha256).digest()[:TAG_BYTES])
+        return b64(hmac.new(self._key, message, hashlib.sha256).digest()[:TAG_BYTES])
 
 
 def _checked(fields: Any) -> Cursor:
     """The decoded fields as a Cursor, if each is one docbus issues and PostgreSQL accepts."""
     if not (isinstance(fields, list) and len(fields) == 2):
-        raise _not_issued("malformed")
+        raise not_issued("malformed")
     at, doc_id = fields
     if not (isinstance(doc_id, str) and _IDENTIFIER.fullmatch(doc_id)):
-        raise _not_issued("doc_id")
+        raise not_issued("doc_id")
     try:
         updated_at = datetime.fromisoformat(at) if isinstance(at, str) else None
         if updated_at is None or updated_at.tzinfo is None:
-            raise _not_issued("updated_at")
+            raise not_issued("updated_at")
         return Cursor(updated_at.astimezone(UTC), doc_id)
     except (ValueError, OverflowError) as exc:  # not a timestamp; outside the range in UTC
-        raise _not_issued("updated_at") from exc
+        raise not_issued("updated_at") from exc
 
 
-def _not_issued(error: str) -> InvalidCommand:
+def not_issued(error: str) -> InvalidCommand:
     return InvalidCommand(
         "cursor is not one this service issued for this listing",
         [{"field": "cursor", "error": error}],
     )
 
 
-def _b64(raw: bytes) -> str:
+def b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _unb64(text: str) -> bytes:
+def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -6,7 +6,9 @@
   ``updated_at`` first, ``limit`` per page, with an opaque cursor for the next page.
 - A cursor is signed for its listing (folder and reader, not the limit): one that this
   service did not issue for this folder and reader is ``invalid`` (core/cursor.py).
-- The reply is served cache-aside; it depends on the folder and on the reader.
+- A folder in the trash (or below one) does not exist; trashed documents are not listed.
+- The reply is served cache-aside; it depends on the folder, on the reader and on the
+  folder tree (a subtree trashed or moved).
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ class ListFolderHandler:
         listing = Listing(query.folder_id, query.user_id)
         after = self._cursors.decode(query.cursor, listing) if query.cursor else None
         name = f"list:{query.folder_id}:{query.user_id}:{query.limit}:{query.cursor or ''}"
-        scopes = (CacheScope.folder(query.folder_id), CacheScope.user(query.user_id))
+        # The tree scope: a folder trashed, restored, moved or purged anywhere above it.
+        scopes = (
+            CacheScope.folder(query.folder_id), CacheScope.user(query.user_id), CacheScope.TREE
+        )
         return await cached_reply(
             self._cache, name, scopes, lambda: self._load(query, after), self._encode
         )

@@ -8,6 +8,8 @@
 - An existing doc_id stores the next version; it must stay in its folder and org
   (``conflict``) and the uploader needs ``write`` on it. Who cannot read it gets
   ``not_found``, before anything else is checked, so its existence is not revealed.
+- A doc_id in the trash is a ``conflict`` for whoever can read it (before any other
+  check); a folder in the trash does not exist.
 - Concurrent uploads of one doc_id give consecutive versions; none is lost.
 - Emits DocumentUploaded for every version.
 """
@@ -17,7 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.entities import Content, Document, DocumentVersion, Folder, Share
-from core.errors import DocumentMoved, DocumentNotFound, FolderNotFound
+from core.errors import (
+    DocumentInTrash,
+    DocumentMoved,
+    DocumentNotFound,
+    FolderNotFound,
+)
 from core.events import DocumentUploaded
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
 from core.reads import Reads, ReadsAhead
@@ -75,6 +82,8 @@ class UploadDocumentHandler(ReadsAhead[UploadDocument]):
         # Access first: who cannot read the document must not learn where it lives.
         if not access.can(Capability.READ):
             raise DocumentNotFound(cmd.doc_id)
+        if current.in_trash:
+            raise DocumentInTrash(cmd.doc_id)
         if not current.is_in(cmd.org_id, cmd.folder_id):
             raise DocumentMoved(cmd.doc_id)
         access.require(Capability.WRITE, cmd.doc_id)

@@ -27,6 +27,20 @@ VALID: dict[str, dict[str, Any]] = {
     "folder.list": {"folder_id": "f", "user_id": "u", "limit": 5, "cursor": "abc"},
     "org.member.set": {"org_id": "o", "user_id": "u", "role": "member"},
     "org.member.remove": {"org_id": "o", "user_id": "u"},
+    "document.rename": {"doc_id": "d", "user_id": "u", "name": "b.pdf"},
+    "document.move": {"doc_id": "d", "user_id": "u", "folder_id": "f2"},
+    "document.revert": {"doc_id": "d", "user_id": "u", "version": 1},
+    "document.trash": {"doc_id": "d", "user_id": "u"},
+    "document.restore": {"doc_id": "d", "user_id": "u"},
+    "document.purge": {"doc_id": "d", "user_id": "u"},
+    "folder.rename": {"folder_id": "f", "user_id": "u", "name": "n2"},
+    "folder.move": {"folder_id": "f", "user_id": "u", "parent_id": "f2"},
+    "folder.trash": {"folder_id": "f", "user_id": "u"},
+    "folder.restore": {"folder_id": "f", "user_id": "u"},
+    "folder.purge": {"folder_id": "f", "user_id": "u"},
+    "folder.children": {"org_id": "o", "folder_id": "f", "user_id": "u", "limit": 5,
+                        "cursor": "abc"},
+    "trash.list": {"org_id": "o", "user_id": "u", "limit": 5, "cursor": "abc"},
 }
 
 
