@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# A long random run of the fuzzing tier (make test runs 150 examples with a fixed seed).
+# A long random run of the fuzzing tier (make test runs 100 examples with a fixed seed).
 # A failure is shrunk to its smallest message and kept in .hypothesis/ for the next run;
 # DOCBUS_FUZZ_SURVEY=1 lists every property that fails instead of stopping at the first.
 fuzz: install

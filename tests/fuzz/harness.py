@@ -126,9 +126,9 @@ class Harness:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             harness = cls(channel, await connection.channel(), vhost, worker)
             replies = await channel.get_queue(REPLY_TO_US, ensure=False)
-            await replies.consume(harness._on_reply, no_ack=True)  # type: ignore[arg-type]
+            await replies.consume(harness._on_reply, no_ack=True)
             dead = await (await connection.channel()).get_queue("docbus.dead", ensure=False)
-            await dead.consume(harness.dead.on_message)  # type: ignore[arg-type]
+            await dead.consume(harness.dead.on_message)
             yield harness
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
@@ -186,7 +186,7 @@ class Harness:
         counts = {}
         for name in WATCHED:
             queue = await self.admin.declare_queue(name, passive=True)
-            counts[name] = queue.declaration_result.consumer_count
+            counts[name] = queue.declaration_result.consumer_count or 0
         return counts
 
     async def consumer_tags(self) -> set[tuple[str, str]]:

@@ -133,9 +133,9 @@ def envelope(case: Case, reply: Reply) -> dict[str, Any]:
         return body  # type: ignore[no-any-return]
     if body.get("ok") is not False or set(body) != {"ok", "error"}:
         raise MalformedReply(f"not an envelope: {body!r}"[:500])
-    error = ErrorOut.model_validate(body["error"])
-    if any(word in error.message for word in INTERNALS):
-        raise MalformedReply(f"internals in an error message: {error.message!r}")
+    message = ErrorOut.model_validate(body["error"]).message
+    if any(word in message for word in INTERNALS):
+        raise MalformedReply(f"internals in an error message: {message!r}")
     return body  # type: ignore[no-any-return]
 
 

@@ -69,8 +69,8 @@ def from_annotation(tp: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:
         top = min([m.max_length for m in metadata if isinstance(m, MaxLen)] or [5])
         return st.lists(from_annotation(args[0], []), max_size=min(top, 5))
     if tp is int:
-        low = next((m.ge for m in metadata if isinstance(m, Ge)), -(2**63))
-        high = next((m.le for m in metadata if isinstance(m, Le)), 2**63 - 1)
+        low: Any = next((m.ge for m in metadata if isinstance(m, Ge)), -(2**63))
+        high: Any = next((m.le for m in metadata if isinstance(m, Le)), 2**63 - 1)
         return st.integers(int(low), int(high))
     if tp is str:
         return text_for(next((m for m in metadata if isinstance(m, StringConstraints)), None))

@@ -3,7 +3,7 @@ real worker (its own database, vhost and Valkey database). See tests/fuzz/oracle
 what each message must get, and run.py for the checks after each one.
 
 ``make test`` runs a short fixed-seed run; ``make fuzz`` a long random one
-(``DOCBUS_FUZZ_EXAMPLES``, default 150 here, 3000 there; ``DOCBUS_FUZZ_PROFILE=fuzz``
+(``DOCBUS_FUZZ_EXAMPLES``, default 100 here, 3000 there; ``DOCBUS_FUZZ_PROFILE=fuzz``
 also shrinks a failure to its smallest message and keeps it in .hypothesis/).
 """
 
@@ -26,7 +26,7 @@ from tests.fuzz.world import World
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES = int(os.environ.get("DOCBUS_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("DOCBUS_FUZZ_EXAMPLES", "100"))
 QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
          HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile(
@@ -74,9 +74,9 @@ async def test_the_worker_is_whole_after_the_run(
     """Whatever came before: nothing left in the queues, no consumer was ever replaced
     (a new tag means it was lost and came back), and a valid command is served."""
     for _ in range(100):
-        counts = [(await harness.admin.declare_queue(r.queue, passive=True))
-                  .declaration_result.message_count for r in ROUTES]
-        if not any(counts):
+        waiting = [(await harness.admin.declare_queue(r.queue, passive=True))
+                   .declaration_result.message_count for r in ROUTES]
+        if not any(waiting):
             break
         await asyncio.sleep(0.1)
     for route in ROUTES:
