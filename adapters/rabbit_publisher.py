@@ -4,13 +4,18 @@ FastStream's defaults would publish non-persistent messages and ignore returns, 
 relay talks to aio-pika directly on a channel of its own: confirms are awaited for a
 whole batch at once (pipelined), a returned (unroutable) event counts as not sent, and
 only the events the broker acknowledged are reported back to be marked sent.
+
+An event that was not sent stays in the outbox for the next round; each such failure is
+logged (``event_publish_failed``, with the event and the error) and reported to
+``on_failure`` (the worker counts it), so that a relay stuck on one event is visible.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import structlog
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from adapters.amqp import Properties, publish
@@ -18,11 +23,24 @@ from core.ports import OutboxMessage
 
 EVENTS_EXCHANGE = "doc.events"
 
+log = structlog.get_logger("docbus.relay")
+
+
+def _ignore() -> None:
+    return None
+
 
 class RabbitEventPublisher:
-    def __init__(self, connection: AbstractRobustConnection, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        *,
+        timeout: float = 10.0,
+        on_failure: Callable[[], None] = _ignore,
+    ) -> None:
         self._connection = connection
         self._timeout = timeout
+        self._on_failure = on_failure
         self._channel: AbstractChannel | None = None
 
     async def _events(self) -> AbstractChannel:
@@ -37,9 +55,22 @@ class RabbitEventPublisher:
         results = await asyncio.gather(
             *(self._publish_one(channel, m) for m in messages), return_exceptions=True
         )
-        return [m.id for m, ok in zip(messages, results, strict=True) if ok is True]
+        sent = []
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, BaseException):
+                self._failed(message, result)
+            else:
+                sent.append(message.id)
+        return sent
 
-    async def _publish_one(self, channel: AbstractChannel, message: OutboxMessage) -> bool:
+    def _failed(self, message: OutboxMessage, error: BaseException) -> None:
+        log.warning(
+            "event_publish_failed", event_id=message.event_id, routing_key=message.routing_key,
+            error=repr(error),
+        )
+        self._on_failure()
+
+    async def _publish_one(self, channel: AbstractChannel, message: OutboxMessage) -> None:
         properties = Properties(
             content_type="application/json",
             headers={},
@@ -53,4 +84,3 @@ class RabbitEventPublisher:
             channel, message.body, properties, message.routing_key, exchange=EVENTS_EXCHANGE,
             mandatory=True, timeout=self._timeout,
         )
-        return True

@@ -8,10 +8,13 @@ consumer's CPU, py-spy) bought nothing here. Measured on the bench machine, the 
 cost 290 us of worker CPU per event through FastStream and the pipeline (a third of the
 worker's CPU per upload); see docs/performance.md for the figure after.
 
-The rules are the pipeline's (consumers/pipeline.py), applied per batch:
+The rules are the pipeline's error table (consumers/pipeline.py: ``poisoned``,
+``failure_of``), applied per batch:
 
 - deliveries that arrive while a batch is being written form the next batch (at most
   ``size``); one batch is written at a time, with one INSERT;
+- an event holding a value the AMQP library could not decode (adapters/amqp_decoding.py)
+  is dead-lettered as invalid, that value hex-encoded (Pipeline.dead_letter_undecodable);
 - an event that is not JSON, or lacks ``event_id``/``type``/``org_id``/``occurred_at``, is
   dead-lettered with the reason and acknowledged; so is one delivered ``poison_after``
   times;
@@ -35,9 +38,19 @@ import orjson
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
+from adapters.amqp_decoding import undecodable
 from consumers import metrics
-from consumers.pipeline import BudgetExhausted, Invalid, Pipeline, RetryPolicy, decode, set_within
-from consumers.pipeline import delivery_count as delivery_count_of
+from consumers.pipeline import (
+    BudgetExhausted,
+    ErrorRow,
+    Invalid,
+    Pipeline,
+    RetryPolicy,
+    decode,
+    failure_of,
+    poisoned,
+    set_within,
+)
 from consumers.schemas import AuditEventIn
 from consumers.topology import AUDIT_QUEUE_NAME
 from core.ports import AuditEntry
@@ -47,6 +60,8 @@ log = structlog.get_logger("docbus.audit")
 
 
 class AuditConsumer:
+    name = "audit"
+
     def __init__(
         self,
         connection: AbstractRobustConnection,
@@ -94,6 +109,9 @@ class AuditConsumer:
         """Wait until every delivery received was written (or dead-lettered) and acked."""
         return await set_within(self._idle, timeout)
 
+    def figures(self) -> dict[str, int]:
+        return {"audit_written": self.written}
+
     async def _receive(self, message: AbstractIncomingMessage) -> None:
         self._pending.append(message)
         self._idle.clear()
@@ -134,18 +152,13 @@ class AuditConsumer:
         ones are dead-lettered."""
         try:
             await self._retry.run(lambda: self._write(entries))
-        except BudgetExhausted as error:
-            log.error("retry_budget_exhausted", error=str(error), events=len(good))
-            await self._fail_all(good, f"unavailable: {error}", "unavailable")
-            return
         except Exception as error:
-            if len(entries) > 1:
+            if len(entries) > 1 and not isinstance(error, BudgetExhausted):
                 log.warning("audit_batch_write_failed", error=repr(error), events=len(good))
                 for entry, message in zip(entries, good, strict=True):
                     await self._write_and_settle([entry], [message])
                 return
-            log.exception("audit_write_failed", events=len(good))
-            await self._fail_all(good, f"internal error: {type(error).__name__}", "error")
+            await self._fail_all(good, failure_of(error, events=len(good)))
             return
         results = await asyncio.gather(
             *(self._acks.ack(message) for message in good), return_exceptions=True
@@ -166,10 +179,12 @@ class AuditConsumer:
         self.written += await self._record(entries)
 
     async def _entry_or_dead_letter(self, message: AbstractIncomingMessage) -> AuditEntry | None:
-        deliveries = delivery_count_of(message)
-        if deliveries >= self._poison_after:
-            reason = f"poison: delivered {deliveries + 1} times without being completed"
-            await self._fail_all([message], reason, "poison")
+        if bad := undecodable(message):  # a routing key too: doc.events is bound with "#"
+            await self._pipeline.dead_letter_undecodable(message, bad, consumer="audit")
+            return None
+        failure = poisoned(message, self._poison_after)
+        if failure is not None:
+            await self._fail_all([message], failure)
             return None
         try:
             event = decode(message, AuditEventIn)
@@ -180,9 +195,10 @@ class AuditConsumer:
             if b"\\u0000" in message.body and _holds_nul(body):  # jsonb cannot store it
                 raise Invalid("body contains \\u0000, which the audit log cannot store")
         except Invalid as error:
-            log.info("message_invalid", reason=error.message, details=error.details,
-                     message_id=message.message_id, routing_key=message.routing_key)
-            await self._fail_all([message], f"invalid: {error.message}", "invalid")
+            failure = failure_of(
+                error, message_id=message.message_id, routing_key=message.routing_key
+            )
+            await self._fail_all([message], failure)
             return None
         occurred = event.occurred_at
         if occurred.tzinfo is None:
@@ -191,14 +207,11 @@ class AuditConsumer:
             event.event_id, event.type, event.org_id, occurred, message.routing_key or "", body
         )
 
-    async def _fail_all(
-        self, messages: list[AbstractIncomingMessage], reason: str, outcome: str
-    ) -> None:
+    async def _fail_all(self, messages: list[AbstractIncomingMessage], failure: ErrorRow) -> None:
         """Dead-letter each (confirmed), then ack it; requeue it if the broker refused."""
         for message in messages:
-            code = "invalid" if outcome == "invalid" else "unavailable"
-            await self._pipeline.dead_letter(message, reason, code=code)
-            metrics.MESSAGES.labels(message.routing_key or "", outcome).inc()
+            await self._pipeline.dead_letter(message, failure)
+            metrics.MESSAGES.labels(message.routing_key or "", failure.outcome).inc()
 
 
 def _holds_nul(value: object) -> bool:

@@ -1,7 +1,8 @@
 """Prometheus metrics of a worker (``DOCBUS_METRICS_PORT`` > 0 serves them over HTTP).
 
 Counters by routing key and outcome, handling time, deliveries in flight, events relayed,
-outbox backlog and cache figures: what an operator needs to see that nothing is stuck.
+events the broker did not take, outbox backlog, group-commit and cache figures: what an
+operator needs to see that nothing is stuck.
 """
 
 from __future__ import annotations
@@ -20,8 +21,18 @@ HANDLING = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30),
 )
 IN_FLIGHT = Gauge("docbus_in_flight", "Deliveries being handled right now")
+UNDECODABLE = Counter(
+    "docbus_undecodable_messages_total",
+    "Deliveries dead-lettered because a property, routing key or header was not decodable"
+    " (not UTF-8, a timestamp out of range), by consumer and field",
+    ["consumer", "field"],
+)
 RETRIES = Counter("docbus_retries_total", "Retries after a dependency was unavailable")
 EVENTS_RELAYED = Counter("docbus_events_relayed_total", "Events the broker confirmed")
+PUBLISH_FAILURES = Counter(
+    "docbus_event_publish_failures_total",
+    "Events the broker did not confirm (returned, nacked, timed out): retried next round",
+)
 OUTBOX_BACKLOG = Gauge("docbus_outbox_backlog", "Events committed but not yet confirmed")
 GROUP_COMMIT = Gauge(
     "docbus_group_commit",

@@ -16,6 +16,9 @@
 A message is acknowledged only after its transaction committed and its reply (or dead
 letter) was confirmed by the broker; a crash before that means a redelivery, which the
 inbox turns into the same reply.
+
+The table is implemented once, by ``poisoned`` and ``failure_of`` (each gives the row's
+``ErrorRow``); the audit consumer applies the same rows to its batches.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
@@ -33,10 +36,10 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 
+from adapters.amqp_decoding import undecodable
 from consumers import metrics
 from consumers.acks import Acknowledger
-from consumers.faults import CrashPoints
-from consumers.responder import Responder
+from consumers.responder import NOT_CONNECTED, Responder
 from core.errors import InvalidCommand, Unavailable
 
 log = structlog.get_logger("docbus.pipeline")
@@ -118,6 +121,55 @@ class BudgetExhausted(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class ErrorRow:
+    """A row of the error table: how a delivery that is not completed ends."""
+
+    outcome: str
+    """For the metrics: invalid, unavailable, poison or error."""
+    reason: str
+    """Why, in the dead letter's ``x-docbus-error`` header."""
+    code: str
+    """The reply's error code: invalid or unavailable."""
+    message: str
+    """The reply's message (nothing internal)."""
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    def reply(self) -> bytes:
+        return error_reply(self.code, self.message, self.details)
+
+
+NOT_PROCESSED = "the message could not be processed"
+
+
+def poisoned(raw: AbstractIncomingMessage, poison_after: int) -> ErrorRow | None:
+    """The poison row, if the broker delivered ``raw`` ``poison_after`` times already."""
+    deliveries = delivery_count(raw)
+    if deliveries < poison_after:
+        return None
+    reason = f"poison: delivered {deliveries + 1} times without being completed"
+    return ErrorRow("poison", reason, "unavailable", NOT_PROCESSED)
+
+
+def failure_of(error: Exception, **context: object) -> ErrorRow:
+    """The row for what handling raised, logged (with ``context``) at the row's level:
+    invalid input (info), the retry budget exhausted (error), anything else (a bug: error,
+    with the traceback; the sender learns nothing internal)."""
+    if isinstance(error, Invalid | InvalidCommand):
+        details = getattr(error, "details", [])
+        log.info("message_invalid", reason=error.message, details=details, **context)
+        return ErrorRow("invalid", f"invalid: {error.message}", "invalid", error.message, details)
+    if isinstance(error, BudgetExhausted):
+        log.error("retry_budget_exhausted", error=str(error), **context)
+        return ErrorRow(
+            "unavailable", f"unavailable: {error}", "unavailable",
+            "a dependency stayed unavailable; try again later",
+        )
+    log.error("message_failed", exc_info=error, **context)
+    reason = f"internal error: {type(error).__name__}"
+    return ErrorRow("error", reason, "unavailable", NOT_PROCESSED)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -125,14 +177,12 @@ class Pipeline:
         retry: RetryPolicy,
         *,
         poison_after: int,
-        crash_points: CrashPoints | None = None,
         acks: Acknowledger | None = None,
     ) -> None:
         self._responder = responder
         self._acks = acks or Acknowledger()
         self._retry = retry
         self._poison_after = poison_after
-        self._crash = crash_points or CrashPoints()
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -172,45 +222,23 @@ class Pipeline:
         self, raw: AbstractIncomingMessage, schema: type[BaseModel], run: Run, *, query: bool
     ) -> str:
         """Handle one delivery; return its outcome (for the metrics)."""
-        self._crash.crash("after_receive")
-        deliveries = delivery_count(raw)
+        if bad := undecodable(raw):
+            return await self.dead_letter_undecodable(raw, bad, consumer="commands")
         if raw.redelivered:  # counted by the fault suite: raw duplicates after a crash
-            log.info("message_redelivered", deliveries=deliveries + 1)
-        if deliveries >= self._poison_after:
-            reason = f"poison: delivered {deliveries + 1} times without being completed"
-            await self._fail(
-                raw, reason, error_reply("unavailable", "the message could not be processed")
-            )
-            return "poison"
+            log.info("message_redelivered", deliveries=delivery_count(raw) + 1)
+        failure = poisoned(raw, self._poison_after)
+        if failure is not None:
+            await self._fail(raw, failure)
+            return failure.outcome
         try:
             body = decode(raw, schema)
             if query and not raw.reply_to:
                 raise Invalid("a query needs reply_to")
             reply = await self._retry.run(lambda: run(body, raw))
-        except (Invalid, InvalidCommand) as error:
-            details = getattr(error, "details", [])
-            log.info("message_invalid", reason=error.message, details=details)
-            await self._fail(
-                raw, f"invalid: {error.message}", error_reply("invalid", error.message, details)
-            )
-            return "invalid"
-        except BudgetExhausted as error:
-            log.error("retry_budget_exhausted", error=str(error))
-            await self._fail(
-                raw,
-                f"unavailable: {error}",
-                error_reply("unavailable", "a dependency stayed unavailable; try again later"),
-            )
-            return "unavailable"
-        except Exception as error:  # a bug: keep the message, tell the sender nothing internal
-            log.exception("message_failed")
-            await self._fail(
-                raw,
-                f"internal error: {type(error).__name__}",
-                error_reply("unavailable", "the message could not be processed"),
-            )
-            return "error"
-        self._crash.crash("after_commit")
+        except Exception as error:
+            failure = failure_of(error)
+            await self._fail(raw, failure)
+            return failure.outcome
         await self._responder.reply(raw, reply, confirmed=not query)
         await self._acks.ack(raw)
         return "ok"
@@ -220,12 +248,36 @@ class Pipeline:
         """The pipeline's acknowledger: whatever else acks on its channels must use it."""
         return self._acks
 
-    async def dead_letter(
-        self, raw: AbstractIncomingMessage, reason: str, *, code: str = "unavailable"
-    ) -> None:
-        """Dead-letter a delivery handled outside ``process`` (the audit consumer's); a
-        sender that asked for a reply gets the error ``code``."""
-        await self._fail(raw, reason, error_reply(code, "the message could not be processed"))
+    async def dead_letter(self, raw: AbstractIncomingMessage, failure: ErrorRow) -> None:
+        """Dead-letter a delivery handled outside ``process`` (the audit consumer's), as
+        ``failure`` says."""
+        await self._fail(raw, failure)
+
+    async def dead_letter_undecodable(
+        self, raw: AbstractIncomingMessage, bad: dict[str, str], *, consumer: str
+    ) -> str:
+        """Dead-letter a delivery holding values the AMQP library could not decode
+        (adapters/amqp_decoding.py) as invalid, naming the fields; counted per field. If
+        even the sanitized dead letter cannot be published for any reason but a lost
+        connection, reject it: the queue dead-letters it itself, never redelivered."""
+        fields = sorted(bad)
+        for kind in sorted({name.split(".")[0] for name in fields}):
+            metrics.UNDECODABLE.labels(consumer, kind).inc()
+        why = f"undecodable AMQP values in {', '.join(fields)}"
+        log.warning("message_undecodable", fields=bad)
+        try:
+            await self._responder.dead_letter(raw, f"invalid: {why}"[:1000])
+        except NOT_CONNECTED:
+            return await self._give_back(raw)
+        except Exception:
+            log.exception("undecodable_rejected")
+            await self._acks.nack(raw, requeue=False)
+            return "rejected"
+        details = [{"field": name, "error": "not decodable"} for name in fields]
+        with contextlib.suppress(Exception):  # the answer is a courtesy; the letter is out
+            await self._responder.reply(raw, error_reply("invalid", why, details))
+        await self._acks.ack(raw)
+        return "invalid"
 
     async def _give_back(self, raw: AbstractIncomingMessage) -> str:
         """The reply or the acknowledgement failed (a broker connection lost on the way):
@@ -237,16 +289,16 @@ class Pipeline:
             await self._acks.nack(raw, requeue=True)
         return "requeued"
 
-    async def _fail(self, raw: AbstractIncomingMessage, reason: str, reply: bytes) -> None:
+    async def _fail(self, raw: AbstractIncomingMessage, failure: ErrorRow) -> None:
         """Dead-letter (confirmed), answer the sender, then ack; requeue if the broker refused."""
         try:
-            await self._responder.dead_letter(raw, reason)
-            await self._responder.reply(raw, reply)
+            await self._responder.dead_letter(raw, failure.reason)
+            await self._responder.reply(raw, failure.reply())
         except Exception:
-            log.exception("dead_letter_failed", reason=reason)
+            log.exception("dead_letter_failed", reason=failure.reason)
             await self._acks.nack(raw, requeue=True)
             return
-        log.warning("message_dead_lettered", reason=reason)
+        log.warning("message_dead_lettered", reason=failure.reason)
         await self._acks.ack(raw)
 
 

@@ -5,6 +5,10 @@
   back as a return even when it was delivered (RabbitMQ 3.10).
 - A dead letter keeps the original body and properties, adds ``x-docbus-error`` (why) and
   where it came from, is persistent and confirmed before the original is acknowledged.
+- Nothing undecodable is published again (adapters/amqp_decoding.py): no reply when
+  reply_to or correlation_id was undecodable, no message_id when it was; a dead letter
+  drops such properties and headers and keeps them, hex-encoded, in
+  ``x-docbus-bad-properties``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,13 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from aiormq.exceptions import AMQPConnectionError, ChannelClosed
 
 from adapters import amqp
+from adapters.amqp_decoding import (
+    BAD_PROPERTIES_HEADER,
+    BadTimestamp,
+    clean_headers,
+    text,
+    undecodable,
+)
 from consumers.topology import DEAD, ERROR_HEADER
 
 log = structlog.get_logger("docbus.responder")
@@ -83,20 +94,21 @@ class Responder:
     async def reply(
         self, request: AbstractIncomingMessage, body: bytes, *, confirmed: bool = True
     ) -> None:
-        """Publish the reply if the request asked for one (exactly once per handled delivery).
+        """Publish the reply if the request asked for one (once per handled delivery; twice
+        at worst, when the connection broke mid-publish: see ``_patiently``).
 
         A command's reply is confirmed by the broker before the command is acknowledged; a
         query's need not be (it has no effect: a lost reply is a client timeout and retry),
         which saves a round trip on the hot read path."""
-        if not request.reply_to:
+        reply_to = text(request.reply_to)
+        if not reply_to or text(request.correlation_id) != request.correlation_id:
             return
-        reply_to = request.reply_to
         properties = amqp.Properties(
             content_type="application/json",
             headers={},
             priority=0,
             correlation_id=request.correlation_id,
-            message_id=request.message_id,
+            message_id=text(request.message_id),
         )
 
         async def publish() -> None:
@@ -113,7 +125,7 @@ class Responder:
         async def publish() -> None:
             channel = await self._open()
             await amqp.publish(
-                channel, letter.body, letter.properties, original.routing_key or "",
+                channel, letter.body, letter.properties, text(original.routing_key) or "",
                 exchange=DEAD.name, mandatory=True, timeout=self._timeout,
             )
 
@@ -121,33 +133,38 @@ class Responder:
 
 
 def dead_letter_of(original: AbstractIncomingMessage, reason: str) -> aio_pika.Message:
-    """The original message, persistent, with why and whence in its headers."""
-    headers: dict[str, Any] = dict(original.headers or {})
+    """The original message, persistent, with why and whence in its headers (and what
+    was undecodable, hex-encoded, instead of itself)."""
+    headers, _ = clean_headers(original.headers)
     headers[ERROR_HEADER] = reason[:1000]
-    headers["x-docbus-original-exchange"] = original.exchange or ""
-    headers["x-docbus-original-routing-key"] = original.routing_key or ""
+    headers["x-docbus-original-exchange"] = text(original.exchange) or ""
+    headers["x-docbus-original-routing-key"] = text(original.routing_key) or ""
     headers["x-docbus-failed-at"] = datetime.now(UTC).isoformat()
-    if original.user_id:  # the broker checks user_id against our login: keep it aside
+    if text(original.user_id):  # the broker checks user_id against our login: keep it aside
         headers["x-docbus-original-user-id"] = original.user_id
     if original.expiration is not None:  # a dead letter must not expire
         headers["x-docbus-original-expiration"] = str(original.expiration)
+    if bad := undecodable(original):
+        headers[BAD_PROPERTIES_HEADER] = bad
     return persistent_copy(original, headers)
 
 
 def persistent_copy(original: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
     """The message's body and properties, persistent, with these headers (no user_id or
-    expiration: the broker checks the one, and a kept message must not expire)."""
+    expiration: the broker checks the one, and a kept message must not expire; no
+    undecodable property: it could not be encoded)."""
+    timestamp = None if isinstance(original.timestamp, BadTimestamp) else original.timestamp
     return aio_pika.Message(
         original.body,
         headers=headers,
-        content_type=original.content_type,
-        content_encoding=original.content_encoding,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         priority=original.priority,
-        correlation_id=original.correlation_id,
-        reply_to=original.reply_to,
-        message_id=original.message_id,
-        timestamp=original.timestamp,
-        type=original.type,
-        app_id=original.app_id,
+        timestamp=timestamp,
+        content_type=text(original.content_type),
+        content_encoding=text(original.content_encoding),
+        correlation_id=text(original.correlation_id),
+        reply_to=text(original.reply_to),
+        message_id=text(original.message_id),
+        type=text(original.type),
+        app_id=text(original.app_id),
     )

@@ -73,13 +73,6 @@ class WorkerSettings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")
     metrics_port: int = Field(0, description="Prometheus metrics port; 0 disables")
-    crash_at: str = Field("", description="fault-suite only: crash the process at this named point")
-    faults_naive_relay: bool = Field(
-        False,
-        description="fault-suite control run only, never in production: the relay deletes"
-        " claimed outbox rows before publishing them (at most once), to prove the checker"
-        " sees lost events",
-    )
 
 
 class Settings:

@@ -7,6 +7,7 @@ lets FastStream publish a reply (``no_reply=True``: FastStream would publish it 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
+from consumers import metrics
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
@@ -138,3 +140,57 @@ def register_commands(
             prefetch=prefetch,
             delivery_limit=delivery_limit,
         )
+
+
+class CommandConsumer:
+    """The ``commands`` role: every command and query subscriber of one broker, for the
+    worker to start and stop."""
+
+    name = "commands"
+
+    def __init__(self, broker: RabbitBroker, pipeline: Pipeline, bus: CommandBus) -> None:
+        self._broker = broker
+        self._pipeline = pipeline
+        self._bus = bus
+
+    async def start(self) -> None:
+        await self._broker.start()
+
+    async def stop_consuming(self) -> None:
+        await stop_consuming(self._broker)
+
+    async def drained(self, timeout: float) -> bool:
+        return await self._pipeline.drained(timeout)
+
+    async def close(self) -> None:
+        await self._broker.stop()
+
+    def figures(self) -> dict[str, int]:
+        return {
+            "in_flight": self._pipeline.in_flight,
+            "groups": self._bus.groups,
+            "grouped_commands": self._bus.grouped,
+            "groups_split": self._bus.split,
+        }
+
+    def observe(self) -> None:
+        """Refresh the group-commit gauges."""
+        metrics.GROUP_COMMIT.labels("groups").set(self._bus.groups)
+        metrics.GROUP_COMMIT.labels("grouped_commands").set(self._bus.grouped)
+        metrics.GROUP_COMMIT.labels("split").set(self._bus.split)
+
+
+async def stop_consuming(broker: RabbitBroker) -> None:
+    """basic.cancel every subscriber's consumer, without waiting for handlers.
+
+    FastStream's own stop() first marks the subscriber stopped (so deliveries that keep
+    arriving are left unacknowledged: a redelivery after the deploy) and cancels only
+    after waiting; here the broker is told first, then in-flight work finishes normally.
+    """
+    for subscriber in broker.subscribers:
+        queue = getattr(subscriber, "_queue_obj", None)
+        tag = getattr(subscriber, "_consumer_tag", None)
+        if queue is not None and tag is not None and not queue.channel.is_closed:
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+            subscriber._consumer_tag = None  # type: ignore[attr-defined]

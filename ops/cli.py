@@ -33,7 +33,8 @@ def worker(
     migrate_first: Annotated[bool, typer.Option(help="create/migrate the database first")] = False,
 ) -> None:
     """Run the worker: every consumer, the outbox relay and the audit consumer."""
-    from consumers.worker import ROLES, Worker
+    from consumers.bootstrap import run_worker
+    from consumers.worker import ROLES
 
     settings = Settings()
     configure_logging(settings.worker.log_level, settings.worker.log_format)
@@ -48,7 +49,7 @@ def worker(
     try:
         if migrate_first:
             asyncio.run(_migrate(settings))
-        run_loop(Worker(settings, roles).run_until_signalled(), settings.worker.event_loop)
+        run_loop(run_worker(settings, roles), settings.worker.event_loop)
     finally:
         if valkey is not None:
             valkey.stop()

@@ -14,6 +14,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
+from adapters import amqp_decoding
 from consumers.responder import persistent_copy
 from consumers.topology import COMMANDS, DEAD_QUEUE_NAME, ERROR_HEADER
 
@@ -85,6 +86,9 @@ def _broker_reason(headers: dict[str, Any]) -> str:
 
 
 async def _take(channel: AbstractChannel, limit: int) -> list[AbstractIncomingMessage]:
+    # docbus.dead may hold what the broker dead-lettered itself, undecodable values and all:
+    # read it tolerantly, or one such letter would end the tool's connection.
+    amqp_decoding.install()
     queue: AbstractQueue = await channel.declare_queue(DEAD_QUEUE_NAME, passive=True)
     taken: list[AbstractIncomingMessage] = []
     while len(taken) < limit:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import orjson
 import pytest
 
+from consumers.pipeline import BudgetExhausted, Invalid, failure_of, poisoned
 from consumers.schemas import REPLY_DATA, Failure
+from core.errors import InvalidCommand
 from tests.consumers.conftest import Harness
 
 ORG, ALICE, BOB = "org-1", "alice", "bob"
@@ -153,3 +157,38 @@ async def test_the_same_message_id_gets_the_same_reply_and_one_effect(harness: H
     assert first == second
     got = await harness.send("document.get", {"doc_id": "d1", "user_id": ALICE})
     assert got is not None and len(got["data"]["versions"]) == 1
+
+
+# The table's rows themselves: the pipeline and the audit consumer both take them from here.
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome", "code", "reason"),
+    [
+        (Invalid("no", [{"field": "x", "error": "y"}]), "invalid", "invalid", "invalid: no"),
+        (InvalidCommand("bad"), "invalid", "invalid", "invalid: bad"),
+        (BudgetExhausted("db down"), "unavailable", "unavailable", "unavailable: db down"),
+        (KeyError("secret"), "error", "unavailable", "internal error: KeyError"),
+    ],
+)
+def test_each_error_has_one_row(error: Exception, outcome: str, code: str, reason: str) -> None:
+    row = failure_of(error)
+    assert (row.outcome, row.code, row.reason) == (outcome, code, reason)
+    reply = orjson.loads(row.reply())
+    assert reply["error"]["code"] == code
+    assert "secret" not in row.reply().decode()  # nothing internal goes back
+
+
+@dataclass
+class Delivered:
+    headers: dict[str, object]
+
+
+@pytest.mark.parametrize(("count", "poison"), [(None, False), (4, False), (5, True)])
+def test_poison_after_so_many_deliveries(count: int | None, poison: bool) -> None:
+    raw = Delivered({} if count is None else {"x-delivery-count": count})
+    row = poisoned(raw, 5)  # type: ignore[arg-type]
+    assert (row is not None) == poison
+    if row is not None:
+        assert (row.outcome, row.code) == ("poison", "unavailable")
+        assert row.reason == "poison: delivered 6 times without being completed"

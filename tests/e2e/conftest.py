@@ -19,6 +19,9 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
+from tests.fixtures.postgres import migrated_scratch_database
+from tests.fixtures.rabbit import own_vhost
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -57,6 +60,36 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+
+def start_worker(module: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``python -m module`` (a worker entry point), once it logged ``worker_started``."""
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *(["worker"] if module == "ops.cli" else [])],
+            cwd=ROOT, env=env, stdout=log, stderr=log,
+        )
+    deadline = time.monotonic() + 60
+    while b"worker_started" not in log_path.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"worker did not start: {log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return proc
+
+
+@pytest.fixture
+async def own_pg_url() -> AsyncIterator[str]:
+    """A database for one test's workers alone."""
+    async for url in migrated_scratch_database("docbus_own"):
+        yield url
+
+
+@pytest.fixture
+def own_rabbit_url() -> Iterator[str]:
+    """A vhost for one test's workers alone."""
+    with own_vhost("docbus-own") as url:
+        yield url
 
 
 def worker_env(pg_url: str, valkey_url: str, rabbit_url: str, **extra: str) -> dict[str, str]:

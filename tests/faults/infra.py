@@ -3,7 +3,8 @@
 Every scenario runs on a stage of its own: a fresh PostgreSQL database
 (``docbus_faults_<hex>``, migrated with the real Alembic migration), a fresh RabbitMQ vhost
 and its own ``valkey-server`` on a free port. Workers are real subprocesses
-(``python -m ops.cli worker``) with the environment of the e2e tier. ``Stage.close``
+(``python -m tests.faults.worker``: the production worker with the suite's crash
+points, tests/faults/crash.py) with the environment of the e2e tier. ``Stage.close``
 kills what is left, and drops the database and the vhost, whatever happened.
 
 The faults that touch shared servers (a RabbitMQ or PostgreSQL restart) always restore
@@ -209,7 +210,7 @@ async def ensure_services() -> list[str]:
 
 
 class WorkerProc:
-    """One worker (and its restarts): ``python -m ops.cli worker`` as a subprocess.
+    """One worker (and its restarts): ``python -m tests.faults.worker`` as a subprocess.
 
     Each incarnation logs (JSON lines) to a file of its own, so that ``count`` can sum an
     event over every life of the worker, including the ones killed with SIGKILL.
@@ -238,7 +239,7 @@ class WorkerProc:
         env = {**self.env, **extra_env}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: ASYNC220 - spawning does not block
-                [sys.executable, "-m", "ops.cli", "worker"],
+                [sys.executable, "-m", "tests.faults.worker"],
                 cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
             )
         deadline = time.monotonic() + timeout

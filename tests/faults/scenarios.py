@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 import aio_pika
 import asyncpg
 
-from consumers.faults import POINTS
 from consumers.topology import DEAD_QUEUE_NAME
 from tests.faults.checker import WORK_QUEUES, Result, check
+from tests.faults.crash import POINTS
 from tests.faults.infra import (
     Stage,
     WorkerProc,
