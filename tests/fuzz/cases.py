@@ -1,12 +1,9 @@
-"""One fuzzed message: routing key, body bytes and AMQP properties, as aio-pika sends
-them (valid UTF-8; a message_id always, see run.unique).
+"""One fuzzed message: routing key, body bytes and AMQP properties.
 
-Hook for raw properties: what aio-pika cannot send (property bytes that are not UTF-8,
-no message_id at all) is tests/fixtures/raw_amqp.py's (another branch). To fuzz with
-it, give Harness.publish a branch for a Case whose ``raw_properties`` is set (publish
-those frames through raw_amqp instead of aio-pika) and let strategies.cases draw them;
-the oracle already treats undecodable properties as a message to refuse (EITHER: the
-worker may refuse it as invalid or drop it, but must keep its consumers).
+aio-pika sends valid UTF-8 only, and always a message_id (see run.unique). A case with
+``raw`` set goes out as hand-made frames instead (tests/fixtures/raw_amqp.py): its
+properties, with arbitrary bytes at one place (a short-string property, a header key or
+value, a nested header, a timestamp out of range) or without any message_id.
 """
 
 from __future__ import annotations
@@ -29,7 +26,7 @@ class Case:
     user_id: str | None = None
     type: str | None = None
     app_id: str | None = None
-    raw_properties: bytes | None = None
-    """Reserved for the raw sender (see above); aio-pika cases leave it None."""
+    raw: tuple[str, bytes] | None = None
+    """(where, bytes) for a raw-frame case (see harness.with_raw); None: sent by aio-pika."""
     note: str = "valid"
     """How the case was made (a mutation's name), for the reader of a failure."""

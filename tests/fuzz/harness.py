@@ -9,25 +9,31 @@ its dead letters, and watches what no well-behaved worker may do.
 - Each case's letters are found by a header (``x-fuzz-case``) that dead letters keep.
 - Consumers: each command queue and docbus.audit must keep one (passive declare), and
   the set of consumer tags must not change (a re-subscribed consumer has a new tag).
+- Raw-frame cases go out through tests/fixtures/raw_amqp.py on a connection of their own
+  (so never with direct reply-to); one the broker refuses at the door (it checks
+  expiration and user_id) was never delivered, and only the worker's health is checked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aio_pika
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aiormq.exceptions import ChannelClosed
 
 from consumers.topology import AUDIT_QUEUE_NAME, ROUTES
 from tests.e2e.conftest import WorkerProcess
+from tests.fixtures.raw_amqp import RawField, RawProperties, RawPublisher
 from tests.fuzz.cases import REPLY_TO_US, Case
 
 TRACE = "x-fuzz-case"
@@ -79,7 +85,10 @@ class DeadWatch:
         if SENTINEL not in letter.headers:
             self.by_trace[str(letter.header(TRACE))].append(letter)
         error = letter.header("x-docbus-error")
-        if error is None:
+        if error is None and "x-death" in letter.headers:
+            self.violations.append(f"dead-lettered by the broker (rejected, or past the "
+                                   f"delivery limit): {letter.describe()}")
+        elif error is None:
             self.violations.append(f"not a dead letter (a reply sent to reply_to?): "
                                    f"{letter.describe()}")
         elif not error.startswith("invalid:"):
@@ -110,8 +119,9 @@ class DeadWatch:
 
 class Harness:
     def __init__(self, channel: AbstractChannel, admin: AbstractChannel, vhost: str,
-                 worker: WorkerProcess) -> None:
+                 worker: WorkerProcess, raw: RawPublisher) -> None:
         self.channel = channel
+        self.raw = raw
         self.admin = admin
         self.vhost = vhost
         self.worker = worker
@@ -122,9 +132,9 @@ class Harness:
     @asynccontextmanager
     async def connect(cls, url: str, vhost: str, worker: WorkerProcess) -> AsyncIterator[Harness]:
         connection = await aio_pika.connect(url)
-        async with connection:
+        async with connection, RawPublisher(url) as raw:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            harness = cls(channel, await connection.channel(), vhost, worker)
+            harness = cls(channel, await connection.channel(), vhost, worker, raw)
             replies = await channel.get_queue(REPLY_TO_US, ensure=False)
             await replies.consume(harness._on_reply, no_ack=True)
             dead = await (await connection.channel()).get_queue("docbus.dead", ensure=False)
@@ -140,8 +150,9 @@ class Harness:
                                     message.content_type, message.body))
 
     async def publish(self, case: Case, headers: dict[str, Any]) -> None:
-        if case.raw_properties is not None:
-            raise NotImplementedError("raw property bytes need tests/fixtures/raw_amqp.py")
+        if case.raw is not None:
+            await self.publish_raw(case, headers)
+            return
         message = aio_pika.Message(
             case.body, content_type=case.content_type, message_id=case.message_id,
             correlation_id=case.correlation_id, reply_to=case.reply_to, headers=headers,
@@ -150,11 +161,25 @@ class Harness:
         exchange = await self.channel.get_exchange("docbus.commands", ensure=False)
         await exchange.publish(message, case.route, mandatory=True)
 
+    async def publish_raw(self, case: Case, headers: dict[str, Any]) -> None:
+        assert case.raw is not None
+        table: dict[str | bytes, Any] = {}
+        table.update(headers)
+        props = RawProperties(
+            content_type=case.content_type, message_id=case.message_id,
+            correlation_id=case.correlation_id, reply_to=case.reply_to, headers=table,
+            type=case.type, app_id=case.app_id,
+        )
+        # Refused by the broker at the door (ChannelClosed): never delivered to anybody.
+        with contextlib.suppress(ChannelClosed):
+            await self.raw.publish("docbus.commands", case.route, with_raw(props, *case.raw),
+                                   case.body)
+
     async def send(self, case: Case, trace: str) -> Reply | None:
         """Publish the case; its reply if it asked us for one (None after the timeout).
         A case that asked for no reply is followed by a sentinel on its queue, so that
         the worker has at least taken it before anything is checked."""
-        if case.reply_to != REPLY_TO_US:
+        if case.reply_to != REPLY_TO_US or case.raw is not None:
             await self.publish(case, {**case.headers, TRACE: trace})
             await self.sentinel(case.route)
             return None
@@ -202,3 +227,27 @@ class Harness:
 
     def worker_alive(self) -> bool:
         return self.worker.proc is not None and self.worker.proc.poll() is None
+
+
+RAW_PLACES = ("content_type", "content_encoding", "correlation_id", "reply_to", "expiration",
+              "message_id", "type", "user_id", "app_id", "cluster_id", "header-key",
+              "header-value", "nested-header", "timestamp", "header-timestamp", "no-message-id")
+
+
+def with_raw(props: RawProperties, where: str, value: bytes) -> RawProperties:
+    """``props`` with ``value`` at ``where`` (one of RAW_PLACES)."""
+    headers: dict[str | bytes, Any] = dict(props.headers or {})
+    if where == "header-key":
+        return replace(props, headers={**headers, value: "v"})
+    if where == "header-value":
+        return replace(props, headers={**headers, "bad": value})
+    if where == "nested-header":
+        return replace(props, headers={**headers, "n": {"k": [value]}})
+    if where == "timestamp":
+        return replace(props, timestamp=2**63 - 1)
+    if where == "header-timestamp":
+        return replace(props, headers={**headers, "when": RawField(b"T" + b"\xff" * 8)})
+    if where == "no-message-id":
+        return replace(props, message_id=None)
+    changed: dict[str, Any] = {where: value}
+    return replace(props, **changed)

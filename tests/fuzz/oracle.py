@@ -53,7 +53,7 @@ class DeadLetterUnexpected(Violation): ...
 
 def expect(case: Case, world: World) -> tuple[Expect, str]:
     """The expectation and why."""
-    if case.raw_properties is not None:
+    if case.raw is not None:  # refused as undecodable, or taken if the bytes were UTF-8
         return Expect.EITHER, "raw property bytes"
     kind = (case.content_type or "").split(";")[0].strip().lower()
     if kind != "application/json":

@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from consumers.schemas import INBOUND
 from consumers.topology import DEAD_QUEUE_NAME, ROUTES
 from tests.fuzz.cases import REPLY_TO_US, Case
+from tests.fuzz.harness import RAW_PLACES
 from tests.fuzz.mutations import content_types, mutated_body
 from tests.fuzz.world import World
 
@@ -178,3 +179,15 @@ def reuse_pairs(draw: st.DrawFn, world: World) -> tuple[Case, Case]:
         body["org_id"] = world.id("D")
     return first, Case(route, json.dumps(body).encode(), message_id="", correlation_id="",
                        note="another message with the same message_id")
+
+
+@st.composite
+def raw_cases(draw: st.DrawFn, world: World) -> Case:
+    """A case sent as raw frames: arbitrary bytes at one place of its properties (or no
+    message_id), no reply to us (direct reply-to needs the consuming connection)."""
+    case = draw(cases(world))
+    where = draw(st.sampled_from(RAW_PLACES))
+    value = draw(st.binary(min_size=1, max_size=24))
+    reply_to = draw(st.one_of(st.none(), st.sampled_from(DOCBUS_QUEUES)))
+    return Case(case.route, case.body, case.content_type, case.message_id, case.correlation_id,
+                reply_to, raw=(where, value), note=f"raw {value!r} at {where}; {case.note}")

@@ -21,7 +21,7 @@ from consumers.topology import ROUTES
 from tests.fuzz.harness import Harness
 from tests.fuzz.oracle import Violation
 from tests.fuzz.run import ConsumerLost, check_health, run_case, run_pair, unique
-from tests.fuzz.strategies import cases, reuse_pairs
+from tests.fuzz.strategies import cases, raw_cases, reuse_pairs
 from tests.fuzz.world import World
 
 pytestmark = pytest.mark.e2e
@@ -57,10 +57,11 @@ async def test_every_message_is_refused_or_answered_correctly(
     harness: Harness, world: World, consumers_at_start: set[tuple[str, str]], data: st.DataObject
 ) -> None:
     try:
-        if data.draw(st.integers(0, 9), label="reuse a message_id") == 0:
+        kind = data.draw(st.sampled_from(["pair", "raw", *["case"] * 8]), label="kind")
+        if kind == "pair":  # two messages, one message_id
             await run_pair(harness, world, *data.draw(reuse_pairs(world), label="pair"))
         else:
-            case = data.draw(cases(world), label="case")
+            case = data.draw(raw_cases(world) if kind == "raw" else cases(world), label="case")
             await run_case(harness, world, unique(case, os.urandom(8).hex()))
     except Violation as error:
         if not SURVEY:
