@@ -90,14 +90,22 @@ async def test_a_forged_delivery_count_on_a_first_delivery_is_ignored(
 
 
 @pytest.mark.parametrize("reply_to", ["docbus.dead", "docbus.document.get", "docbus.audit"])
-@pytest.mark.parametrize("route", ["document.get", "org.member.set"])
+@pytest.mark.parametrize("kind", ["query", "command", "invalid", "undecodable"])
 async def test_a_reply_to_naming_a_docbus_queue_sends_nothing_there(
-    harness: Harness, world: World, reply_to: str, route: str
+    harness: Harness, world: World, reply_to: str, kind: str
 ) -> None:
-    body = ({"doc_id": world.id("da1"), "user_id": world.id("alice")} if route == "document.get"
-            else {"org_id": world.churn_org, "user_id": world.id("carl"), "role": "member"})
-    await run_case(harness, world, case(route, body, f"reply_to {reply_to}", reply_to=reply_to),
-                   settle=0.5)
+    """Whatever the answer (a reply, an invalid one, one for an undecodable property),
+    none goes into docbus's own queues."""
+    get = {"doc_id": world.id("da1"), "user_id": world.id("alice")}
+    member = {"org_id": world.churn_org, "user_id": world.id("carl"), "role": "member"}
+    sent = {
+        "query": case("document.get", get, "a get", reply_to=reply_to),
+        "command": case("org.member.set", member, "a command", reply_to=reply_to),
+        "invalid": case("document.get", b"[]", "not an object", reply_to=reply_to),
+        "undecodable": case("document.get", get, "cluster_id not UTF-8", reply_to=reply_to,
+                            raw=("cluster_id", b"\xff\xfe")),
+    }[kind]
+    await run_case(harness, world, sent, settle=0.5)
 
 
 async def test_duplicate_json_keys_are_invalid(harness: Harness, world: World) -> None:
