@@ -5,14 +5,13 @@ its messages and its dead letters are all its own to read."""
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tests.e2e.conftest import WorkerProcess, worker_env
 from tests.fixtures.postgres import migrated_scratch_database
-from tests.fixtures.rabbit import BASE, _ctl
+from tests.fixtures.rabbit import BASE, own_vhost
 from tests.fuzz.harness import Harness
 from tests.fuzz.world import World, build_world
 
@@ -24,13 +23,8 @@ FUZZ_VALKEY_DB = 7
 def fuzz_vhost() -> Iterator[str]:
     if shutil.which("rabbitmqctl") is None:
         pytest.skip("rabbitmqctl not found: the fuzzing tier needs a vhost of its own")
-    vhost = f"docbus-fuzz-{uuid.uuid4().hex[:10]}"
-    _ctl("add_vhost", vhost)
-    try:
-        _ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-        yield vhost
-    finally:
-        _ctl("delete_vhost", vhost)
+    with own_vhost("docbus-fuzz") as url:
+        yield url.removeprefix(BASE)
 
 
 @pytest.fixture(scope="session")

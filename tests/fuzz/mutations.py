@@ -5,6 +5,7 @@ nesting, bytes that are not JSON) work on the encoded body through a placeholder
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -42,56 +43,92 @@ def put(body: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     return out
 
 
+Mutation = Callable[[st.DrawFn, dict[str, Any], bool], tuple[bytes, str]]
+
+
+def unchanged(draw: st.DrawFn, body: dict[str, Any], ascii_only: bool) -> tuple[bytes, str]:
+    return encode(body, ascii_only), "none"
+
+
+def drop(draw: st.DrawFn, body: dict[str, Any], ascii_only: bool) -> tuple[bytes, str]:
+    key = draw(st.sampled_from(sorted(body)))
+    return encode({k: v for k, v in body.items() if k != key}, ascii_only), f"no {key}"
+
+
+def unknown(draw: st.DrawFn, body: dict[str, Any], ascii_only: bool) -> tuple[bytes, str]:
+    name = draw(st.text(min_size=1, max_size=20).filter(lambda n: n not in body))
+    value = draw(st.sampled_from(WRONG_VALUES))
+    return encode({**body, name: value}, ascii_only), f"unknown field {name!r}"
+
+
+def wrong_type(draw: st.DrawFn, body: dict[str, Any], ascii_only: bool) -> tuple[bytes, str]:
+    key, value = draw(st.sampled_from(sorted(body))), draw(st.sampled_from(WRONG_VALUES))
+    return encode({**body, key: value}, ascii_only), f"{key}={value!r}"
+
+
+def duplicate(draw: st.DrawFn, body: dict[str, Any], ascii_only: bool) -> tuple[bytes, str]:
+    key = draw(st.sampled_from(sorted(body)))
+    again = draw(st.sampled_from([body[key], *WRONG_VALUES[:6]]))
+    first = b"{" + encode(key, True) + b":" + encode(again, True) + b","
+    return first + encode(body, ascii_only)[1:], f"duplicate key {key!r}"
+
+
+def nesting(draw: st.DrawFn, body: dict[str, Any], ascii_only: bool) -> tuple[bytes, str]:
+    key = draw(st.sampled_from(sorted(body)))
+    depth = draw(st.sampled_from([64, 300, 3000, 30_000]))
+    lists = draw(st.booleans())
+    nest = b"[" * depth + b"]" * depth if lists else b'{"a":' * depth + b"1" + b"}" * depth
+    raw = encode({**body, key: HOLE}, False).replace(encode(HOLE, False), nest)
+    return raw, f"{key} nested {depth} deep"
+
+
+def garbage(draw: st.DrawFn, body: dict[str, Any], ascii_only: bool) -> tuple[bytes, str]:
+    return draw(not_json(encode(body, ascii_only))), "not JSON"
+
+
+def in_a_string(kind: str) -> Mutation:
+    """A mutation of one string (or the first tag): its size, a NUL, a lone surrogate."""
+
+    def mutate(draw: st.DrawFn, body: dict[str, Any], ascii_only: bool) -> tuple[bytes, str]:
+        texts = string_fields(body)
+        if not texts:
+            return encode(body, ascii_only), "none"
+        field = draw(st.sampled_from(texts))
+        current = body[field][0] if isinstance(body[field], list) else body[field]
+        if kind == "size":
+            size = draw(st.sampled_from([0, 101, 129, 256, 513, 2049, 70_000, 300_000]))
+            return encode(put(body, field, "x" * size), ascii_only), f"{field} of {size}"
+        if kind == "nul":
+            at = draw(st.integers(0, len(current)))
+            nul = current[:at] + "\x00" + current[at:]
+            return encode(put(body, field, nul), ascii_only), f"NUL in {field}"
+        escape = draw(st.sampled_from(SURROGATES))
+        raw = encode(put(body, field, current + HOLE), False).replace(HOLE.encode(), escape)
+        return raw, f"surrogate {escape!r} in {field}"
+
+    return mutate
+
+
+MUTATIONS: dict[str, Mutation] = {
+    "drop": drop, "unknown": unknown, "wrong_type": wrong_type, "duplicate": duplicate,
+    "nesting": nesting, "not_json": garbage, "size": in_a_string("size"),
+    "nul": in_a_string("nul"), "surrogate": in_a_string("surrogate"),
+}
+
+
 @st.composite
 def mutated_body(
     draw: st.DrawFn, bodies: st.SearchStrategy[dict[str, Any]],
     types: st.SearchStrategy[str | None],
 ) -> tuple[bytes, str | None, str]:
-    body = draw(bodies)
-    ascii_only = draw(st.booleans())
-    kind = draw(st.sampled_from([*["none"] * 9, "drop", "unknown", "wrong_type", "size", "nul",
-                                 "surrogate", "duplicate", "nesting", "not_json", "content_type"]))
-    content_type = draw(types) if kind != "content_type" else draw(st.sampled_from(WRONG_TYPES))
-    if kind in ("none", "content_type"):
-        return encode(body, ascii_only), content_type, kind
-    if kind == "not_json":
-        return draw(not_json(encode(body, ascii_only))), content_type, kind
-    key = draw(st.sampled_from(sorted(body)))
-    texts = string_fields(body)
-    if kind == "drop":
-        return encode({k: v for k, v in body.items() if k != key}, ascii_only), content_type, kind
-    if kind == "unknown":
-        name = draw(st.text(min_size=1, max_size=20).filter(lambda n: n not in body))
-        raw = encode({**body, name: draw(st.sampled_from(WRONG_VALUES))}, ascii_only)
-        return raw, content_type, f"unknown field {name!r}"
-    if kind == "wrong_type":
-        value = draw(st.sampled_from(WRONG_VALUES))
-        return encode({**body, key: value}, ascii_only), content_type, f"{key}={value!r}"
-    if kind == "duplicate":
-        again = draw(st.sampled_from([body[key], *WRONG_VALUES[:6]]))
-        raw = encode(body, ascii_only)
-        return b"{" + encode(key, True) + b":" + encode(again, True) + b"," + raw[1:], \
-            content_type, f"duplicate key {key!r}"
-    if not texts and kind in ("size", "nul", "surrogate"):
-        return encode(body, ascii_only), content_type, "none"
-    field = draw(st.sampled_from(texts)) if texts else key
-    current = body[field][0] if isinstance(body[field], list) else body[field]
-    if kind == "size":
-        size = draw(st.sampled_from([0, 101, 129, 256, 513, 2049, 70_000, 300_000]))
-        return encode(put(body, field, "x" * size), ascii_only), content_type, f"{field} of {size}"
-    if kind == "nul":
-        at = draw(st.integers(0, len(current)))
-        return encode(put(body, field, current[:at] + "\x00" + current[at:]), ascii_only), \
-            content_type, f"NUL in {field}"
-    if kind == "surrogate":
-        escape = draw(st.sampled_from(SURROGATES))
-        raw = encode(put(body, field, current + HOLE), False)
-        return raw.replace(HOLE.encode(), escape), content_type, f"surrogate {escape!r} in {field}"
-    depth = draw(st.sampled_from([64, 300, 3000, 30_000]))
-    nest = (b"[" * depth + b"]" * depth) if draw(st.booleans()) else \
-        (b'{"a":' * depth + b"1" + b"}" * depth)
-    raw = encode({**body, key: HOLE}, False).replace(encode(HOLE, False), nest)
-    return raw, content_type, f"{key} nested {depth} deep"
+    """(body, content type, note): about half valid, the rest mutated one way each."""
+    body, ascii_only = draw(bodies), draw(st.booleans())
+    kind = draw(st.sampled_from([*["none"] * 9, "content_type", *MUTATIONS]))
+    if kind == "content_type":
+        wrong = draw(st.sampled_from(WRONG_TYPES))
+        return encode(body, ascii_only), wrong, f"content type {wrong!r}"
+    raw, note = MUTATIONS.get(kind, unchanged)(draw, body, ascii_only)
+    return raw, draw(types), note
 
 
 def not_json(raw: bytes) -> st.SearchStrategy[bytes]:
