@@ -15,5 +15,10 @@ RUN pip install /wheels/*.whl && rm -rf /wheels \
     && useradd --system --uid 10001 --user-group --no-create-home docbus
 USER docbus
 WORKDIR /tmp
+# /healthz, /readyz and /metrics (DOCBUS_HTTP_HOST defaults to every address).
+ENV DOCBUS_HTTP_PORT=9464
+EXPOSE 9464
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=6 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/readyz', timeout=3)"]
 ENTRYPOINT ["docbus"]
 CMD ["worker"]

@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # Port 6380, so that a system Redis on 6379 does not stand in for the Valkey docbus promises.
 export DOCBUS_VALKEY_URL ?= redis://127.0.0.1:6380/0
 
-.PHONY: install run test unit lint fuzz faults bench asyncapi clean
+.PHONY: install tools run test unit lint fuzz faults bench asyncapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
-	$(BIN)/docbus worker --migrate-first --embedded-valkey
+# Test tools that are not Python packages: promtool (Debian's prometheus package) validates
+# the alert rules. Installed when missing and the machine can (root with apt); otherwise
+# the tests that need it say so and skip.
+tools:
+	@command -v promtool >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 \
+	  && [ "$$(id -u)" = 0 ] && { apt-get install -y -q --no-install-recommends prometheus \
+	  >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q \
+	  --no-install-recommends prometheus >/dev/null 2>&1; }; } \
+	  || echo "promtool not installed: the alert-rule tests will skip"; }
 
-test: install
+# /healthz, /readyz and /metrics on http://127.0.0.1:9464 while `make run` runs.
+run: install
+	DOCBUS_HTTP_PORT=$${DOCBUS_HTTP_PORT:-9464} $(BIN)/docbus worker --migrate-first --embedded-valkey
+
+test: install tools
 	$(BIN)/pytest -q
 
 unit: install
@@ -45,7 +56,7 @@ faults: install
 	$(BIN)/python -m tests.faults.suite
 
 bench: install
-	$(BIN)/docbus bench
+	$(BIN)/docbus bench $(ARGS)
 
 asyncapi: install
 	$(BIN)/docbus asyncapi -o docs/asyncapi.json

@@ -11,16 +11,24 @@ import itertools
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from adapters.memory_tree import (
+    InMemoryDocumentLifecycle,
+    InMemoryFolderTree,
+    folder_in_trash,
+    name_clash,
+)
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.events import DomainEvent
+from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
-from core.ports import AuditEntry, Json, Lookup, OutboxMessage, StoredReply
+from core.ports import AuditEntry, Lookup, OutboxMessage
+from core.reads import Reads
 from core.values import OrgRole, Role
 
 
@@ -53,8 +61,12 @@ class State:
     versions: dict[str, list[DocumentVersion]] = field(default_factory=dict)
     memberships: dict[tuple[str, str], OrgRole] = field(default_factory=dict)
     shares: dict[tuple[str, str], Role] = field(default_factory=dict)
-    inbox: dict[str, StoredReply] = field(default_factory=dict)
+    inbox: dict[tuple[str, str], StoredReply] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
+    folder_shares: dict[tuple[str, str], tuple[Role, datetime | None]] = field(
+        default_factory=dict
+    )
+    """(folder_id, user_id) -> (role, expires_at)."""
 
     def copy(self) -> State:
         return State(
@@ -65,7 +77,20 @@ class State:
             dict(self.shares),
             dict(self.inbox),
             list(self.outbox),
+            dict(self.folder_shares),
         )
+
+    def live_folder(self, folder_id: str) -> Folder | None:
+        """The folder unless it or one above it is in the trash (v1 reads see live ones)."""
+        folder = self.folders.get(folder_id)
+        return None if folder is None or folder_in_trash(self, folder_id) else folder
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document, marked if its folder is in the trash."""
+        found = self.documents.get(doc_id)
+        if found is None or not folder_in_trash(self, found.folder_id):
+            return found
+        return replace(found, folder_trashed=True)
 
 
 class InMemoryDatabase:
@@ -85,28 +110,20 @@ class _Folders:
         self._s = state
 
     async def get(self, folder_id: str) -> Folder | None:
-        return self._s.folders.get(folder_id)
+        return self._s.live_folder(folder_id)
 
     async def get_with_role(
         self, folder_id: str, user_id: str
     ) -> tuple[Folder | None, OrgRole | None]:
-        folder = self._s.folders.get(folder_id)
+        folder = self._s.live_folder(folder_id)
         role = self._s.memberships.get((folder.org_id, user_id)) if folder else None
         return folder, role
-
-    async def preload_with_roles(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Nothing to do: every read is in memory already."""
 
     async def add(self, folder: Folder) -> None:
         if folder.folder_id in self._s.folders:
             raise FolderIdTaken(folder.folder_id)
-        for other in self._s.folders.values():
-            if (other.org_id, other.parent_id, other.name) == (
-                folder.org_id,
-                folder.parent_id,
-                folder.name,
-            ):
-                raise FolderNameTaken(folder.name)
+        if name_clash(self._s, folder):
+            raise FolderNameTaken(folder.name)
         self._s.folders[folder.folder_id] = folder
 
 
@@ -115,28 +132,19 @@ class _Documents:
         self._s = state
 
     async def get(self, doc_id: str) -> Document | None:
-        return self._s.documents.get(doc_id)
+        return self._s.document(doc_id)
 
     async def lock(self, doc_id: str) -> Document | None:
-        return self._s.documents.get(doc_id)
+        return self._s.document(doc_id)
 
     async def get_with_access(
         self, doc_id: str, user_id: str, *, lock: bool = False
     ) -> tuple[Document | None, Access]:
-        document = self._s.documents.get(doc_id)
+        document = self._s.document(doc_id)
         if document is None:
             return None, Access(user_id, None, None)
         org_role = self._s.memberships.get((document.org_id, user_id))
         return document, Access(user_id, org_role, self._s.shares.get((doc_id, user_id)))
-
-    async def preload(self, doc_ids: Sequence[str]) -> None:
-        """Nothing to do: every read is in memory already."""
-
-    async def preload_with_access(
-        self, pairs: Sequence[tuple[str, str]], *, lock: bool = False
-    ) -> list[Document]:
-        found = (self._s.documents.get(doc_id) for doc_id in sorted({d for d, _ in pairs}))
-        return [document for document in found if document is not None]
 
     async def add(
         self, document: Document, version: DocumentVersion, shares: Sequence[Share] = ()
@@ -164,6 +172,7 @@ class _Documents:
             d
             for d in self._s.documents.values()
             if d.folder_id == folder_id
+            and d.trashed_at is None
             and (everything or (d.doc_id, reader_id) in self._s.shares)
             and (after is None or (d.updated_at, d.doc_id) < (after.updated_at, after.doc_id))
         ]
@@ -174,9 +183,6 @@ class _Documents:
 class _Memberships:
     def __init__(self, state: State) -> None:
         self._s = state
-
-    async def preload(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Nothing to do: every read is in memory already."""
 
     async def role_of(self, org_id: str, user_id: str) -> OrgRole | None:
         return self._s.memberships.get((org_id, user_id))
@@ -193,9 +199,6 @@ class _Shares:
     def __init__(self, state: State) -> None:
         self._s = state
 
-    async def preload(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Nothing to do: every read is in memory already."""
-
     async def role_of(self, doc_id: str, user_id: str) -> Role | None:
         return self._s.shares.get((doc_id, user_id))
 
@@ -209,28 +212,28 @@ class _Shares:
 
 
 class _Inbox:
+    """Rows by slot (sender, message_id); a row without a fingerprint stands for one
+    recorded before keys were scoped (sender ""): it takes its message_id for every sender."""
+
     def __init__(self, state: State) -> None:
         self._s = state
 
-    async def record(self, message_id: str, reply: Json, scopes: Sequence[str]) -> bool:
-        if message_id in self._s.inbox:
+    async def record(self, key: IdempotencyKey, reply: bytes, scopes: Sequence[str]) -> bool:
+        if await self.find(key) is not None:
             return False
-        self._s.inbox[message_id] = StoredReply(reply, tuple(scopes))
+        self._s.inbox[key.slot] = _stored(key, reply, scopes)
         return True
 
-    async def record_many(self, replies: Sequence[tuple[str, Json, Sequence[str]]]) -> set[str]:
-        taken = {message_id for message_id, _, _ in replies if message_id in self._s.inbox}
-        seen: set[str] = set()
-        for message_id, reply, scopes in replies:
-            if message_id in seen:  # twice in one call: the second one is a duplicate
-                taken.add(message_id)
-            seen.add(message_id)
-            if message_id not in taken:
-                self._s.inbox[message_id] = StoredReply(reply, tuple(scopes))
-        return taken
+    async def find(self, key: IdempotencyKey) -> StoredReply | None:
+        stored = self._s.inbox.get(key.slot)
+        if stored is None:
+            legacy = self._s.inbox.get(("", key.message_id))
+            stored = legacy if legacy is not None and legacy.fingerprint is None else None
+        return stored
 
-    async def find(self, message_id: str) -> StoredReply | None:
-        return self._s.inbox.get(message_id)
+
+def _stored(key: IdempotencyKey, reply: bytes, scopes: Sequence[str]) -> StoredReply:
+    return StoredReply(reply, tuple(scopes), key.routing_key, key.fingerprint)
 
 
 class InMemoryUnitOfWork:
@@ -249,6 +252,8 @@ class InMemoryUnitOfWork:
         self.memberships = _Memberships(self._state)
         self.shares = _Shares(self._state)
         self.inbox = _Inbox(self._state)
+        self.tree = InMemoryFolderTree(self._state)
+        self.lifecycle = InMemoryDocumentLifecycle(self._state)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -260,14 +265,10 @@ class InMemoryUnitOfWork:
 
     @property
     def scopes(self) -> tuple[str, ...]:
-        return self.scopes_since(0)
+        return tuple(dict.fromkeys(s for _, scopes in self._events for s in scopes))
 
-    @property
-    def emitted(self) -> int:
-        return len(self._events)
-
-    def scopes_since(self, mark: int) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s for _, scopes in self._events[mark:] for s in scopes))
+    async def read_ahead(self, reads: Reads) -> None:
+        """Nothing to load: every read is in memory already (units run one at a time)."""
 
     async def commit(self) -> None:
         if self._read_only or self._committed:
@@ -294,8 +295,12 @@ class InMemoryUnitOfWorkFactory:
     def __init__(self, db: InMemoryDatabase) -> None:
         self.db = db
 
-    def __call__(self, *, read_only: bool = False, grouped: bool = False) -> InMemoryUnitOfWork:
+    def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.db, read_only=read_only)
+
+    def grouped(self) -> InMemoryUnitOfWork:
+        """A unit for a group commit: an ordinary write unit (it defers nothing)."""
+        return InMemoryUnitOfWork(self.db)
 
 
 @dataclass

@@ -217,6 +217,23 @@ class ValkeyReplyCache:
             self._fail(error)
             return 0
 
+    async def ping(self) -> bool:
+        """True if the cache answers now (readiness: down means degraded, not broken)."""
+        try:
+            return bool(await self._admin.ping())
+        except VALKEY_ERRORS:
+            return False
+
+    async def server(self) -> str:
+        """What answers, e.g. "valkey 8.1.8" or "redis 7.0.15" ("unreachable" if nothing)."""
+        try:
+            info = await self._admin.info("server")
+        except VALKEY_ERRORS:
+            return "unreachable"
+        if "valkey_version" in info:
+            return f"valkey {info['valkey_version']}"
+        return f"redis {info.get('redis_version', '?')}"
+
     def stats(self) -> CacheStats:
         return replace(self._stats, breaker=self._breaker.state.value)
 
@@ -332,7 +349,9 @@ class ValkeyReplyCache:
         if batch:
             await self._admin.unlink(*batch)
         self._stats.flushes += 1
-        log.warning("reply_cache_flushed", reason=reason, prefix=self._prefix)
+        # A server never checked before (the first start) is the normal case, not a warning.
+        report = log.info if reason == "never checked" else log.warning
+        report("reply_cache_flushed", reason=reason, prefix=self._prefix)
 
     async def _vouch(self, connection: AbstractConnection) -> None:
         """Connect hook: no command may run on a server nobody has vouched for."""

@@ -1,4 +1,4 @@
-"""``python -m bench [--full] [--chart PATH]``: the same as ``docbus bench``."""
+"""``python -m bench [--full] [--chart PATH] [--loop LOOP]``: the same as ``docbus bench``."""
 
 from __future__ import annotations
 

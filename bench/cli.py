@@ -13,7 +13,13 @@ def bench(
         bool, typer.Option(help="the issue's sizes: 1M documents stored, 100,000 commands")
     ] = False,
     chart: Annotated[
-        Path | None, typer.Option(help="PNG chart to write; default docs/performance.png")
+        Path | None,
+        typer.Option(help="PNG chart to write; default: a new temporary directory (printed)"),
+    ] = None,
+    loop: Annotated[
+        str | None,
+        typer.Option(help="auto, uvloop or asyncio: the worker's, the raw baselines' and the"
+                     " bench clients' loop alike; default DOCBUS_EVENT_LOOP, else auto"),
     ] = None,
     py_spy: Annotated[
         Path | None, typer.Option(help="profile the worker with py-spy into this directory")
@@ -25,4 +31,4 @@ def bench(
     from bench.runner import main
 
     config = BenchConfig.smoke() if smoke else BenchConfig.full() if full else BenchConfig()
-    raise typer.Exit(main(config, chart, py_spy))
+    raise typer.Exit(main(config, chart, py_spy, loop))

@@ -10,27 +10,32 @@ class BenchConfig:
     """Counts of every measurement; every loop is bounded by these and by ``phase_timeout``."""
 
     mode: str = "default"
+    repetitions: int = 3
+    """Paired repetitions behind every ratio (its median, minimum and maximum)."""
     in_flight: int = 64
     """Requests in flight for the "at 64 in flight" figures."""
     bulk_in_flight: int = 256
     """Publishers in flight for the throughput runs (commands queue up behind prefetch)."""
     prefetch: int = 64
-    raw_messages: int = 3000
+    # The counts of the paired series are per repetition (three by default): the figures
+    # are medians of repetitions of this size.
+    raw_messages: int = 2000
     rpc_sequential: int = 300
-    rpc_concurrent: int = 3000
-    faststream_requests: int = 600
-    uploads: int = 3000
+    rpc_concurrent: int = 2000
+    faststream_requests: int = 400
+    uploads: int = 2000
     """As many as the raw loop's messages: the same start-up and tail in both figures."""
-    shares: int = 3000
+    shares: int = 2000
     query_sequential: int = 300
-    query_concurrent: int = 1500
-    query_miss_concurrent: int = 1000
+    """Pairs of the sequential series, all repetitions together (cut into chunks)."""
+    query_concurrent: int = 1000
+    query_miss_concurrent: int = 600
     folder_sizes: tuple[int, ...] = (100, 10_000, 100_000)
     size_samples: int = 100
     stored_documents: int = 200_000
-    stored_uploads: int = 1500
+    stored_uploads: int = 1000
     memory_commands: int = 8000
-    two_worker_uploads: int = 1500
+    two_worker_uploads: int = 1000
     warmup: int = 200
     phase_timeout: float = 120.0
 
@@ -42,19 +47,19 @@ class BenchConfig:
     def full(cls) -> BenchConfig:
         """The issue's sizes: 1M documents stored, 100,000 commands for the memory figure."""
         return replace(
-            cls(), mode="full", uploads=20_000, shares=20_000, stored_documents=1_000_000,
-            stored_uploads=10_000, memory_commands=100_000, two_worker_uploads=10_000,
-            rpc_concurrent=20_000, raw_messages=20_000, query_concurrent=10_000,
-            query_miss_concurrent=5000, size_samples=300, phase_timeout=900.0,
+            cls(), mode="full", uploads=10_000, shares=10_000, stored_documents=1_000_000,
+            stored_uploads=5000, memory_commands=100_000, two_worker_uploads=5000,
+            rpc_concurrent=10_000, raw_messages=10_000, query_concurrent=5000,
+            query_miss_concurrent=3000, size_samples=300, phase_timeout=900.0,
         )
 
     @classmethod
     def smoke(cls) -> BenchConfig:
         """Tiny: every phase runs, in seconds (for the test suite; numbers mean little)."""
         return replace(
-            cls(), mode="smoke", bulk_in_flight=64, raw_messages=200, rpc_sequential=30,
-            rpc_concurrent=200, faststream_requests=64, uploads=100, shares=100,
-            query_sequential=20, query_concurrent=100, query_miss_concurrent=100,
+            cls(), mode="smoke", bulk_in_flight=64, raw_messages=100, rpc_sequential=30,
+            rpc_concurrent=100, faststream_requests=64, uploads=100, shares=100,
+            query_sequential=20, query_concurrent=64, query_miss_concurrent=64,
             folder_sizes=(10, 100, 1000), size_samples=10, stored_documents=3000,
             stored_uploads=100, memory_commands=400, two_worker_uploads=100, warmup=20,
             phase_timeout=60.0,
@@ -64,6 +69,6 @@ class BenchConfig:
     def admin_readers(self) -> int:
         """Distinct readers needed so that every "miss" read has a key never seen before."""
         return (
-            self.query_sequential + self.query_miss_concurrent
+            self.query_sequential + self.query_miss_concurrent * self.repetitions
             + self.size_samples * len(self.folder_sizes) + 200
         )

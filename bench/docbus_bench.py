@@ -1,16 +1,17 @@
-"""docbus itself, through the docbus client: commands, queries, size, memory, two workers.
+"""docbus itself, through the docbus client: the scenario, commands, store, memory, workers.
 
-``Scenario`` holds what every measurement shares: the client, the event tap on
-``doc.events``, the org and its users, and a pool of org admins seeded in PostgreSQL.
-Each admin reads at most once per measurement series, so a "miss" read always has a
-cache key nobody looked up before (the cache key is the folder or document, the reader,
-the page size and the cursor); see docs/performance.md.
+(The queries are in ``bench.queries``.) ``Scenario`` holds what every measurement shares:
+the client, the event tap on ``doc.events``, the org and its users, and a pool of org
+admins seeded in PostgreSQL. Each admin reads at most once per measurement series, so a
+"miss" read always has a cache key nobody looked up before (the cache key is the folder
+or document, the reader, the page size and the cursor); see docs/performance.md. Its
+``pair``, ``paired_seq`` and ``paired_rates`` put docbus's samples beside the raw
+references (``bench.paired``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,12 +21,13 @@ import orjson
 
 from bench.config import BenchConfig
 from bench.events import EventTap
-from bench.infra import Stack, cpu_seconds
+from bench.infra import Stack, WorkerProcess, cpu_seconds
+from bench.paired import medians, ratio, repeat
 from bench.raw import RPC_KEY, RawRpcClient
 from bench.rpc import REQUEST
 from bench.seed import count_documents, seed_admins, seed_folder
 from bench.stats import BenchError, Run, concurrent, sequential
-from bench.throughput import events_throughput, raw_pipeline
+from bench.throughput import RawPipeline, events_throughput
 from client import DocbusClient
 
 ORG, OWNER, VIEWER = "bench-org", "u-owner", "u-viewer"
@@ -44,7 +46,8 @@ class Scenario:
     tap: EventTap
     raw: RawRpcClient
     """The raw aio-pika client of the raw responder: the references measured alongside."""
-    raw_pipeline_pid: int
+    pipeline: RawPipeline
+    """The bench's side of the raw consume-publish-ack loop, opened once for the run."""
     admins: list[str] = field(default_factory=list)
     _next_admin: int = 0
 
@@ -79,9 +82,12 @@ class Scenario:
             f"s3://bench/{doc_id}", ("bench",), 4096, SHA,
         )
 
-    async def upload_rate(self, folder_id: str, prefix: str, count: int, what: str) -> float:
-        """Uploads/s of ``count`` new documents: every reply and every event arrived."""
-        docs = [f"{prefix}{n}" for n in range(count)]
+    async def upload_rate(
+        self, folder_id: str, prefix: str, count: int, what: str, start: int = 0
+    ) -> float:
+        """Uploads/s of ``count`` new documents ``<prefix><start>``...: every reply and
+        every event arrived."""
+        docs = [f"{prefix}{n}" for n in range(start, start + count)]
 
         async def call(doc_id: str) -> None:
             await self.upload(folder_id, doc_id)
@@ -125,38 +131,56 @@ class Scenario:
         """One request-reply of the raw aio-pika client with the raw responder."""
         await self.raw.call(RPC_KEY, RAW_REQUEST)
 
+    async def pair(self, call: Call, item: Any, raw_first: bool) -> tuple[float, float]:
+        """One docbus call and one raw call right after each other: (docbus s, raw s)."""
+        first, second = (self.raw_call, call) if raw_first else (call, self.raw_call)
+        began = time.perf_counter()
+        await first(item)
+        middle = time.perf_counter()
+        await second(item)
+        end = time.perf_counter()
+        a, b = middle - began, end - middle
+        return (b, a) if raw_first else (a, b)
+
     async def paired_seq(self, call: Call, items: Sequence[Any], what: str) -> tuple[Run, Run]:
-        """One at a time, each docbus call right after one raw call: (docbus, raw).
+        """One at a time, each docbus call right next to one raw call: (docbus, raw).
 
         Interleaved, both series see the same background load, whatever else the machine
-        is doing, so their ratio holds even when the absolute numbers drift.
+        is doing, so their ratio holds even when the absolute numbers drift. Which of the
+        two goes first alternates from pair to pair.
         """
         ours: list[float] = []
         theirs: list[float] = []
         try:
             async with asyncio.timeout(self.config.phase_timeout):
-                for item in items:
-                    began = time.perf_counter()
-                    await self.raw_call()
-                    middle = time.perf_counter()
-                    await call(item)
-                    theirs.append(middle - began)
-                    ours.append(time.perf_counter() - middle)
+                for n, item in enumerate(items):
+                    mine, raw = await self.pair(call, item, raw_first=n % 2 == 0)
+                    ours.append(mine)
+                    theirs.append(raw)
         except TimeoutError:
             raise BenchError(f"{what}: timed out after {len(ours)} pairs") from None
-        return _run(ours), _run(theirs)
+        return run_of(ours), run_of(theirs)
 
-    async def paired_par(self, call: Call, items: Sequence[Any], what: str) -> tuple[Run, Run]:
-        """At ``in_flight``: raw, docbus, raw again right after each other: (docbus, raw).
+    async def paired_rates(
+        self, name: str, ratio_name: str, call: Call, items: Callable[[int], Sequence[Any]],
+        what: str,
+    ) -> dict[str, float]:
+        """req/s at ``in_flight``, docbus (``call`` over ``items(rep)``) and the raw client
+        over as many requests, in paired repetitions: ``<name>_64_per_s`` and
+        ``<name>_raw_64_per_s`` (medians) and the spread of ``ratio_name``."""
 
-        The raw rate is over both raw runs (half the count each), bracketing docbus's.
-        """
-        half = max(1, len(items) // 2)
-        before = await self.par(self.raw_call, range(half), f"raw before {what}")
-        ours = await self.par(call, items, what)
-        after = await self.par(self.raw_call, range(half), f"raw after {what}")
-        raw = Run(2 * half, before.elapsed + after.elapsed, before.latencies + after.latencies)
-        return ours, raw
+        async def ours(rep: int) -> dict[str, float]:
+            return {f"{name}_64_per_s": (await self.par(call, items(rep), what)).rate}
+
+        async def raw(rep: int) -> dict[str, float]:
+            count = len(items(rep))
+            run = await self.par(self.raw_call, range(count), f"raw beside {what}")
+            return {f"{name}_raw_64_per_s": run.rate}
+
+        samples = await repeat(self.config.repetitions, [raw, ours])
+        return medians(samples) | ratio(
+            ratio_name, samples, f"{name}_64_per_s", f"{name}_raw_64_per_s"
+        )
 
 
 async def warmup(s: Scenario) -> dict[str, float]:
@@ -170,165 +194,69 @@ async def warmup(s: Scenario) -> dict[str, float]:
     return {"rss_warm_mib": s.stack.workers[0].rss_mib()}
 
 
-def _run(latencies: list[float]) -> Run:
+def run_of(latencies: list[float]) -> Run:
     return Run(len(latencies), sum(latencies), tuple(latencies))
 
 
-def _series(name: str, ours: Run, raw: Run, *, rate: bool) -> dict[str, float]:
-    """The figures of one paired series: docbus's and the raw reference's."""
-    if rate:
-        return {f"{name}_64_per_s": ours.rate, f"{name}_raw_64_per_s": raw.rate}
-    return {
-        f"{name}_p50_ms": ours.p50_ms, f"{name}_p99_ms": ours.p99_ms,
-        f"{name}_raw_p50_ms": raw.p50_ms, f"{name}_raw_p99_ms": raw.p99_ms,
-    }
-
-
 async def commands(s: Scenario) -> dict[str, float]:
-    """Upload throughput then share throughput (events included), with worker CPU per
-    command; the raw consume-publish-ack loop is measured again right before and after."""
-    url = s.stack.amqp_url
-    raw_before = (await raw_pipeline(url, s.config, s.raw_pipeline_pid))["raw_pipeline_per_s"]
-    pid = s.stack.workers[0].pid
+    """Upload then share throughput (events included), with worker CPU per command, and
+    the raw consume-publish-ack loop, in paired repetitions (new documents each time)."""
+    c, pid = s.config, s.stack.workers[0].pid
     folder = await s.folder("uploads")
-    cpu = cpu_seconds(pid)
-    upload = await s.upload_rate(folder, "a-", s.config.uploads, "uploads")
-    upload_cpu = (cpu_seconds(pid) - cpu) / s.config.uploads * 1000
-    docs = [f"a-{n}" for n in range(min(s.config.shares, s.config.uploads))]
-    cpu = cpu_seconds(pid)
-    share = await s.share_rate(docs)
-    share_cpu = (cpu_seconds(pid) - cpu) / len(docs) * 1000
-    raw_after = (await raw_pipeline(url, s.config, s.raw_pipeline_pid))["raw_pipeline_per_s"]
-    return {
-        "raw_pipeline_paired_per_s": 2 / (1 / raw_before + 1 / raw_after),
-        "upload_per_s": upload, "share_per_s": share,
-        "upload_worker_cpu_ms": upload_cpu, "share_worker_cpu_ms": share_cpu,
-    }
 
+    async def raw(_: int) -> dict[str, float]:
+        figures = await s.pipeline.measure(c)
+        return {"raw_pipeline_paired_per_s": figures["raw_pipeline_per_s"],
+                "raw_pipeline_paired_cpu_ms": figures["raw_pipeline_cpu_ms"]}
 
-async def listing(s: Scenario) -> dict[str, float]:
-    """folder.list on the uploads folder: hits (one reader, again and again), misses
-    (a reader never seen before, each time), sequentially and at 64 in flight."""
-    folder, c = "f-uploads", s.config
-    page = await s.list_first_page(folder, OWNER)  # fills the cache for the hits
-    if page == 0:
-        raise BenchError("the uploads folder lists empty")
+    async def ours(rep: int) -> dict[str, float]:
+        cpu = cpu_seconds(pid)
+        upload = await s.upload_rate(folder, "a-", c.uploads, "uploads", start=rep * c.uploads)
+        upload_cpu = (cpu_seconds(pid) - cpu) / c.uploads * 1000
+        docs = [f"a-{rep * c.uploads + n}" for n in range(min(c.shares, c.uploads))]
+        cpu = cpu_seconds(pid)
+        share = await s.share_rate(docs)
+        share_cpu = (cpu_seconds(pid) - cpu) / len(docs) * 1000
+        return {"upload_per_s": upload, "share_per_s": share,
+                "upload_worker_cpu_ms": upload_cpu, "share_worker_cpu_ms": share_cpu}
 
-    async def hit(_: int) -> None:
-        await s.list_first_page(folder, OWNER)
-
-    async def miss(reader: str) -> None:
-        await s.list_first_page(folder, reader)
-
-    hit_seq = await s.paired_seq(hit, range(c.query_sequential), "list hit sequential")
-    hit_par = await s.paired_par(hit, range(c.query_concurrent), "list hit 64 in flight")
-    miss_seq = await s.paired_seq(
-        miss, s.take_admins(c.query_sequential), "list miss sequential"
+    samples = await repeat(c.repetitions, [raw, ours])
+    return (
+        medians(samples)
+        | ratio("upload_ratio", samples, "upload_per_s", "raw_pipeline_paired_per_s")
+        | ratio("share_ratio", samples, "share_per_s", "raw_pipeline_paired_per_s")
+        | ratio("upload_cpu_ratio", samples, "upload_worker_cpu_ms", "raw_pipeline_paired_cpu_ms")
     )
-    miss_par = await s.paired_par(
-        miss, s.take_admins(c.query_miss_concurrent), "list miss 64 in flight"
-    )
-    return {
-        **_series("list_hit", *hit_seq, rate=False), **_series("list_hit", *hit_par, rate=True),
-        **_series("list_miss", *miss_seq, rate=False),
-        **_series("list_miss", *miss_par, rate=True), "list_page_documents": float(page),
-    }
-
-
-def _fresh_pairs(s: Scenario, docs: Sequence[str], count: int) -> list[tuple[str, str]]:
-    """``count`` (document, reader) pairs never read before: the owner, then fresh admins."""
-    rounds = math.ceil(count / len(docs))
-    readers = [OWNER, *s.take_admins(rounds - 1)]
-    return [(docs[n % len(docs)], readers[n // len(docs)]) for n in range(count)]
-
-
-async def gets(s: Scenario) -> dict[str, float]:
-    """document.get: hits (one document, one reader) and misses (pairs never read before)."""
-    c = s.config
-    docs = [f"a-{n}" for n in range(1, c.uploads)]
-    await s.get("a-0", OWNER)
-
-    async def hit(_: int) -> None:
-        await s.get("a-0", OWNER)
-
-    async def miss(pair: tuple[str, str]) -> None:
-        await s.get(*pair)
-
-    pairs = _fresh_pairs(s, docs, c.query_sequential + c.query_miss_concurrent)
-    hit_seq = await s.paired_seq(hit, range(c.query_sequential), "get hit sequential")
-    hit_par = await s.paired_par(hit, range(c.query_concurrent), "get hit 64 in flight")
-    miss_seq = await s.paired_seq(miss, pairs[: c.query_sequential], "get miss sequential")
-    miss_par = await s.paired_par(miss, pairs[c.query_sequential:], "get miss 64 in flight")
-    return {
-        **_series("get_hit", *hit_seq, rate=False), **_series("get_hit", *hit_par, rate=True),
-        **_series("get_miss", *miss_seq, rate=False), **_series("get_miss", *miss_par, rate=True),
-    }
-
-
-SIZE_NAMES = ("small", "medium", "large")
-
-
-async def folder_size(s: Scenario) -> dict[str, float]:
-    """First-page latency (cache miss) in folders of increasing size, seeded in PostgreSQL.
-
-    Two readers: fresh org admins (every read a new cache key; the admin query has no
-    share check) and the owner, a plain member who holds an owner share on every
-    document, with the folder's cache invalidated before each read by uploading a new
-    version of one of its documents (the read alone is timed).
-    """
-    figures: dict[str, float] = {}
-    for name, size in zip(SIZE_NAMES, s.config.folder_sizes, strict=True):
-        folder = await s.folder(f"size-{size}")
-        await seed_folder(s.stack.pg_url, folder, size, f"s{size}-", org_id=ORG, owner_id=OWNER)
-        admin, raw = await _admin_misses(s, folder)
-        member = await _member_misses(s, folder, f"s{size}-1-1")
-        figures |= {
-            f"size_{name}_docs": float(size), f"size_{name}_p50_ms": admin.p50_ms,
-            f"size_{name}_p99_ms": admin.p99_ms, f"size_{name}_raw_p50_ms": raw.p50_ms,
-            f"size_{name}_member_p50_ms": member.p50_ms,
-            f"size_{name}_member_p99_ms": member.p99_ms,
-        }
-    return figures
-
-
-async def _admin_misses(s: Scenario, folder: str) -> tuple[Run, Run]:
-    """The first page, each time for an admin who never read anything (paired with raw)."""
-
-    async def read(reader: str) -> None:
-        await s.list_first_page(folder, reader)
-
-    return await s.paired_seq(read, s.take_admins(s.config.size_samples), f"{folder} misses")
-
-
-async def _member_misses(s: Scenario, folder: str, churn_doc: str) -> Run:
-    """The owner's first page, each time right after an upload invalidated the folder."""
-    latencies: list[float] = []
-    try:
-        async with asyncio.timeout(s.config.phase_timeout):
-            for _ in range(s.config.size_samples):
-                await s.upload(folder, churn_doc)  # its reply comes after the invalidation
-                began = time.perf_counter()
-                await s.list_first_page(folder, OWNER)
-                latencies.append(time.perf_counter() - began)
-    except TimeoutError:
-        raise BenchError(f"member misses in {folder}: timed out") from None
-    return _run(latencies)
 
 
 async def stored(s: Scenario) -> dict[str, float]:
-    """Upload throughput once the store holds ``stored_documents`` documents."""
+    """Upload throughput once the store holds ``stored_documents`` documents, and the raw
+    loop, in paired repetitions."""
+    c = s.config
     have = await count_documents(s.stack.pg_url)
-    missing = s.config.stored_documents - have
+    missing = c.stored_documents - have
     if missing > 0:
         bulk = await s.folder("bulk")
         await seed_folder(s.stack.pg_url, bulk, missing, "bulk-", org_id=ORG, owner_id=OWNER)
     folder = await s.folder("stored-uploads")
-    rate = await s.upload_rate(folder, "st-", s.config.stored_uploads, "uploads, store full")
-    raw = await raw_pipeline(s.stack.amqp_url, s.config, s.raw_pipeline_pid)
-    return {
-        "stored_documents": float(await count_documents(s.stack.pg_url)),
-        "upload_stored_per_s": rate, "raw_pipeline_stored_per_s": raw["raw_pipeline_per_s"],
-    }
+
+    async def ours(rep: int) -> dict[str, float]:
+        rate = await s.upload_rate(
+            folder, "st-", c.stored_uploads, "uploads, store full", start=rep * c.stored_uploads
+        )
+        return {"upload_stored_per_s": rate}
+
+    async def raw(_: int) -> dict[str, float]:
+        figures = await s.pipeline.measure(c)
+        return {"raw_pipeline_stored_per_s": figures["raw_pipeline_per_s"]}
+
+    samples = await repeat(c.repetitions, [ours, raw])
+    return (
+        {"stored_documents": float(await count_documents(s.stack.pg_url))}
+        | medians(samples)
+        | ratio("upload_stored_vs_raw_ratio", samples, "upload_stored_per_s",
+                "raw_pipeline_stored_per_s")
+    )
 
 
 async def memory(s: Scenario) -> dict[str, float]:
@@ -369,15 +297,28 @@ async def _memory_half(s: Scenario, folder: str, numbers: range) -> Run:
 
 
 async def two_workers(s: Scenario) -> dict[str, float]:
-    """Upload throughput with one worker, with a second worker process started, then with
-    one again: the one-worker rate is over both of its runs (half the count each)."""
+    """Upload throughput with one worker and with a second worker process, in paired
+    repetitions (1 2, 2 1, 1 2: the second worker starts twice and stops twice)."""
     n = s.config.two_worker_uploads
-    half = max(1, n // 2)
-    before = await s.upload_rate(await s.folder("one-worker-a"), "w1a-", half, "1 worker")
-    second = await asyncio.to_thread(s.stack.start_worker)
+    second: list[WorkerProcess] = []
+
+    async def one(rep: int) -> dict[str, float]:
+        while second:
+            await asyncio.to_thread(second.pop().stop)
+        folder = await s.folder(f"one-worker-{rep}")
+        return {"upload_1worker_per_s": await s.upload_rate(folder, f"w1{rep}-", n, "1 worker")}
+
+    async def two(rep: int) -> dict[str, float]:
+        if not second:
+            second.append(await asyncio.to_thread(s.stack.start_worker))
+        folder = await s.folder(f"two-workers-{rep}")
+        return {"upload_2workers_per_s": await s.upload_rate(folder, f"w2{rep}-", n, "2 workers")}
+
     try:
-        two = await s.upload_rate(await s.folder("two-workers"), "w2-", n, "uploads, 2 workers")
+        samples = await repeat(s.config.repetitions, [one, two])
     finally:
-        await asyncio.to_thread(second.stop)
-    after = await s.upload_rate(await s.folder("one-worker-b"), "w1b-", half, "1 worker")
-    return {"upload_1worker_per_s": 2 / (1 / before + 1 / after), "upload_2workers_per_s": two}
+        for worker in second:
+            await asyncio.to_thread(worker.stop)
+    return medians(samples) | ratio(
+        "upload_2workers_ratio", samples, "upload_2workers_per_s", "upload_1worker_per_s"
+    )

@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]
 
 from adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
+from bench import loops
 from bench.stats import BenchError
 from devtools.embedded_valkey import EmbeddedValkey, free_port, start_valkey
 
@@ -108,8 +109,13 @@ class WorkerProcess:
 
 @dataclass
 class Stack:
-    """The run's vhost, database, Valkey and workers; ``close()`` removes them all."""
+    """The run's vhost, database, Valkey and workers; ``close()`` removes them all.
 
+    Every worker runs on ``event_loop`` (``uvloop`` or ``asyncio``, see ``bench.loops``):
+    it is set in the worker's environment, and checked once the worker started.
+    """
+
+    event_loop: str
     vhost: str = field(default_factory=lambda: f"docbus-bench-{secrets.token_hex(5)}")
     database: str = field(default_factory=lambda: f"docbus_bench_{secrets.token_hex(6)}")
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="docbus-bench-")))
@@ -147,6 +153,7 @@ class Stack:
         env.update(
             DOCBUS_DATABASE_URL=self.pg_url, DOCBUS_VALKEY_URL=self.valkey_url,
             DOCBUS_RABBIT_URL=self.amqp_url, DOCBUS_LOG_FORMAT="json", PYTHONPATH=str(ROOT),
+            DOCBUS_EVENT_LOOP=self.event_loop,
         )
         return env
 
@@ -154,6 +161,7 @@ class Stack:
         worker = WorkerProcess(self.worker_env(), self.log_dir / f"worker-{len(self.workers)}.log")
         self.workers.append(worker)
         worker.start()
+        loops.check(f"worker {len(self.workers)}", loops.mapped_in(worker.pid), self.event_loop)
         return worker
 
     async def close(self, keep_logs: bool = False) -> list[str]:

@@ -11,7 +11,9 @@ consume ``bench.raw.rpc`` (quorum, prefetch 64, manual ack), publish the reply t
 ``mandatory=False``, as docbus's Responder does), then ack. The reply echoes the body in
 the docbus envelope.
 
-Both print ``ready`` once consuming, and stop on SIGTERM. ``RawRpcClient`` is the raw
+Both run on the event loop named by their last argument (the run's loop, see
+``bench.loops``), print ``ready <loop>`` once consuming (the loop they actually run on),
+and stop on SIGTERM. ``RawRpcClient`` is the raw
 client side of request-reply: one direct reply-to consumer, futures by correlation_id.
 """
 
@@ -31,6 +33,7 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 
+from bench import loops
 from bench.stats import BenchError
 from consumers.topology import work_queue_arguments
 
@@ -78,7 +81,7 @@ async def _serve(url: str, queue_name: str, prefetch: int, handler_of: HandlerOf
         out = await publish.channel(publisher_confirms=True)
         queue = await channel.get_queue(queue_name, ensure=False)
         await queue.consume(await handler_of(out))
-        print("ready", flush=True)
+        print(f"ready {loops.running()}", flush=True)
         await stop.wait()
 
 
@@ -116,22 +119,25 @@ async def _responder_handler(out: AbstractChannel) -> OnMessage:
 
 
 def main(argv: list[str]) -> None:
-    """``pipeline URL [PREFETCH]`` or ``responder URL [PREFETCH]``."""
-    kind, url = argv[0], argv[1]
-    prefetch = int(argv[2]) if len(argv) > 2 else 64
+    """``pipeline|responder URL PREFETCH LOOP`` (LOOP: ``uvloop`` or ``asyncio``)."""
+    kind, url, prefetch, loop = argv[0], argv[1], int(argv[2]), argv[3]
     if kind == "pipeline":
-        asyncio.run(_serve(url, WORK_QUEUE, prefetch, _pipeline_handler))
+        loops.run(_serve(url, WORK_QUEUE, prefetch, _pipeline_handler), loop)
     elif kind == "responder":
-        asyncio.run(_serve(url, RPC_QUEUE, prefetch, _responder_handler))
+        loops.run(_serve(url, RPC_QUEUE, prefetch, _responder_handler), loop)
     else:
         raise SystemExit(f"unknown baseline {kind!r}")
 
 
 class RawProcess:
-    """One baseline process, started and waited for until it prints ``ready``."""
+    """One baseline process on ``loop``, started and waited for until it prints ``ready``.
 
-    def __init__(self, kind: str, url: str, prefetch: int) -> None:
-        self.argv = [sys.executable, "-m", "bench.raw", kind, url, str(prefetch)]
+    Its ``ready`` line names the loop it runs on: another loop than ``loop`` is an error.
+    """
+
+    def __init__(self, kind: str, url: str, prefetch: int, loop: str) -> None:
+        self.kind, self.loop = kind, loop
+        self.argv = [sys.executable, "-m", "bench.raw", kind, url, str(prefetch), loop]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
@@ -141,9 +147,15 @@ class RawProcess:
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         line = self.proc.stdout.readline()  # blocks until ready or exit
-        if line.strip() != b"ready" or time.monotonic() > deadline:
+        word, _, loop = line.decode(errors="replace").strip().partition(" ")
+        if word != "ready" or time.monotonic() > deadline:
             self.stop()
-            raise BenchError(f"{self.argv[3]} baseline did not start ({line!r})")
+            raise BenchError(f"{self.kind} baseline did not start ({line!r})")
+        try:
+            loops.check(f"the raw {self.kind}", loop, self.loop)
+        except BenchError:
+            self.stop()
+            raise
 
     @property
     def pid(self) -> int:

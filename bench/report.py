@@ -1,4 +1,4 @@
-"""The ratios and targets, the rich table, the PNG chart and the one JSON line."""
+"""The ratios and targets, the rich tables and the one JSON line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -49,36 +48,47 @@ TARGETS = (
     Target("rss_growth_pct", 10.0, False, "RSS growth from K/2 to K, %"),
 )
 
-RATIOS: dict[str, tuple[str, str]] = {
-    "upload_ratio": ("upload_per_s", "raw_pipeline_paired_per_s"),
-    "share_ratio": ("share_per_s", "raw_pipeline_paired_per_s"),
-    "list_hit_p50_ratio": ("list_hit_p50_ms", "list_hit_raw_p50_ms"),
-    "list_hit_p99_ratio": ("list_hit_p99_ms", "list_hit_raw_p99_ms"),
-    "list_miss_p50_ratio": ("list_miss_p50_ms", "list_miss_raw_p50_ms"),
-    "list_miss_p99_ratio": ("list_miss_p99_ms", "list_miss_raw_p99_ms"),
-    "list_64_ratio": ("list_hit_64_per_s", "list_hit_raw_64_per_s"),
-    "list_miss_64_ratio": ("list_miss_64_per_s", "list_miss_raw_64_per_s"),
-    "get_hit_p50_ratio": ("get_hit_p50_ms", "get_hit_raw_p50_ms"),
-    "get_hit_p99_ratio": ("get_hit_p99_ms", "get_hit_raw_p99_ms"),
-    "get_miss_p50_ratio": ("get_miss_p50_ms", "get_miss_raw_p50_ms"),
-    "get_64_ratio": ("get_hit_64_per_s", "get_hit_raw_64_per_s"),
-    "get_miss_64_ratio": ("get_miss_64_per_s", "get_miss_raw_64_per_s"),
-    "client_vs_faststream_ratio": ("client_rpc_64_per_s", "faststream_64_per_s"),
-    "client_vs_raw_64_ratio": ("client_rpc_64_per_s", "raw_rpc_64_per_s"),
-    "size_latency_ratio": ("size_large_p50_ms", "size_small_p50_ms"),
-    "size_member_latency_ratio": ("size_large_member_p50_ms", "size_small_member_p50_ms"),
-    "size_raw_drift_ratio": ("size_large_raw_p50_ms", "size_small_raw_p50_ms"),
-    "upload_stored_ratio": ("upload_stored_per_s", "upload_per_s"),
-    "upload_stored_vs_raw_ratio": ("upload_stored_per_s", "raw_pipeline_stored_per_s"),
-    "upload_2workers_ratio": ("upload_2workers_per_s", "upload_1worker_per_s"),
-    "upload_cpu_ratio": ("upload_worker_cpu_ms", "raw_pipeline_cpu_ms"),
+PAIRED_RATIOS: dict[str, str] = {
+    "upload_ratio": "uploads/s over the raw loop's msgs/s",
+    "share_ratio": "shares/s over the raw loop's msgs/s",
+    "upload_cpu_ratio": "worker CPU per upload over the raw loop's per message",
+    "list_hit_p50_ratio": "folder.list hit p50 over raw RPC p50",
+    "list_hit_p99_ratio": "folder.list hit p99 over raw RPC p99",
+    "list_miss_p50_ratio": "folder.list miss p50 over raw RPC p50",
+    "list_miss_p99_ratio": "folder.list miss p99 over raw RPC p99",
+    "list_64_ratio": "folder.list hit req/s at 64 over raw RPC",
+    "list_miss_64_ratio": "folder.list miss req/s at 64 over raw RPC",
+    "get_hit_p50_ratio": "document.get hit p50 over raw RPC p50",
+    "get_hit_p99_ratio": "document.get hit p99 over raw RPC p99",
+    "get_miss_p50_ratio": "document.get miss p50 over raw RPC p50",
+    "get_miss_p99_ratio": "document.get miss p99 over raw RPC p99",
+    "get_64_ratio": "document.get hit req/s at 64 over raw RPC",
+    "get_miss_64_ratio": "document.get miss req/s at 64 over raw RPC",
+    "client_vs_faststream_ratio": "docbus client req/s over FastStream broker.request",
+    "client_vs_raw_64_ratio": "docbus client req/s over the raw client",
+    "size_latency_ratio": "first page p50, largest over smallest folder (admins)",
+    "size_member_latency_ratio": "first page p50, largest over smallest folder (member)",
+    "size_raw_drift_ratio": "raw RPC p50 beside the largest over beside the smallest",
+    "upload_stored_vs_raw_ratio": "uploads/s with the store full over the raw loop",
+    "upload_2workers_ratio": "uploads/s, two workers over one",
 }
+"""Ratios measured in paired repetitions (``bench.paired``): the median, with ``_min`` and
+``_max`` beside it in the figures."""
+
+DERIVED_RATIOS: dict[str, tuple[str, str, str]] = {
+    "upload_stored_ratio": ("upload_stored_per_s", "upload_per_s",
+                            "uploads/s, store full over store small (between phases)"),
+}
+"""Ratios of two medians from different phases: nothing to pair them with (the store grew
+in between), so no minimum or maximum."""
+
+RATIOS = (*PAIRED_RATIOS, *DERIVED_RATIOS)
 
 
 def with_ratios(figures: Figures) -> dict[str, float]:
-    """The figures plus every ratio of ``RATIOS``."""
+    """The figures plus the ratios of ``DERIVED_RATIOS`` (the paired ones are there)."""
     out = dict(figures)
-    for name, (top, bottom) in RATIOS.items():
+    for name, (top, bottom, _) in DERIVED_RATIOS.items():
         out[name] = figures[top] / figures[bottom] if figures[bottom] else math.inf
     return out
 
@@ -103,7 +113,7 @@ def json_line(figures: Figures, meta: Mapping[str, Any]) -> str:
 
 SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("aio-pika baselines", (
-        ("raw consume -> publish -> ack (alone / around uploads)",
+        ("raw consume -> publish -> ack (alone / paired with uploads)",
          "raw_pipeline_per_s|raw_pipeline_paired_per_s"),
         ("raw RPC sequential p50 / p99", "raw_rpc_seq_p50_ms|raw_rpc_seq_p99_ms"),
         ("raw RPC at 64 in flight", "raw_rpc_64_per_s"),
@@ -114,8 +124,9 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("docbus commands (replies + events)", (
         ("UploadDocument", "upload_per_s"),
         ("ShareDocument", "share_per_s"),
-        ("worker CPU per upload / raw message", "upload_worker_cpu_ms|raw_pipeline_cpu_ms"),
-        ("UploadDocument, store full | raw right after",
+        ("worker CPU per upload / raw message (paired)",
+         "upload_worker_cpu_ms|raw_pipeline_paired_cpu_ms"),
+        ("UploadDocument, store full | raw paired with it",
          "upload_stored_per_s|raw_pipeline_stored_per_s"),
         ("UploadDocument, 1 / 2 workers", "upload_1worker_per_s|upload_2workers_per_s"),
     )),
@@ -164,8 +175,20 @@ def _show(figures: Figures, keys: str) -> str:
     return values + _unit(parts[0])
 
 
-def print_tables(console: Console, figures: Figures) -> None:
-    """The figures by section, then the issue's targets with met / missed and the margin."""
+def _spread(figures: Figures, key: str) -> str:
+    """``min - max`` of a paired ratio, ``-`` for anything else."""
+    low, high = figures.get(f"{key}_min"), figures.get(f"{key}_max")
+    return "-" if low is None or high is None else f"{low:.3g} - {high:.3g}"
+
+
+def print_tables(console: Console, figures: Figures, meta: Mapping[str, Any]) -> None:
+    """How the run ran, the figures by section, every ratio with its spread, then the
+    issue's targets with met / missed and the margin."""
+    console.print(
+        f"event loop: {meta['event_loop']} for the worker, the raw aio-pika baselines and "
+        f"the bench's clients; each ratio: the median of {meta['repetitions']} paired "
+        "repetitions, with their minimum and maximum"
+    )
     table = Table(title="docbus bench", show_lines=False)
     table.add_column("measurement")
     table.add_column("value", justify="right")
@@ -174,102 +197,29 @@ def print_tables(console: Console, figures: Figures) -> None:
         for label, keys in rows:
             table.add_row(f"  {label}", _show(figures, keys))
     console.print(table)
-    targets = Table(title="targets of the issue")
-    for column in ("target", "measured", "goal", "met", "margin"):
-        targets.add_column(column, justify="right" if column != "target" else "left")
+    console.print(_ratio_table(figures))
+    console.print(_target_table(figures))
+
+
+def _ratio_table(figures: Figures) -> Table:
+    table = Table(title="ratios (median of the paired repetitions)")
+    for column in ("ratio", "median", "min - max"):
+        table.add_column(column, justify="right" if column != "ratio" else "left")
+    labels = PAIRED_RATIOS | {k: label for k, (_, _, label) in DERIVED_RATIOS.items()}
+    for key, label in labels.items():
+        table.add_row(f"{key} ({label})", f"{figures[key]:.3g}", _spread(figures, key))
+    return table
+
+
+def _target_table(figures: Figures) -> Table:
+    table = Table(title="targets of the issue")
+    for column in ("target", "measured", "min - max", "goal", "met", "margin"):
+        table.add_column(column, justify="right" if column != "target" else "left")
     for t in TARGETS:
         met = t.met(figures)
-        targets.add_row(
-            f"{t.key} ({t.label})", f"{figures[t.key]:.3g}",
+        table.add_row(
+            f"{t.key} ({t.label})", f"{figures[t.key]:.3g}", _spread(figures, t.key),
             f"{'>=' if t.at_least else '<='} {t.goal:g}",
             "[green]yes[/green]" if met else "[red]no[/red]", f"x{t.margin(figures):.2f}",
         )
-    console.print(targets)
-
-
-# the chart
-
-
-def write_chart(path: Path, figures: Figures) -> None:
-    """Six panels: throughput, request-reply, latency, folder size, RSS, targets."""
-    import matplotlib as mpl
-
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
-    _bars(axes[0][0], "Throughput, commands + events (msgs/s)", figures, {
-        "raw\nalone": "raw_pipeline_per_s", "raw around\nuploads": "raw_pipeline_paired_per_s",
-        "upload": "upload_per_s",
-        "share": "share_per_s", "upload\nstore full": "upload_stored_per_s",
-        "upload\n1 worker": "upload_1worker_per_s", "upload\n2 workers": "upload_2workers_per_s",
-    })
-    _bars(axes[0][1], "Request-reply at 64 in flight (req/s)", figures, {
-        "raw\nclient": "raw_rpc_64_per_s", "docbus\nclient": "client_rpc_64_per_s",
-        "FastStream\nrequest": "faststream_64_per_s",
-        "raw beside\nlist hit": "list_hit_raw_64_per_s", "list\nhit": "list_hit_64_per_s",
-        "list\nmiss": "list_miss_64_per_s", "get\nhit": "get_hit_64_per_s",
-        "get\nmiss": "get_miss_64_per_s",
-    })
-    _latency(axes[0][2], figures)
-    _sizes(axes[1][0], figures)
-    _bars(axes[1][1], "Worker RSS (MiB); target 150", figures, {
-        "warm": "rss_warm_mib", "before K": "rss_before_memory_mib",
-        "K/2": "rss_half_mib", "K": "rss_mib",
-    }, line=150.0)
-    _targets(axes[1][2], figures)
-    fig.suptitle("docbus bench: docbus against plain aio-pika, same machine, same run")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
-def _bars(ax: Any, title: str, figures: Figures, bars: dict[str, str],
-          line: float | None = None) -> None:
-    values = [figures[k] for k in bars.values()]
-    ax.bar(list(bars), values, color="tab:blue")
-    for x, v in enumerate(values):
-        ax.annotate(f"{v:,.0f}", (x, v), ha="center", va="bottom", fontsize=8)
-    if line is not None:
-        ax.axhline(line, color="tab:red", linestyle="--")
-    ax.set_title(title)
-    ax.tick_params(axis="x", labelsize=8)
-
-
-def _latency(ax: Any, figures: Figures) -> None:
-    names = {"raw RPC\nalone": "raw_rpc_seq", "client\nRPC": "client_rpc_seq",
-             "raw beside\nlist hit": "list_hit_raw", "list\nhit": "list_hit",
-             "raw beside\nlist miss": "list_miss_raw", "list\nmiss": "list_miss",
-             "get\nhit": "get_hit", "get\nmiss": "get_miss"}
-    xs = range(len(names))
-    p50 = [figures[f"{k}_p50_ms"] for k in names.values()]
-    p99 = [figures[f"{k}_p99_ms"] for k in names.values()]
-    ax.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50")
-    ax.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99")
-    ax.set_xticks(list(xs), list(names), fontsize=7)
-    ax.set_title("Sequential latency (ms)")
-    ax.legend()
-
-
-def _sizes(ax: Any, figures: Figures) -> None:
-    sizes = [figures[f"size_{n}_docs"] for n in ("small", "medium", "large")]
-    for suffix, label in (("p50_ms", "admin p50"), ("p99_ms", "admin p99"),
-                          ("member_p50_ms", "member p50")):
-        ax.plot(sizes, [figures[f"size_{n}_{suffix}"] for n in ("small", "medium", "large")],
-                marker="o", label=label)
-    ax.set_xscale("log")
-    ax.set_ylim(bottom=0)
-    ax.set_title("First page (cache miss) by folder size (ms)")
-    ax.set_xlabel("documents in the folder")
-    ax.legend()
-
-
-def _targets(ax: Any, figures: Figures) -> None:
-    margins = [min(t.margin(figures), 5.0) for t in TARGETS]
-    colors = ["tab:green" if t.met(figures) else "tab:red" for t in TARGETS]
-    ax.barh([t.key for t in TARGETS], margins, color=colors)
-    ax.axvline(1.0, color="black")
-    ax.invert_yaxis()
-    ax.tick_params(axis="y", labelsize=8)
-    ax.set_title("Targets: margin (>= 1 met; capped at 5)")
+    return table

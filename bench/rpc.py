@@ -3,22 +3,27 @@
 All three talk to the same ``bench.raw.rpc`` responder process, so the differences are
 the clients' own: the raw aio-pika client (futures by correlation_id), FastStream's
 ``broker.request`` (which holds a lock around each request: one in flight at a time,
-whatever the caller does) and the project's ``DocbusClient``.
+whatever the caller does) and the project's ``DocbusClient``. All three run in the bench
+process, on the run's event loop (``bench.loops``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import orjson
 from faststream.rabbit import RabbitBroker
 
 from bench.config import BenchConfig
+from bench.paired import Side, medians, ratio, repeat
 from bench.raw import COMMANDS, RPC_KEY, RawRpcClient
-from bench.stats import BenchError, Run, concurrent, sequential
+from bench.stats import BenchError, concurrent, sequential
 from client import DocbusClient
 
 REQUEST = {"folder_id": "bench-folder", "user_id": "bench-user", "limit": 50}
+Call = Callable[[int], Awaitable[None]]
 
 
 def _body(n: int) -> bytes:
@@ -30,69 +35,68 @@ def _check(reply: bytes, n: int) -> None:
         raise BenchError("the responder answered another request")
 
 
-async def raw_rpc(url: str, config: BenchConfig) -> dict[str, float]:
-    """Sequential p50/p99 and req/s at ``in_flight`` with the raw aio-pika client."""
-    client = RawRpcClient()
-    await client.open(url)
-    try:
-        async def call(n: int) -> None:
-            _check(await client.call(RPC_KEY, _body(n)), n)
-
-        t = config.phase_timeout
-        await concurrent(call, range(config.warmup), config.in_flight, t, "raw rpc warm-up")
-        seq = await sequential(call, range(config.rpc_sequential), t, "raw rpc sequential")
-        par = await concurrent(
-            call, range(config.rpc_concurrent), config.in_flight, t, "raw rpc 64 in flight"
+async def request_reply(url: str, config: BenchConfig) -> dict[str, float]:
+    """Sequential latency of the raw and the docbus client, then req/s at ``in_flight`` of
+    the raw client, FastStream and the docbus client in paired repetitions (one run of
+    each per repetition, the order reversed every other time)."""
+    async with AsyncExitStack() as stack:
+        raw = RawRpcClient()
+        await raw.open(url)
+        stack.push_async_callback(raw.close)
+        broker = RabbitBroker(url, logger=None)
+        await broker.connect()
+        stack.push_async_callback(broker.stop)
+        client = await stack.enter_async_context(
+            DocbusClient(url, exchange=COMMANDS, connection_name="bench-client")
         )
-    finally:
-        await client.close()
-    return {
-        "raw_rpc_seq_p50_ms": seq.p50_ms, "raw_rpc_seq_p99_ms": seq.p99_ms,
-        "raw_rpc_seq_per_s": seq.rate, "raw_rpc_64_per_s": par.rate,
-    }
+        return await _measure(_calls(raw, broker, client), config)
 
 
-async def clients_rpc(url: str, config: BenchConfig) -> dict[str, float]:
-    """FastStream's ``broker.request`` and the docbus client, both at ``in_flight``.
+def _calls(raw: RawRpcClient, broker: RabbitBroker, client: DocbusClient) -> dict[str, Call]:
+    """One checked request-reply of each client, by the prefix of its figures."""
 
-    FastStream runs half its requests before the docbus client and half after, so
-    that their ratio does not depend on when the machine was busier.
-    """
-    broker = RabbitBroker(url, logger=None)
-    await broker.connect()
-    try:
-        async def request(n: int) -> None:
-            reply = await broker.request(
-                _body(n), exchange=COMMANDS, routing_key=RPC_KEY, timeout=10.0,
-                content_type="application/json",
-            )
-            _check(reply.body, n)
+    async def raw_call(n: int) -> None:
+        _check(await raw.call(RPC_KEY, _body(n)), n)
 
-        t, lanes, half = config.phase_timeout, config.in_flight, config.faststream_requests // 2
-        await concurrent(request, range(lanes), lanes, t, "faststream warm-up")
-        before = await concurrent(request, range(half), lanes, t, "faststream 64 in flight")
-        figures = await client_rpc(url, config)
-        after = await concurrent(request, range(half), lanes, t, "faststream 64 in flight")
-    finally:
-        await broker.stop()
-    return figures | {"faststream_64_per_s": 2 * half / (before.elapsed + after.elapsed)}
-
-
-async def client_rpc(url: str, config: BenchConfig) -> dict[str, float]:
-    """The docbus client against the raw responder: sequential and at ``in_flight``."""
-    async with DocbusClient(url, exchange=COMMANDS, connection_name="bench-client") as client:
-        async def call(n: int) -> None:
-            data: dict[str, Any] = (await client.request(RPC_KEY, {**REQUEST, "n": n})).unwrap()
-            if data["n"] != n:
-                raise BenchError("the responder answered another request")
-
-        t = config.phase_timeout
-        await concurrent(call, range(config.warmup), config.in_flight, t, "client warm-up")
-        seq: Run = await sequential(call, range(config.rpc_sequential), t, "client sequential")
-        par = await concurrent(
-            call, range(config.rpc_concurrent), config.in_flight, t, "client 64 in flight"
+    async def faststream(n: int) -> None:
+        reply = await broker.request(
+            _body(n), exchange=COMMANDS, routing_key=RPC_KEY, timeout=10.0,
+            content_type="application/json",
         )
-    return {
-        "client_rpc_seq_p50_ms": seq.p50_ms, "client_rpc_seq_p99_ms": seq.p99_ms,
-        "client_rpc_64_per_s": par.rate,
-    }
+        _check(reply.body, n)
+
+    async def docbus(n: int) -> None:
+        data: dict[str, Any] = (await client.request(RPC_KEY, {**REQUEST, "n": n})).unwrap()
+        if data["n"] != n:
+            raise BenchError("the responder answered another request")
+
+    return {"raw_rpc": raw_call, "faststream": faststream, "client_rpc": docbus}
+
+
+async def _measure(calls: dict[str, Call], c: BenchConfig) -> dict[str, float]:
+    """Warm-ups, the two sequential series, then the three clients in repetitions."""
+    t, lanes = c.phase_timeout, c.in_flight
+    for name, call in calls.items():
+        await concurrent(call, range(c.warmup), lanes, t, f"{name} warm-up")
+    figures: dict[str, float] = {}
+    for name in ("raw_rpc", "client_rpc"):
+        seq = await sequential(calls[name], range(c.rpc_sequential), t, f"{name} sequential")
+        figures |= {f"{name}_seq_p50_ms": seq.p50_ms, f"{name}_seq_p99_ms": seq.p99_ms,
+                    f"{name}_seq_per_s": seq.rate}
+    counts = {"raw_rpc": c.rpc_concurrent, "faststream": c.faststream_requests,
+              "client_rpc": c.rpc_concurrent}
+
+    def side(name: str) -> Side:
+        async def run(_: int) -> dict[str, float]:
+            done = await concurrent(calls[name], range(counts[name]), lanes, t, f"{name} 64")
+            return {f"{name}_64_per_s": done.rate}
+
+        return run
+
+    samples = await repeat(c.repetitions, [side(name) for name in counts])
+    return (
+        figures | medians(samples)
+        | ratio("client_vs_faststream_ratio", samples, "client_rpc_64_per_s",
+                "faststream_64_per_s")
+        | ratio("client_vs_raw_64_ratio", samples, "client_rpc_64_per_s", "raw_rpc_64_per_s")
+    )

@@ -8,9 +8,10 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -19,39 +20,50 @@ import asyncpg
 from rich.console import Console
 
 from bench import docbus_bench as db
+from bench import loops
+from bench.chart import write_chart
 from bench.config import BenchConfig
 from bench.events import EventTap, docbus_key
-from bench.infra import ROOT, Stack
+from bench.infra import Stack
 from bench.profile import Spy
+from bench.queries import folder_size, gets, listing
 from bench.raw import RawProcess, RawRpcClient, declare_raw_topology
-from bench.report import json_line, print_tables, with_ratios, write_chart
-from bench.rpc import clients_rpc, raw_rpc
+from bench.report import json_line, print_tables, with_ratios
+from bench.rpc import request_reply
 from bench.stats import BenchError
-from bench.throughput import raw_pipeline
+from bench.throughput import RawPipeline
 from client import DocbusClient
 from devtools.embedded_valkey import valkey_binary
 
-DEFAULT_CHART = ROOT / "docs" / "performance.png"
 MEASURED: dict[str, float] = {}  # the current run's figures so far (see ``run``)
 Phase = Callable[[db.Scenario], Awaitable[dict[str, float]]]
 DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
     ("docbus warm-up", db.warmup),
     ("docbus uploads and shares", db.commands),
-    ("folder.list hits and misses", db.listing),
-    ("document.get hits and misses", db.gets),
-    ("first page by folder size", db.folder_size),
+    ("folder.list hits and misses", listing),
+    ("document.get hits and misses", gets),
+    ("first page by folder size", folder_size),
     ("uploads with the store full", db.stored),
     ("worker memory over K commands", db.memory),
     ("one and two workers", db.two_workers),
 )
 
 
-def main(config: BenchConfig, chart: Path | None = None, py_spy: Path | None = None) -> int:
-    """Run the benchmark; print the table, write the chart, end with the JSON line."""
+def main(
+    config: BenchConfig, chart: Path | None = None, py_spy: Path | None = None,
+    loop: str | None = None,
+) -> int:
+    """Run the benchmark; print the table, write the chart, end with the JSON line.
+
+    ``loop``: ``auto``, ``uvloop`` or ``asyncio`` (default: the worker's DOCBUS_EVENT_LOOP),
+    the one loop of the worker, the raw baselines and the bench's clients (``bench.loops``).
+    The chart goes to ``chart``, by default to a new temporary directory: a run never
+    rewrites a file of the repository unless asked to.
+    """
     out, progress = Console(width=120), Console(stderr=True, width=120)
-    runner = _event_loop_runner()
     try:
-        figures, meta = runner(run(config, progress, py_spy))
+        event_loop = loops.resolve(loop or loops.configured())
+        figures, meta = loops.run(run(config, progress, event_loop, py_spy), event_loop)
     except BenchError as error:
         progress.print(f"[red]bench failed:[/red] {error}")
         _print_partial(progress, MEASURED)
@@ -62,14 +74,22 @@ def main(config: BenchConfig, chart: Path | None = None, py_spy: Path | None = N
         _print_partial(progress, MEASURED)
         return 1
     figures = with_ratios(figures)
-    chart = chart or DEFAULT_CHART
+    chart = chart_path(chart)
     write_chart(chart, figures)
-    meta["chart"] = str(chart)
-    print_tables(out, figures)
-    out.print(f"chart: {chart}")
+    meta["chart"] = str(chart.resolve())
+    print_tables(out, figures, meta)
+    out.print(f"chart: {meta['chart']}")
     sys.stdout.write(json_line(figures, meta) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def chart_path(asked: Path | None) -> Path:
+    """Where the chart goes: where asked, else a new temporary directory (never into the
+    repository unasked: a run must not dirty the clone's tracked docs/performance.png)."""
+    if asked is not None:
+        return asked
+    return Path(tempfile.mkdtemp(prefix="docbus-bench-chart-")) / "performance.png"
 
 
 def _print_partial(progress: Console, measured: dict[str, float]) -> None:
@@ -79,44 +99,37 @@ def _print_partial(progress: Console, measured: dict[str, float]) -> None:
         progress.file.write(json.dumps({k: round(v, 4) for k, v in measured.items()}) + "\n")
 
 
-def _event_loop_runner() -> Callable[[Any], Any]:
-    """uvloop for the benchmark's own client process when it is installed (less client
-    CPU on a shared machine); the worker and the raw baselines run stock asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run
-    return uvloop.run
-
-
 async def run(
-    config: BenchConfig, progress: Console, py_spy: Path | None = None
+    config: BenchConfig, progress: Console, event_loop: str, py_spy: Path | None = None
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Every phase against a fresh stack; the stack is removed whatever happens.
 
-    Each step's figures also go to ``MEASURED`` as soon as the step ends: what a failed
-    run can still report."""
+    Runs on ``event_loop``, as do the stack's workers and the raw baselines. Each step's
+    figures also go to ``MEASURED`` as soon as the step ends: what a failed run can still
+    report."""
     MEASURED.clear()
     started = time.monotonic()
-    stack = Stack()
+    loops.check("the bench's clients", loops.running(), event_loop)
+    stack = Stack(event_loop=event_loop)
     figures: dict[str, float] = {}
     failed = True
     try:
         progress.print(f"[bold]docbus bench ({config.mode})[/bold]: vhost {stack.vhost}, "
-                       f"database {stack.database}")
+                       f"database {stack.database}, event loop {event_loop} (worker, raw "
+                       f"baselines, clients), {config.repetitions} paired repetitions")
         await stack.open()
         await declare_raw_topology(stack.amqp_url)
         worker = await asyncio.to_thread(stack.start_worker)
         spy = Spy(worker.pid, py_spy) if py_spy is not None else None
         progress.print(f"worker pid {worker.pid}, logs in {stack.log_dir}")
-        baselines = Baselines(stack.amqp_url, config.prefetch)
+        baselines = Baselines(stack.amqp_url, config.prefetch, event_loop)
         try:
             await asyncio.to_thread(baselines.start)
             figures |= await _baselines(stack, config, progress, baselines)
             figures |= await _docbus(stack, config, progress, spy, baselines)
         finally:
             baselines.stop()
-        meta = _meta(config) | {
+        meta = _meta(config, event_loop) | {
             "postgresql": await _server_version(stack.pg_url),
             "vhost": stack.vhost, "database": stack.database,
         }
@@ -132,12 +145,13 @@ async def run(
 
 
 class Baselines:
-    """The two raw processes, alive for the whole run: the docbus phases measure their
-    raw references again right next to (or interleaved with) their own samples."""
+    """The two raw processes, alive for the whole run, on the run's event loop: the docbus
+    phases measure their raw references again right next to (or interleaved with) their
+    own samples."""
 
-    def __init__(self, url: str, prefetch: int) -> None:
-        self.pipeline = RawProcess("pipeline", url, prefetch)
-        self.responder = RawProcess("responder", url, prefetch)
+    def __init__(self, url: str, prefetch: int, loop: str) -> None:
+        self.pipeline = RawProcess("pipeline", url, prefetch, loop)
+        self.responder = RawProcess("responder", url, prefetch, loop)
 
     def start(self) -> None:
         self.pipeline.start()
@@ -152,11 +166,10 @@ async def _baselines(
     stack: Stack, config: BenchConfig, progress: Console, raw: Baselines
 ) -> dict[str, float]:
     url = stack.amqp_url
-    figures = await _phase(progress, "raw consume-publish-ack",
-                           raw_pipeline(url, config, raw.pipeline.pid))
-    figures |= await _phase(progress, "raw RPC", raw_rpc(url, config))
-    figures |= await _phase(progress, "FastStream broker.request and the docbus client",
-                            clients_rpc(url, config))
+    async with RawPipeline(url, raw.pipeline.pid) as pipeline:
+        figures = await _phase(progress, "raw consume-publish-ack", pipeline.measure(config))
+    figures |= await _phase(progress, "request-reply: raw client, FastStream, docbus client",
+                            request_reply(url, config))
     return figures
 
 
@@ -167,12 +180,12 @@ async def _docbus(
     connection = await aio_pika.connect(stack.amqp_url)
     async with connection, DocbusClient(
         stack.amqp_url, timeout=30.0, connection_name="docbus-bench"
-    ) as client:
+    ) as client, RawPipeline(stack.amqp_url, raw.pipeline.pid) as pipeline:
         tap = EventTap(docbus_key)
         await tap.attach(connection, "doc.events", ["document.uploaded", "document.shared.*"])
         raw_client = RawRpcClient()
         await raw_client.open(stack.amqp_url)
-        scenario = db.Scenario(stack, config, client, tap, raw_client, raw.pipeline.pid)
+        scenario = db.Scenario(stack, config, client, tap, raw_client, pipeline)
         await scenario.prepare()
         for name, phase in DOCBUS_PHASES:
             if spy is not None:
@@ -195,15 +208,23 @@ async def _phase(
     return figures
 
 
-def _meta(config: BenchConfig) -> dict[str, Any]:
+def _meta(config: BenchConfig, event_loop: str) -> dict[str, Any]:
     """What the run ran on: versions and the machine (strings, outside the figures)."""
     return {
-        "mode": config.mode, "cpus": _cpus(), "python": platform.python_version(),
+        "mode": config.mode, "event_loop": event_loop, "repetitions": config.repetitions,
+        "cpus": _cpus(), "python": platform.python_version(),
         "machine": platform.machine(), "rabbitmq": _rabbitmq_version(),
         "valkey_server": _command_version([valkey_binary(), "--version"]),
-        **{name: version(name) for name in ("aio-pika", "aiormq", "faststream", "asyncpg")},
-        "client_loop": "uvloop" if _event_loop_runner() is not asyncio.run else "asyncio",
+        **{name: _version(name) for name in ("aio-pika", "aiormq", "faststream", "asyncpg",
+                                             "uvloop")},
     }
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 async def _server_version(pg_url: str) -> str:

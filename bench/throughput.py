@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from typing import TypeVar
 
 import aio_pika
@@ -35,30 +36,53 @@ async def events_throughput(
     return len(items) / (time.perf_counter() - started)
 
 
-async def raw_pipeline(url: str, config: BenchConfig, pid: int) -> dict[str, float]:
-    """msgs/s of the raw consume -> publish confirmed event -> ack loop (process ``pid``),
-    and its CPU time per message.
+class RawPipeline:
+    """The bench's side of the raw consume -> publish confirmed event -> ack loop (process
+    ``pid``): a publisher and an event tap, opened once, measured as often as asked.
 
     Commands are published by the docbus client's ``send`` (persistent, mandatory,
-    confirmed), exactly as uploads are published, minus reply_to.
+    confirmed), exactly as uploads are published, minus reply_to. Every measurement uses
+    command ids never used before (the tap counts each id once).
     """
-    connection = await aio_pika.connect(url)
-    async with connection, DocbusClient(url, exchange=COMMANDS) as client:
-        tap = EventTap(raw_key)
-        await tap.attach(connection, EVENTS, [EVENT_KEY])
+
+    def __init__(self, url: str, pid: int) -> None:
+        self._url, self._pid = url, pid
+        self._stack = AsyncExitStack()
+        self._client: DocbusClient | None = None
+        self._tap = EventTap(raw_key)
+        self._next_id = 0
+
+    async def __aenter__(self) -> RawPipeline:
+        connection = await aio_pika.connect(self._url)
+        self._stack.push_async_callback(connection.close)
+        self._client = await self._stack.enter_async_context(
+            DocbusClient(self._url, exchange=COMMANDS)
+        )
+        await self._tap.attach(connection, EVENTS, [EVENT_KEY])
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._stack.aclose()
+
+    async def measure(self, config: BenchConfig) -> dict[str, float]:
+        """msgs/s of ``raw_messages`` commands (after ``warmup`` more), and the CPU time
+        of the raw process per message."""
+        await self._run(config.warmup, config, "raw pipeline warm-up")
+        cpu = cpu_seconds(self._pid)
+        rate = await self._run(config.raw_messages, config, "raw pipeline")
+        cpu_ms = (cpu_seconds(self._pid) - cpu) / config.raw_messages * 1000
+        return {"raw_pipeline_per_s": rate, "raw_pipeline_cpu_ms": cpu_ms}
+
+    async def _run(self, count: int, config: BenchConfig, what: str) -> float:
+        client = self._client
+        assert client is not None, "use RawPipeline in async with"
+        ids = range(self._next_id, self._next_id + count)
+        self._next_id += count
 
         async def send(n: int) -> None:
             await client.send(WORK_KEY, {"id": n, "name": f"raw-{n}.pdf"})
 
-        t, lanes = config.phase_timeout, config.bulk_in_flight
-        warm = range(-config.warmup, 0)
-        await events_throughput(
-            tap, warm, send, key=str, lanes=lanes, timeout=t, what="raw pipeline warm-up"
+        return await events_throughput(
+            self._tap, ids, send, key=str, lanes=config.bulk_in_flight,
+            timeout=config.phase_timeout, what=what,
         )
-        cpu = cpu_seconds(pid)
-        rate = await events_throughput(
-            tap, range(config.raw_messages), send, key=str, lanes=lanes, timeout=t,
-            what="raw pipeline",
-        )
-        cpu_ms = (cpu_seconds(pid) - cpu) / config.raw_messages * 1000
-    return {"raw_pipeline_per_s": rate, "raw_pipeline_cpu_ms": cpu_ms}

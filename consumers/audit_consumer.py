@@ -88,6 +88,10 @@ class AuditConsumer:
         self._idle.set()
         self.written = 0
 
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        return self._connection
+
     async def start(self) -> None:
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from adapters.postgres.database import PgDatabase
+from adapters.postgres.inbox import prune_inbox
 from adapters.postgres.misses import PgMissedInvalidationsListener
-from adapters.postgres.outbox import PgOutboxListener, outbox_backlog
-from adapters.postgres.repositories import prune_inbox
+from adapters.postgres.outbox import PgOutboxListener, outbox_backlog, outbox_oldest_age
 from adapters.valkey_cache import ValkeyReplyCache
 from consumers import metrics
+from consumers.health import HealthServer
 from core.errors import Unavailable
 from handlers.relay_outbox import RelayOutbox
 
@@ -77,7 +77,8 @@ class Maintenance:
     - Missed cache invalidations are applied at once when another worker records one, and
       every second anyway.
     - The inbox is pruned past its retention every minute (a failure waits for the next).
-    - ``gauges`` (e.g. the group-commit figures) are refreshed every second.
+    - The gauges read rather than counted (outbox backlog and age, and the ``readings``
+      the composition root adds, e.g. dead letters waiting) are refreshed every second.
     """
 
     def __init__(
@@ -86,12 +87,12 @@ class Maintenance:
         cache: ValkeyReplyCache,
         *,
         retention: timedelta,
-        gauges: Sequence[Callable[[], None]] = (),
+        readings: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self._db = db
         self._cache = cache
         self._retention = retention
-        self._gauges = gauges
+        self._readings = readings
 
     async def run(self, stopping: asyncio.Event) -> None:
         last_prune = 0.0
@@ -110,13 +111,12 @@ class Maintenance:
 
     async def _observe(self) -> None:
         """Refresh the gauges that are read rather than counted."""
-        for figure, value in dataclasses.asdict(self._cache.stats()).items():
-            if isinstance(value, int):
-                metrics.CACHE.labels(figure).set(value)
-        for gauge in self._gauges:
-            gauge()
         with contextlib.suppress(Exception):
             metrics.OUTBOX_BACKLOG.set(await outbox_backlog(self._db))
+            metrics.OUTBOX_AGE.set(await outbox_oldest_age(self._db))
+        for reading in self._readings:
+            with contextlib.suppress(Exception):
+                await reading()
 
     async def _prune_inbox(self) -> None:
         try:
@@ -126,3 +126,20 @@ class Maintenance:
             return
         if pruned:
             log.info("inbox_pruned", rows=pruned)
+
+
+class HealthService:
+    """/healthz, /readyz and /metrics for as long as the worker runs its services."""
+
+    def __init__(self, server: HealthServer) -> None:
+        self._server = server
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self._server.start()
+        try:
+            await stopping.wait()
+        finally:
+            await self._server.close()
+
+    async def drain(self) -> None:
+        return None

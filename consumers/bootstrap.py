@@ -16,11 +16,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
 import aio_pika
+import orjson
 from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
 
@@ -28,24 +30,29 @@ from adapters import amqp_decoding
 from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
+from adapters.postgres.grouped_unit import PgGroupedUnitFactory
 from adapters.postgres.misses import PgMissedInvalidations
 from adapters.postgres.outbox import PgOutbox
 from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
 from adapters.rabbit_publisher import RabbitEventPublisher
 from adapters.valkey_cache import CircuitBreaker, ValkeyReplyCache, make_client
-from consumers import metrics
+from consumers import metrics, readiness
 from consumers.audit_consumer import AuditConsumer
-from consumers.background import Maintenance, RelayLoop
+from consumers.background import HealthService, Maintenance, RelayLoop
+from consumers.health import HealthServer, Readiness
 from consumers.pipeline import Pipeline, RetryPolicy, Run
 from consumers.responder import Responder
-from consumers.settings import Settings, with_query
+from consumers.settings import DEVELOPMENT_CURSOR_KEY, Settings, mask_url, with_query
 from consumers.subscribers import CommandConsumer, build_runners, make_broker, register_commands
-from consumers.topology import declare_topology
+from consumers.sweeper import TrashSweepLoop
+from consumers.topology import DEAD_QUEUE_NAME, declare_topology
 from consumers.worker import ROLES, Consumer, Service, Worker
 from core.ports import EventPublisher, Outbox
 from handlers.bus import CommandBus
+from handlers.group_commit import GroupCommit
 from handlers.record_audit import RecordAuditEntry
 from handlers.relay_outbox import RelayOutbox
+from handlers.sweep_trash import SweepTrash
 
 T = TypeVar("T")
 
@@ -122,20 +129,63 @@ async def _build(
 ) -> Worker:
     shared = await _shared(s, overrides, resources)
     consumers: list[Consumer] = []
-    gauges: list[Callable[[], None]] = []
+    connections = [shared.connection]
+    probes = [readiness.postgres(shared.db), readiness.valkey(shared.cache)]
     if "commands" in roles:
         commands = _commands(shared, wrap=overrides.runner)
         consumers.append(commands)
-        gauges.append(commands.observe)
+        probes.append(readiness.consumers(commands.broker))
     if "audit" in roles:
-        consumers.append(await _audit(shared))
+        audit = await _audit(shared)
+        consumers.append(audit)
+        connections.append(audit.connection)
+    probes += [
+        readiness.rabbitmq(connections),
+        readiness.outbox(shared.db, s.worker.ready_outbox_backlog),
+    ]
     services: list[Service] = [_relay(shared, overrides)] if "relay" in roles else []
+    if "commands" in roles:
+        services.append(_sweeper(shared))
     retention = timedelta(hours=s.worker.inbox_retention_hours)
-    services.append(Maintenance(shared.db, shared.cache, retention=retention, gauges=gauges))
+    readings = [partial(_count_dead_letters, shared.connection)]
+    services.append(Maintenance(shared.db, shared.cache, retention=retention, readings=readings))
+    if s.worker.http_port:
+        services.append(HealthService(HealthServer(
+            Readiness(probes), s.worker.http_host, s.worker.http_port
+        )))
     return Worker(
         consumers, services, resources, deadline=s.worker.shutdown_deadline, roles=roles,
-        metrics_port=s.worker.metrics_port,
+        about=await _about(shared),
     )
+
+
+async def _about(shared: _Shared) -> dict[str, object]:
+    """The start-up line: what runs, against what (passwords masked)."""
+    s = shared.settings
+    try:
+        migration = await shared.db.fetchval("SELECT version_num FROM alembic_version")
+    except Exception:
+        migration = None
+    return {
+        "version": metrics.BUILD_VERSION,
+        "database": mask_url(s.database.url),
+        "rabbitmq": mask_url(s.rabbit.url),
+        "valkey": mask_url(s.valkey.url),
+        "valkey_server": await shared.cache.server(),
+        "migration": migration,
+        "http": f"{s.worker.http_host}:{s.worker.http_port}" if s.worker.http_port else None,
+        # make run needs no key; production must see here that it runs on the public one
+        "cursor_key": "development (public; set DOCBUS_CURSOR_KEY)"
+        if s.worker.cursor_key.get_secret_value() == DEVELOPMENT_CURSOR_KEY
+        else "set",
+    }
+
+
+async def _count_dead_letters(connection: AbstractRobustConnection) -> None:
+    """docbus_dead_letters: how many messages wait in docbus.dead (a passive declare)."""
+    async with connection.channel() as channel:
+        queue = await channel.declare_queue(DEAD_QUEUE_NAME, passive=True)
+        metrics.DEAD_LETTERS.set(queue.declaration_result.message_count or 0)
 
 
 async def _shared(s: Settings, overrides: Overrides, resources: AsyncExitStack) -> _Shared:
@@ -154,6 +204,8 @@ async def _shared(s: Settings, overrides: Overrides, resources: AsyncExitStack) 
         breaker=CircuitBreaker(open_seconds=s.valkey.breaker_open_seconds),
     )
     resources.push_async_callback(cache.aclose)
+    cache_figures = metrics.counting("docbus_cache", "Reply cache", lambda: asdict(cache.stats()))
+    resources.callback(metrics.forget, cache_figures)
     amqp_url = with_query(s.rabbit.url, heartbeat=s.rabbit.heartbeat)
     # Before any connection: a value pamqp cannot decode must cost its message only, not
     # the connection (every consumer, the relay, the replies) that received it.
@@ -184,11 +236,19 @@ def _commands(shared: _Shared, *, wrap: Callable[[Run], Run]) -> CommandConsumer
     s = shared.settings
     broker = _broker(shared)
     uow = PgUnitOfWorkFactory(shared.db)
-    bus = CommandBus(
-        uow, shared.cache, group_size=s.worker.group_commit,
-        groups_in_flight=s.worker.groups_in_flight,
+    bus = GroupCommit(
+        CommandBus(uow, shared.cache, encode=orjson.dumps), PgGroupedUnitFactory(shared.db),
+        shared.cache, group_size=s.worker.group_commit,
+        groups_in_flight=s.worker.groups_in_flight, on_commit=metrics.GROUP_SIZE.observe,
     )
-    runners = build_runners(uow, shared.cache, SystemClock(), UuidIds(), bus=bus)
+    figures = metrics.counting("docbus_group_commit", "Group commit", lambda: {
+        "groups": bus.groups, "grouped_commands": bus.grouped, "splits": bus.split,
+    })
+    shared.resources.callback(metrics.forget, figures)
+    runners = build_runners(
+        uow, shared.cache, SystemClock(), UuidIds(), bus=bus,
+        cursor_key=s.worker.cursor_key.get_secret_value().encode(),
+    )
     register_commands(
         broker,
         shared.pipeline,
@@ -237,3 +297,13 @@ def _relay(shared: _Shared, overrides: Overrides) -> RelayLoop:
         batch=batch,
     )
     return RelayLoop(relay, shared.db, batch=batch)
+
+
+def _sweeper(shared: _Shared) -> TrashSweepLoop:
+    """The trash retention sweeper (contract v2), with the commands role."""
+    s = shared.settings.worker
+    sweep = SweepTrash(
+        PgUnitOfWorkFactory(shared.db), shared.cache, SystemClock(), UuidIds(),
+        retention=timedelta(days=s.trash_retention_days), batch=s.trash_sweep_batch,
+    )
+    return TrashSweepLoop(sweep, interval=s.trash_sweep_seconds)

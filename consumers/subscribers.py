@@ -18,15 +18,19 @@ from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
+from pydantic import BaseModel
 
-from consumers import metrics
+from consumers.lifecycle import lifecycle_queries, lifecycle_use_cases
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
+from core.cursor import CursorCodec
+from core.idempotency import IdempotencyKey
 from core.ports import Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
-from handlers.bus import CommandBus
+from handlers.bus import CommandBus, Commands
 from handlers.create_folder import CreateFolderHandler
 from handlers.get_document import GetDocumentHandler
+from handlers.group_commit import GroupCommit
 from handlers.list_folder import ListFolderHandler
 from handlers.revoke_share import RevokeShareHandler
 from handlers.set_membership import SetMembershipHandler
@@ -39,14 +43,26 @@ Query = Callable[[Any], Awaitable[bytes]]
 UseCase = Callable[[Any, Any], Awaitable[dict[str, Any]]]
 
 
-def command_runner(bus: CommandBus, use_case: UseCase) -> Run:
+def idempotency_key(body: BaseModel, raw: AbstractIncomingMessage) -> IdempotencyKey | None:
+    """The delivery's key: its message_id, scoped to the sender the broker vouches for
+    (``user_id``, validated by RabbitMQ against the login), for this routing key and this
+    validated body (canonical JSON: sorted keys, defaults filled in, so that a retry that
+    means the same matches). None without a message_id: no protection then."""
+    if not raw.message_id:
+        return None
+    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return IdempotencyKey.of(raw.user_id or "", raw.message_id, raw.routing_key or "", canonical)
+
+
+def command_runner(bus: Commands, use_case: UseCase) -> Run:
     async def run(body: Any, raw: AbstractIncomingMessage) -> bytes:
-        outcome = await bus.execute(
-            use_case, body.to_command(), raw.message_id or None, alone=bool(raw.redelivered)
-        )
+        key = idempotency_key(body, raw)
+        outcome = await bus.execute(use_case, body.to_command(), key, alone=bool(raw.redelivered))
         if outcome.duplicate:  # answered from the inbox (a redelivery, or a sender's retry)
             log.info("duplicate_message_id")
-        return orjson.dumps(outcome.reply)
+        elif outcome.refused:
+            log.warning("message_id_reused", message_id=raw.message_id, sender=raw.user_id)
+        return outcome.reply
 
     return run
 
@@ -78,10 +94,12 @@ def build_runners(
     clock: Clock,
     ids: IdGenerator,
     *,
-    bus: CommandBus | None = None,
+    cursor_key: bytes,
+    bus: Commands | None = None,
 ) -> dict[str, Run]:
     """One runner per routing key: the use cases of the contract, wired to the ports.
-    Commands share one bus, so that commands of every kind commit in groups together."""
+    Commands share one bus, so that commands of every kind commit in groups together;
+    listings sign their cursors with ``cursor_key``."""
     bus = bus or CommandBus(uow, cache)
     memberships = SetMembershipHandler(clock, ids)
     return {
@@ -92,7 +110,14 @@ def build_runners(
         "org.member.set": command_runner(bus, memberships),
         "org.member.remove": command_runner(bus, memberships),
         "document.get": query_runner(GetDocumentHandler(uow, cache, orjson.dumps)),
-        "folder.list": query_runner(ListFolderHandler(uow, cache, orjson.dumps)),
+        "folder.list": query_runner(
+            ListFolderHandler(uow, cache, orjson.dumps, CursorCodec(cursor_key))
+        ),
+        **{k: command_runner(bus, u) for k, u in lifecycle_use_cases(clock, ids).items()},
+        **{
+            k: query_runner(q)
+            for k, q in lifecycle_queries(uow, cache, CursorCodec(cursor_key)).items()
+        },
     }
 
 
@@ -148,10 +173,14 @@ class CommandConsumer:
 
     name = "commands"
 
-    def __init__(self, broker: RabbitBroker, pipeline: Pipeline, bus: CommandBus) -> None:
+    def __init__(self, broker: RabbitBroker, pipeline: Pipeline, bus: GroupCommit) -> None:
         self._broker = broker
         self._pipeline = pipeline
         self._bus = bus
+
+    @property
+    def broker(self) -> RabbitBroker:
+        return self._broker
 
     async def start(self) -> None:
         await self._broker.start()
@@ -172,12 +201,6 @@ class CommandConsumer:
             "grouped_commands": self._bus.grouped,
             "groups_split": self._bus.split,
         }
-
-    def observe(self) -> None:
-        """Refresh the group-commit gauges."""
-        metrics.GROUP_COMMIT.labels("groups").set(self._bus.groups)
-        metrics.GROUP_COMMIT.labels("grouped_commands").set(self._bus.grouped)
-        metrics.GROUP_COMMIT.labels("split").set(self._bus.split)
 
 
 async def stop_consuming(broker: RabbitBroker) -> None:

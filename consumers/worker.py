@@ -27,8 +27,6 @@ from typing import Any, Protocol
 
 import structlog
 
-from consumers import metrics
-
 log = structlog.get_logger("docbus.worker")
 ROLES = frozenset({"commands", "relay", "audit"})
 
@@ -68,7 +66,8 @@ class Worker:
     """Closes every connection the composition root opened, last opened first."""
     deadline: float
     roles: frozenset[str]
-    metrics_port: int = 0
+    about: dict[str, object] = field(default_factory=dict)
+    """What the one start-up line says besides the roles (version, masked URLs...)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -77,8 +76,7 @@ class Worker:
             await consumer.start()
         for service in self.services:
             self._tasks.append(asyncio.create_task(service.run(self._stopping)))
-        metrics.serve(self.metrics_port)
-        log.info("worker_started", roles=sorted(self.roles))
+        log.info("worker_started", roles=sorted(self.roles), **self.about)
 
     async def stop(self) -> None:
         """Stop consuming, finish in-flight deliveries, stop and drain the services, close."""

@@ -6,7 +6,7 @@ tests in tests/integration run the same checks over the fake and the real adapte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +15,10 @@ from typing import Any, Protocol, Self
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.events import DomainEvent
+from core.idempotency import IdempotencyKey, StoredReply
+from core.lifecycle import DocumentLifecycle, FolderTree
 from core.policies import Access
+from core.reads import Reads
 from core.values import OrgRole, Role
 
 Json = dict[str, Any]
@@ -48,14 +51,6 @@ class FolderRepository(Protocol):
         """The folder and the user's role in the folder's org, read together."""
         ...
 
-    async def preload_with_roles(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Read get_with_role of these (folder_id, user_id) pairs at once.
-
-        A hint for a unit that runs several commands (a group commit): later reads of
-        these keys in the unit need no round trip, and answer exactly what they would
-        have answered without it (the unit's own writes included)."""
-        ...
-
 
 class DocumentRepository(Protocol):
     async def get(self, doc_id: str) -> Document | None:
@@ -71,23 +66,6 @@ class DocumentRepository(Protocol):
     ) -> tuple[Document | None, Access]:
         """The document (locked like lock() if asked) and what the user holds on it, read
         together (no access at all when the document does not exist)."""
-        ...
-
-    async def preload(self, doc_ids: Sequence[str]) -> None:
-        """Learn at once which of these documents exist (for add).
-
-        A hint for a unit that runs several commands (a group commit): later reads of
-        these keys in the unit need no round trip, and answer exactly what they would
-        have answered without it (the unit's own writes included)."""
-        ...
-
-    async def preload_with_access(
-        self, pairs: Sequence[tuple[str, str]], *, lock: bool = False
-    ) -> list[Document]:
-        """Read get_with_access of these (doc_id, user_id) pairs at once (locking the
-        documents in doc_id order if asked); return the documents found.
-
-        A hint like preload: later reads of these keys need no round trip."""
         ...
 
     async def add(
@@ -120,14 +98,6 @@ class MembershipRepository(Protocol):
         """The user's role in the org, or None for a non-member."""
         ...
 
-    async def preload(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Read role_of these (org_id, user_id) pairs at once.
-
-        A hint for a unit that runs several commands (a group commit): later reads of
-        these keys in the unit need no round trip, and answer exactly what they would
-        have answered without it (the unit's own writes included)."""
-        ...
-
     async def put(self, membership: Membership) -> OrgRole | None:
         """Set the role (None removes the membership); return the role held before.
 
@@ -140,14 +110,6 @@ class ShareRepository(Protocol):
         """The user's role on the document, or None."""
         ...
 
-    async def preload(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Read role_of these (doc_id, user_id) pairs at once.
-
-        A hint for a unit that runs several commands (a group commit): later reads of
-        these keys in the unit need no round trip, and answer exactly what they would
-        have answered without it (the unit's own writes included)."""
-        ...
-
     async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
         """Grant, replace (role) or revoke (None) the user's role on the document."""
         ...
@@ -157,27 +119,18 @@ class ShareRepository(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class StoredReply:
-    """What the inbox kept of a command: its reply, and the cache scopes it changed."""
-
-    reply: Json
-    scopes: tuple[str, ...]
-
-
 class Inbox(Protocol):
-    async def record(self, message_id: str, reply: Json, scopes: Sequence[str]) -> bool:
-        """Keep the command's reply; False if this message_id was recorded already (by a
-        concurrent delivery too: the unit must then be rolled back)."""
+    """Commands' replies by idempotency key (see core.idempotency)."""
+
+    async def record(self, key: IdempotencyKey, reply: bytes, scopes: Sequence[str]) -> bool:
+        """Keep the command's reply (its exact bytes); False if the key's slot (sender,
+        message_id) was taken already, or its message_id by a row from before keys were
+        scoped (by a concurrent delivery too: the unit must then be rolled back)."""
         ...
 
-    async def record_many(self, replies: Sequence[tuple[str, Json, Sequence[str]]]) -> set[str]:
-        """Keep the replies of several commands (message_id, reply, scopes) at once; return
-        the message_ids recorded already (if any, the unit must be rolled back)."""
-        ...
-
-    async def find(self, message_id: str) -> StoredReply | None:
-        """The reply recorded for message_id, or None."""
+    async def find(self, key: IdempotencyKey) -> StoredReply | None:
+        """The row that took the key's slot (or its message_id, from before keys were
+        scoped), or None."""
         ...
 
 
@@ -195,6 +148,10 @@ class UnitOfWork(Protocol):
     def shares(self) -> ShareRepository: ...
     @property
     def inbox(self) -> Inbox: ...
+    @property
+    def tree(self) -> FolderTree: ...
+    @property
+    def lifecycle(self) -> DocumentLifecycle: ...
 
     def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
         """Queue an event for the outbox (written at commit) with the cache scopes it changed."""
@@ -203,15 +160,6 @@ class UnitOfWork(Protocol):
     @property
     def scopes(self) -> tuple[str, ...]:
         """Cache scopes changed so far in this unit (those of the emitted events)."""
-        ...
-
-    @property
-    def emitted(self) -> int:
-        """How many events the unit has emitted so far: a mark for ``scopes_since``."""
-        ...
-
-    def scopes_since(self, mark: int) -> tuple[str, ...]:
-        """Cache scopes of the events emitted after ``mark`` (one command of several)."""
         ...
 
     async def commit(self) -> None:
@@ -224,19 +172,26 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, read_only: bool = False, grouped: bool = False) -> UnitOfWork:
-        """A new unit; read-only units may skip the transaction altogether. A ``grouped``
-        unit runs several commands: it may defer writes until the next read that could
-        see them, or until commit, and then fail there (Unavailable) if a concurrent
-        transaction got in the way (the group then runs its commands one by one)."""
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit; read-only units may skip the transaction altogether."""
         ...
 
 
-class CacheKey(Protocol):
-    """A cached reply's name and the scopes it depends on."""
+class GroupedUnit(UnitOfWork, Protocol):
+    """A unit that runs several commands, one after the other (group commit).
 
-    name: str
-    scopes: tuple[str, ...]
+    Every read answers what a unit of its own would answer at that point. It may load
+    declared reads ahead, and defer writes (the inbox's check of a key included) until a
+    later read could see them, or until commit; a surprise found then (a key or a row
+    taken by a concurrent transaction) fails the commit, and the group is run command
+    by command."""
+
+    async def read_ahead(self, reads: Reads) -> None:
+        """Load what the group's commands declared they will read (see core.reads)."""
+        ...
+
+
+GroupedUnitFactory = Callable[[], GroupedUnit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.entities import Share
 from core.events import DocumentUnshared
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
+from core.reads import Reads, ReadsAhead
 from core.views import share_view
-from handlers.sharing import keeps_an_owner, locked_for_sharing, prepare_sharing, share_scopes
+from handlers.sharing import keeps_an_owner, locked_for_sharing, share_scopes, sharing_reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,16 +25,13 @@ class RevokeShare:
     user_id: str
 
 
-class RevokeShareHandler:
+class RevokeShareHandler(ReadsAhead[RevokeShare]):
     def __init__(self, clock: Clock, ids: IdGenerator) -> None:
         self._clock = clock
         self._ids = ids
 
-    async def prepare(self, cmds: Sequence[RevokeShare], uow: UnitOfWork) -> None:
-        """Read ahead for a group (see prepare_sharing)."""
-        await prepare_sharing(
-            uow, [(c.doc_id, c.revoked_by) for c in cmds], [(c.doc_id, c.user_id) for c in cmds]
-        )
+    def reads(self, command: RevokeShare) -> Reads:
+        return sharing_reads(command.doc_id, command.revoked_by, command.user_id)
 
     async def __call__(self, cmd: RevokeShare, uow: UnitOfWork) -> Json:
         document = await locked_for_sharing(uow, cmd.doc_id, cmd.revoked_by)

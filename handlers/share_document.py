@@ -10,16 +10,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.entities import Document, Share
 from core.errors import NotAMember
 from core.events import DocumentShared
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
+from core.reads import Reads, ReadsAhead
 from core.values import Role
 from core.views import share_view
-from handlers.sharing import keeps_an_owner, locked_for_sharing, prepare_sharing, share_scopes
+from handlers.sharing import keeps_an_owner, locked_for_sharing, share_scopes, sharing_reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +30,13 @@ class ShareDocument:
     role: Role
 
 
-class ShareDocumentHandler:
+class ShareDocumentHandler(ReadsAhead[ShareDocument]):
     def __init__(self, clock: Clock, ids: IdGenerator) -> None:
         self._clock = clock
         self._ids = ids
 
-    async def prepare(self, cmds: Sequence[ShareDocument], uow: UnitOfWork) -> None:
-        """Read ahead for a group (see prepare_sharing)."""
-        await prepare_sharing(
-            uow, [(c.doc_id, c.shared_by) for c in cmds], [(c.doc_id, c.shared_with) for c in cmds]
-        )
+    def reads(self, command: ShareDocument) -> Reads:
+        return sharing_reads(command.doc_id, command.shared_by, command.shared_with)
 
     async def __call__(self, cmd: ShareDocument, uow: UnitOfWork) -> Json:
         document = await locked_for_sharing(uow, cmd.doc_id, cmd.shared_by)

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from core.entities import Document
 from core.errors import DocumentNotFound, LastOwner
-from core.policies import Access, owners_after
+from core.policies import owners_after
 from core.ports import UnitOfWork
+from core.reads import Reads
 from core.values import CacheScope, Capability, Role
-
-
-async def access_of(uow: UnitOfWork, document: Document, user_id: str) -> Access:
-    """The user's org role and document role, read inside the unit (never from a cache)."""
-    org_role = await uow.memberships.role_of(document.org_id, user_id)
-    doc_role = await uow.shares.role_of(document.doc_id, user_id) if org_role else None
-    return Access(user_id, org_role, doc_role)
 
 
 async def locked_for_sharing(uow: UnitOfWork, doc_id: str, actor_id: str) -> Document:
     """The document, locked against concurrent share changes, if the actor may share it."""
     document, access = await uow.documents.get_with_access(doc_id, actor_id, lock=True)
-    if document is None:
+    if document is None or document.in_trash:  # refuses all but restore and purge
         raise DocumentNotFound(doc_id)
     access.require(Capability.SHARE, doc_id)
     return document
@@ -36,16 +28,10 @@ async def keeps_an_owner(
         raise LastOwner(doc_id)
 
 
-async def prepare_sharing(
-    uow: UnitOfWork, actors: Sequence[tuple[str, str]], targets: Sequence[tuple[str, str]]
-) -> None:
-    """Read ahead for a group of share changes: each document locked with its actor's
-    access (actors: (doc_id, actor_id)), then the targets' org roles and document roles
-    (targets: (doc_id, user_id))."""
-    documents = await uow.documents.preload_with_access(actors, lock=True)
-    org_of = {d.doc_id: d.org_id for d in documents}
-    await uow.memberships.preload([(org_of[d], u) for d, u in targets if d in org_of])
-    await uow.shares.preload([(d, u) for d, u in targets if d in org_of])
+def sharing_reads(doc_id: str, actor_id: str, user_id: str) -> Reads:
+    """What a share change reads: the document, locked, with its actor's access; then the
+    user's org role and document role."""
+    return Reads(locked_access=((doc_id, actor_id),), document_roles=((doc_id, user_id),))
 
 
 def share_scopes(document: Document) -> list[str]:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from consumers.logging import configure_logging
 from consumers.settings import Settings
+from ops.reach import OperatorError, Unreachable, reaching
 
 app = typer.Typer(help="docbus: message-driven document service", no_args_is_help=True)
 dead = typer.Typer(help="Inspect and replay docbus.dead", no_args_is_help=True)
@@ -49,6 +50,7 @@ def worker(
     try:
         if migrate_first:
             asyncio.run(_migrate(settings))
+        asyncio.run(_require_servers(settings))
         run_loop(run_worker(settings, roles), settings.worker.event_loop)
     finally:
         if valkey is not None:
@@ -75,15 +77,26 @@ def run_loop(main: Coroutine[Any, Any, None], loop: str) -> None:
     asyncio.run(main)
 
 
+async def _require_servers(settings: Settings) -> None:
+    """Fail in one line, before anything starts, if PostgreSQL or RabbitMQ cannot be
+    reached (the cache may be down: the worker then runs degraded)."""
+    from ops.doctor import postgres_probe, rabbit_probe
+
+    await postgres_probe(settings.database.url)()
+    await rabbit_probe(settings.rabbit.url)()
+
+
 async def _migrate(settings: Settings) -> None:
     import aio_pika
 
     from adapters.postgres.migrate import ensure_database, upgrade_async
     from consumers.topology import declare_topology
 
-    await ensure_database(settings.database.url)
-    await upgrade_async(settings.database.url)
-    connection = await aio_pika.connect(settings.rabbit.url)
+    async with reaching("PostgreSQL", settings.database.url):
+        await ensure_database(settings.database.url)
+        await upgrade_async(settings.database.url)
+    async with reaching("RabbitMQ", settings.rabbit.url):
+        connection = await aio_pika.connect(settings.rabbit.url)
     async with connection:
         await declare_topology(await connection.channel(), settings.rabbit.delivery_limit)
 
@@ -119,16 +132,58 @@ def demo(
     """Send a readable scenario to a running worker and show its replies and events."""
     from ops.demo import run_demo
 
-    asyncio.run(run_demo(Settings().rabbit.url, console, timeout=timeout))
+    url = Settings().rabbit.url
+    asyncio.run(_reaching("RabbitMQ", url, run_demo(url, console, timeout=timeout)))
+
+
+async def _reaching(server: str, url: str, work: Coroutine[Any, Any, Any]) -> Any:
+    async with reaching(server, url):
+        return await work
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per check")] = False,
+) -> None:
+    """Check configuration, connectivity, migrations and topology; say what to fix."""
+    from ops.doctor import diagnose
+
+    checks = asyncio.run(diagnose())
+    if as_json:
+        for check in checks:
+            typer.echo(json.dumps(check.as_json()))
+    else:
+        for check in checks:
+            mark = "ok" if check.ok else ("FAIL" if check.required else "degraded")
+            color = "green" if check.ok else ("red" if check.required else "yellow")
+            console.print(
+                f"[{color}]{mark:<8}[/{color}] {check.name}: {check.detail}", highlight=False
+            )
+            if check.fix and not check.ok:
+                console.print(f"{'':<9}fix: {check.fix}", highlight=False)
+    if any(check.required and not check.ok for check in checks):
+        raise typer.Exit(1)
 
 
 @dead.command("list")
-def dead_list(limit: Annotated[int, typer.Option(help="at most this many")] = 100) -> None:
+def dead_list(
+    limit: Annotated[int, typer.Option(help="at most this many")] = 100,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="one JSON object per dead letter, nothing cut")
+    ] = False,
+) -> None:
     """Show dead letters with their reasons (they stay in the queue)."""
     from ops.dead_letters import list_dead
 
-    letters = asyncio.run(list_dead(Settings().rabbit.url, limit))
+    url = Settings().rabbit.url
+    letters = asyncio.run(_reaching("RabbitMQ", url, list_dead(url, limit)))
+    if as_json:
+        for letter in letters:
+            typer.echo(json.dumps(letter.as_json(), ensure_ascii=False))
+        return
     table = Table("message_id", "routing key", "reason", "failed at", "body")
+    table.columns[0].overflow = "fold"  # full ids: they are pasted into dead replay
+    table.columns[2].overflow = "fold"
     for letter in letters:
         table.add_row(
             letter.message_id or "-",
@@ -155,7 +210,8 @@ def dead_replay(
             routing_key is None or getattr(letter, "routing_key", None) == routing_key
         )
 
-    replayed = asyncio.run(replay_dead(Settings().rabbit.url, limit, select))
+    url = Settings().rabbit.url
+    replayed = asyncio.run(_reaching("RabbitMQ", url, replay_dead(url, limit, select)))
     for letter in replayed:
         console.print(f"replayed {letter.message_id} -> {letter.exchange}/{letter.routing_key}")
     console.print(f"{len(replayed)} replayed")
@@ -168,7 +224,8 @@ def dead_purge(yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = 
 
     if not yes:
         typer.confirm("Delete every message in docbus.dead?", abort=True)
-    console.print(f"purged {asyncio.run(purge_dead(Settings().rabbit.url))} message(s)")
+    url = Settings().rabbit.url
+    console.print(f"purged {asyncio.run(_reaching('RabbitMQ', url, purge_dead(url)))} message(s)")
 
 
 def _add_bench() -> None:
@@ -182,5 +239,18 @@ def _add_bench() -> None:
 
 _add_bench()
 
+def main() -> None:
+    """The ``docbus`` entry point: an unreachable server or another mistake a person must
+    fix is one line on stderr (exit 2 and 1), never a traceback."""
+    try:
+        app()
+    except Unreachable as error:
+        typer.echo(f"docbus: {error}", err=True)
+        raise SystemExit(2) from None
+    except OperatorError as error:
+        typer.echo(f"docbus: {error}", err=True)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -7,19 +7,25 @@ effect is answered as a duplicate, never applied twice.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aiormq.exceptions import ChannelNotFoundEntity
 
 from adapters import amqp_decoding
 from consumers.responder import persistent_copy
 from consumers.topology import COMMANDS, DEAD_QUEUE_NAME, ERROR_HEADER
+from ops.reach import OperatorError
 
+DETAILS_HEADER = "x-docbus-error-details"
 DOCBUS_HEADERS = (
     ERROR_HEADER,
+    DETAILS_HEADER,
     "x-docbus-original-exchange",
     "x-docbus-original-routing-key",
     "x-docbus-failed-at",
@@ -46,6 +52,9 @@ class DeadLetter:
     reason: str
     failed_at: str
     body: bytes
+    details: list[Any] = field(default_factory=list)
+    correlation_id: str | None = None
+    reply_to: str | None = None
 
     @classmethod
     def of(cls, message: AbstractIncomingMessage) -> DeadLetter:
@@ -59,7 +68,42 @@ class DeadLetter:
             str(reason),
             str(headers.get("x-docbus-failed-at", "")),
             message.body,
+            _details(headers.get(DETAILS_HEADER)),
+            message.correlation_id,
+            message.reply_to,
         )
+
+    def as_json(self) -> dict[str, Any]:
+        """Everything an operator needs, nothing cut: the body as text when it is UTF-8,
+        else base64 (``body_base64``)."""
+        out: dict[str, Any] = {
+            "message_id": self.message_id,
+            "exchange": self.exchange,
+            "routing_key": self.routing_key,
+            "reason": self.reason,
+            "details": self.details,
+            "failed_at": self.failed_at,
+            "correlation_id": self.correlation_id,
+            "reply_to": self.reply_to,
+        }
+        try:
+            out["body"] = self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            out["body_base64"] = base64.b64encode(self.body).decode("ascii")
+        return out
+
+
+def _details(raw: Any) -> list[Any]:
+    """The validation details the worker attached (a JSON list), if any."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if not isinstance(raw, str):
+        return []
+    try:
+        details = json.loads(raw)
+    except ValueError:
+        return []
+    return details if isinstance(details, list) else []
 
 
 def origin(message: AbstractIncomingMessage) -> tuple[str, str]:
@@ -85,11 +129,21 @@ def _broker_reason(headers: dict[str, Any]) -> str:
     return f"dead-lettered by the broker: {reason or 'unknown reason'}"
 
 
+async def _dead_queue(channel: AbstractChannel) -> AbstractQueue:
+    try:
+        return await channel.declare_queue(DEAD_QUEUE_NAME, passive=True)
+    except ChannelNotFoundEntity:
+        raise OperatorError(
+            f"no queue {DEAD_QUEUE_NAME} on this vhost: run `docbus migrate` (or start a"
+            " worker once), and check DOCBUS_RABBIT_URL's vhost"
+        ) from None
+
+
 async def _take(channel: AbstractChannel, limit: int) -> list[AbstractIncomingMessage]:
     # docbus.dead may hold what the broker dead-lettered itself, undecodable values and all:
     # read it tolerantly, or one such letter would end the tool's connection.
     amqp_decoding.install()
-    queue: AbstractQueue = await channel.declare_queue(DEAD_QUEUE_NAME, passive=True)
+    queue = await _dead_queue(channel)
     taken: list[AbstractIncomingMessage] = []
     while len(taken) < limit:
         message = await queue.get(no_ack=False, fail=False)
@@ -130,8 +184,7 @@ async def replay_dead(
 async def purge_dead(url: str) -> int:
     connection = await aio_pika.connect(url)
     async with connection:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(DEAD_QUEUE_NAME, passive=True)
+        queue = await _dead_queue(await connection.channel())
         result = await queue.purge()
         return int(result.message_count or 0)
 

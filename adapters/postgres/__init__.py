@@ -6,6 +6,8 @@ apart so that the runtime does not import Alembic):
 
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
+from adapters.postgres.grouped_unit import PgGroupedUnit, PgGroupedUnitFactory
+from adapters.postgres.inbox import prune_inbox
 from adapters.postgres.misses import (
     CACHE_MISSED_CHANNEL,
     PgMissedInvalidations,
@@ -13,7 +15,6 @@ from adapters.postgres.misses import (
 )
 from adapters.postgres.notify import PgListener, PgNotifier
 from adapters.postgres.outbox import OUTBOX_CHANNEL, PgOutbox, PgOutboxListener, outbox_backlog
-from adapters.postgres.repositories import prune_inbox
 from adapters.postgres.unit_of_work import PgUnitOfWork, PgUnitOfWorkFactory
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "OUTBOX_CHANNEL",
     "PgAuditLog",
     "PgDatabase",
+    "PgGroupedUnit",
+    "PgGroupedUnitFactory",
     "PgListener",
     "PgMissedInvalidations",
     "PgMissedInvalidationsListener",

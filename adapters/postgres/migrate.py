@@ -98,9 +98,3 @@ async def upgrade_async(url: str, revision: str = "head") -> None:
 def upgrade(url: str, revision: str = "head") -> None:
     """upgrade_async for callers without an event loop (command line, scripts)."""
     asyncio.run(upgrade_async(url, revision))
-
-
-async def prepare_database(url: str) -> None:
-    """What a worker does at start-up: create the database if needed, then migrate it."""
-    await ensure_database(url)
-    await upgrade_async(url)

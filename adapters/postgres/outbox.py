@@ -27,15 +27,26 @@ from core.ports import OutboxMessage
 
 OUTBOX_CHANNEL = "docbus_outbox"
 
-# All the rows in one statement; ORDER BY keeps outbox ids in emit order. Each event's
-# scopes travel as a JSON array in text (arrays of arrays must be rectangular).
-WRITE_OUTBOX = """
+
+def insert_events(first: int, when: str = "TRUE") -> str:
+    """The one INSERT of a unit's events into the outbox, its four arrays (event ids,
+    routing keys, bodies, scopes) from parameter ``$first`` on, written only ``when``
+    holds (the inbox sends it along with its own row, guarded by that row).
+
+    All the rows in one statement; ORDER BY keeps outbox ids in emit order. Each event's
+    scopes travel as a JSON array in text (arrays of arrays must be rectangular)."""
+    a, b, c, d = (f"${n}" for n in range(first, first + 4))
+    return f"""
 INSERT INTO outbox (event_id, routing_key, body, scopes)
 SELECT e.event_id, e.routing_key, e.body, ARRAY(SELECT jsonb_array_elements_text(e.scopes::jsonb))
-FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])
+FROM unnest({a}::text[], {b}::text[], {c}::bytea[], {d}::text[])
     WITH ORDINALITY AS e(event_id, routing_key, body, scopes, n)
+WHERE {when}
 ORDER BY e.n
-"""
+"""  # noqa: S608 - placeholders and a fixed condition only
+
+
+WRITE_OUTBOX = insert_events(1)
 
 Emitted = tuple[DomainEvent, tuple[str, ...]]
 
@@ -139,6 +150,14 @@ def _message(row: Record) -> OutboxMessage:
 async def outbox_backlog(db: PgDatabase) -> int:
     """How many events wait to be published (a gauge for monitoring)."""
     return int(await db.fetchval("SELECT count(*) FROM outbox"))
+
+
+async def outbox_oldest_age(db: PgDatabase) -> float:
+    """Seconds since the oldest event still waiting was committed (0 when none waits)."""
+    age = await db.fetchval(
+        "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox"
+    )
+    return float(age)
 
 
 class PgOutboxListener(PgListener):

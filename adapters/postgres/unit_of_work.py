@@ -5,7 +5,7 @@ the unit's events along into the outbox), COMMIT; a unit that records no inbox r
 writes its events in one more statement before COMMIT. Relays are woken by a NOTIFY
 sent after the commit, by the process's PgNotifier (not inside the transaction: see
 PgNotifier for why). A read-only unit opens no transaction: each of its statements sees
-the latest committed state.
+the latest committed state. (A unit that runs a group of commands is a PgGroupedUnit.)
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from adapters.postgres.errors import translated
 from adapters.postgres.inbox import PgInbox
 from adapters.postgres.outbox import OUTBOX_CHANNEL, PendingEvents
 from adapters.postgres.repositories import PgDocuments, PgFolders, PgMemberships, PgShares
-from adapters.postgres.unit_state import Connection, UnitState
+from adapters.postgres.tree import PgDocumentLifecycle, PgFolderTree
 from core.events import DomainEvent
+from core.lifecycle import DocumentLifecycle, FolderTree
 from core.ports import (
     DocumentRepository,
     FolderRepository,
@@ -38,11 +39,12 @@ class PgUnitOfWork:
     memberships: MembershipRepository
     shares: ShareRepository
     inbox: Inbox
+    tree: FolderTree
+    lifecycle: DocumentLifecycle
 
-    def __init__(self, db: PgDatabase, *, read_only: bool = False, grouped: bool = False) -> None:
+    def __init__(self, db: PgDatabase, *, read_only: bool = False) -> None:
         self._db = db
         self._read_only = read_only
-        self._grouped = grouped and not read_only
         self._events = PendingEvents()
         self._open = False
         self._committed = False
@@ -51,14 +53,18 @@ class PgUnitOfWork:
         self._conn = conn = await self._db.acquire()
         if not self._read_only:
             await self._begin(conn)
-        self._state = state = UnitState(conn, grouped=self._grouped)
-        view = Connection(state) if self._grouped else conn
-        self.folders = PgFolders(view, state)
-        self.documents = PgDocuments(view, state)
-        self.memberships = PgMemberships(view, state)
-        self.shares = PgShares(view, state)
-        self.inbox = PgInbox(view, self._events)  # type: ignore[arg-type]
+        self._wire(conn)
         return self
+
+    def _wire(self, conn: Conn) -> None:
+        """Give the unit its repositories, on its connection."""
+        self.folders = PgFolders(conn)
+        self.documents = PgDocuments(conn)
+        self.memberships = PgMemberships(conn)
+        self.shares = PgShares(conn)
+        self.inbox = PgInbox(conn, self._events)
+        self.tree = PgFolderTree(conn)
+        self.lifecycle = PgDocumentLifecycle(conn)
 
     async def __aexit__(self, *exc: object) -> None:
         try:
@@ -73,21 +79,13 @@ class PgUnitOfWork:
     @property
     def scopes(self) -> tuple[str, ...]:
         """Still answers after commit: the caller invalidates these once it has committed."""
-        return self.scopes_since(0)
-
-    @property
-    def emitted(self) -> int:
-        return len(self._events.emitted)
-
-    def scopes_since(self, mark: int) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s for _, scopes in self._events.emitted[mark:] for s in scopes))
+        return tuple(dict.fromkeys(s for _, scopes in self._events.emitted for s in scopes))
 
     async def commit(self) -> None:
         """Unavailable when the outcome is unknown (the connection died around COMMIT)."""
         if not self._open or self._committed:
             raise RuntimeError("only an open write unit can commit, and only once")
         with translated():
-            await self._state.flush()
             await self._events.write(self._conn)  # unless the inbox row took them along
             status = await self._conn.execute("COMMIT")
         self._committed = True
@@ -112,5 +110,5 @@ class PgUnitOfWorkFactory:
     def __init__(self, db: PgDatabase) -> None:
         self.db = db
 
-    def __call__(self, *, read_only: bool = False, grouped: bool = False) -> PgUnitOfWork:
-        return PgUnitOfWork(self.db, read_only=read_only, grouped=grouped)
+    def __call__(self, *, read_only: bool = False) -> PgUnitOfWork:
+        return PgUnitOfWork(self.db, read_only=read_only)

@@ -1,8 +1,9 @@
 """``docbus bench --smoke``: every phase runs at a tiny size and the JSON line is complete.
 
 No timing assertions (the machine is shared and tiny runs mean little): only that every
-figure and ratio is there and is a sane positive number, that the chart was written and
-that the run removed its vhost and its database.
+figure and ratio is there and is a sane positive number, that every paired ratio comes
+with its spread, that the run says which event loop everything ran on, that the chart was
+written and that the run removed its vhost and its database.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bench import loops
 from bench.infra import PG_SERVER, RABBIT_NODE
-from bench.report import RATIOS, TARGETS
+from bench.report import PAIRED_RATIOS, RATIOS, TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = f"{PG_SERVER}/postgres"
@@ -84,7 +86,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
     line = json.loads(done.stdout.strip().splitlines()[-1])
     return {
-        "line": line, "chart": chart,
+        "line": line, "chart": chart, "stdout": done.stdout,
         "database_left": _database_exists(line["meta"]["database"]),
         "vhost_left": line["meta"]["vhost"] in _vhosts(),
     }
@@ -103,6 +105,23 @@ def test_the_last_line_holds_every_figure_and_ratio(smoke_run: dict[str, Any]) -
     assert line["bench"] == "docbus"
     assert line["targets_total"] == len(TARGETS)
     assert line["meta"]["mode"] == "smoke"
+
+
+def test_every_paired_ratio_is_a_median_between_its_extremes(
+    smoke_run: dict[str, Any],
+) -> None:
+    line = smoke_run["line"]
+    assert line["meta"]["repetitions"] >= 3
+    for key in PAIRED_RATIOS:
+        assert 0 < line[f"{key}_min"] <= line[key] <= line[f"{key}_max"], key
+
+
+def test_one_event_loop_for_the_worker_the_baselines_and_the_clients(
+    smoke_run: dict[str, Any],
+) -> None:
+    # the run checks each process against it and fails on a mismatch
+    assert smoke_run["line"]["meta"]["event_loop"] == loops.resolve(loops.configured())
+    assert f"event loop: {smoke_run['line']['meta']['event_loop']}" in smoke_run["stdout"]
 
 
 def test_the_numbers_are_sane(smoke_run: dict[str, Any]) -> None:

@@ -153,7 +153,7 @@ async def check(
     try:
         inbox = {
             row["message_id"]: orjson.loads(row["reply"])
-            for row in await conn.fetch("SELECT message_id, reply::text AS reply FROM inbox")
+            for row in await conn.fetch("SELECT message_id, reply FROM inbox")  # reply: bytea
         }
         versions = await conn.fetch("SELECT doc_id, version, blob_uri FROM document_versions")
         shares = {

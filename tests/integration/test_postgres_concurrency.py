@@ -12,6 +12,7 @@ from adapters.memory import FixedClock, InMemoryReplyCache, SequentialIds
 from adapters.postgres import PgDatabase, PgOutbox, PgUnitOfWorkFactory
 from core.entities import Content, Folder, Membership
 from core.errors import FolderNameTaken
+from core.idempotency import IdempotencyKey
 from core.values import OrgRole
 from handlers.bus import CommandBus, Outcome
 from handlers.create_folder import CreateFolder, CreateFolderHandler
@@ -23,6 +24,10 @@ pytestmark = pytest.mark.integration
 PAUSE = 0.05  # long enough for the other unit to reach the contended row
 
 
+def _key(uid: str, name: str = "m", command: object = None) -> IdempotencyKey:
+    return IdempotencyKey.of("svc", f"{uid}-{name}", "x.do", repr(command).encode())
+
+
 async def test_of_two_concurrent_recorders_of_one_message_id_exactly_one_wins(
     pg_db: PgDatabase, uid: str
 ) -> None:
@@ -30,7 +35,7 @@ async def test_of_two_concurrent_recorders_of_one_message_id_exactly_one_wins(
 
     async def record() -> bool:
         async with uow() as unit:
-            won = await unit.inbox.record(f"{uid}-m", {"ok": True}, [])
+            won = await unit.inbox.record(_key(uid), b"1", [])
             await asyncio.sleep(PAUSE)
             if won:
                 await unit.commit()
@@ -48,7 +53,7 @@ async def test_a_recorder_wins_when_the_first_one_rolls_back(pg_db: PgDatabase, 
         if commit:  # the second recorder starts only once the first holds the key
             await recorded.wait()
         async with uow() as unit:
-            won = await unit.inbox.record(f"{uid}-m", {"ok": commit}, [])
+            won = await unit.inbox.record(_key(uid), b"1", [])
             recorded.set()
             await asyncio.sleep(PAUSE)
             if commit:
@@ -128,12 +133,12 @@ def _bus(db: PgDatabase, uid: str) -> tuple[CommandBus, FixedClock, SequentialId
 async def _folder_with_member(
     bus: CommandBus, clock: FixedClock, ids: SequentialIds, uid: str
 ) -> str:
-    await bus.execute(SetMembershipHandler(clock, ids),
-                      SetMembership(uid, "alice", OrgRole.MEMBER), f"{uid}-m-member")
-    created = await bus.execute(CreateFolderHandler(clock, ids),
-                                CreateFolder(f"{uid}-f", uid, None, "root", "alice"),
-                                f"{uid}-m-folder")
-    assert created.reply["ok"]
+    member = SetMembership(uid, "alice", OrgRole.MEMBER)
+    await bus.execute(SetMembershipHandler(clock, ids), member, _key(uid, "member", member))
+    folder = CreateFolder(f"{uid}-f", uid, None, "root", "alice")
+    create = CreateFolderHandler(clock, ids)
+    created = await bus.execute(create, folder, _key(uid, "folder", folder))
+    assert created.decoded["ok"]
     return f"{uid}-f"
 
 
@@ -149,11 +154,12 @@ async def test_concurrent_uploads_of_a_new_doc_id_store_consecutive_versions(
     folder_id = await _folder_with_member(bus, clock, ids, uid)
     upload = UploadDocumentHandler(clock, ids)
     runs: list[Awaitable[Outcome]] = [
-        bus.execute(upload, _upload(uid, folder_id, n), f"{uid}-m-up{n}") for n in range(1, 5)
+        bus.execute(upload, c, _key(uid, c.content.name, c))
+        for c in (_upload(uid, folder_id, n) for n in range(1, 5))
     ]
     outcomes = await asyncio.gather(*runs)
-    assert all(o.reply["ok"] for o in outcomes)
-    assert sorted(o.reply["data"]["version"] for o in outcomes) == [1, 2, 3, 4]
+    assert all(o.decoded["ok"] for o in outcomes)
+    assert sorted(o.decoded["data"]["version"] for o in outcomes) == [1, 2, 3, 4]
     async with PgUnitOfWorkFactory(pg_db)(read_only=True) as unit:
         versions = await unit.documents.versions(f"{uid}-doc")
         document = await unit.documents.get(f"{uid}-doc")
@@ -174,7 +180,8 @@ async def test_a_message_delivered_twice_at_once_takes_effect_once(
     upload = UploadDocumentHandler(clock, ids)
     command = _upload(uid, folder_id, 1)
     outcomes = await asyncio.gather(
-        bus.execute(upload, command, f"{uid}-m-up"), bus.execute(upload, command, f"{uid}-m-up")
+        bus.execute(upload, command, _key(uid, "up", command)),
+        bus.execute(upload, command, _key(uid, "up", command)),
     )
     assert outcomes[0].reply == outcomes[1].reply
     assert sorted(o.duplicate for o in outcomes) == [False, True]

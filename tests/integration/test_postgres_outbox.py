@@ -24,6 +24,7 @@ from adapters.postgres import (
     prune_inbox,
 )
 from core.events import MembershipChanged
+from core.idempotency import IdempotencyKey
 from core.values import OrgRole
 
 pytestmark = pytest.mark.integration
@@ -116,9 +117,10 @@ async def test_pruning_the_inbox_forgets_old_replies_only(
     pg_db: PgDatabase, pg_admin: AdminConn, uid: str
 ) -> None:
     uow = PgUnitOfWorkFactory(pg_db)
+    keys = [IdempotencyKey.of("svc", f"{uid}-m{n}", "x.do", b"{}") for n in range(5)]
     async with uow() as unit:
         for n in range(5):
-            await unit.inbox.record(f"{uid}-m{n}", {"ok": True}, [])
+            await unit.inbox.record(keys[n], b"1", [])
         await unit.commit()
     await pg_admin.execute(
         "UPDATE inbox SET created_at = now() - interval '2 days' WHERE message_id = ANY($1)",
@@ -127,5 +129,5 @@ async def test_pruning_the_inbox_forgets_old_replies_only(
     cutoff = await pg_admin.fetchval("SELECT now()") - timedelta(days=1)
     assert await prune_inbox(pg_db, cutoff, batch=2) == 3
     async with uow(read_only=True) as unit:
-        kept = [await unit.inbox.find(f"{uid}-m{n}") is not None for n in range(5)]
+        kept = [await unit.inbox.find(key) is not None for key in keys]
     assert kept == [False, False, False, True, True]

@@ -1,5 +1,6 @@
-"""The schema: migration 0001 builds exactly the metadata, from empty, as often as asked;
-the audit log is append-only; listings run on the keyset index."""
+"""The schema: the migrations build exactly the metadata, from empty, as often as asked;
+0002 keeps a populated inbox; the audit log is append-only; listings run on the keyset
+index."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.postgres import PgAuditLog, PgDatabase
+from adapters.postgres import PgAuditLog, PgDatabase, PgUnitOfWorkFactory
 from adapters.postgres.database import asyncpg_dsn, sqlalchemy_url
 from adapters.postgres.migrate import (
     alembic_config,
@@ -26,6 +28,7 @@ from adapters.postgres.migrate import (
 )
 from adapters.postgres.repositories import PAGE_SQL
 from adapters.postgres.tables import metadata
+from core.idempotency import IdempotencyKey, MessageIdUnverifiable
 from core.ports import AuditEntry
 from tests.fixtures.postgres import scratch_url
 from tests.integration.test_unit_of_work_contract import T0
@@ -54,6 +57,7 @@ async def test_the_migration_builds_what_autogenerate_cannot_compare(pg_admin: A
     )
     assert "UNIQUE" in sibling
     assert "COALESCE(parent_id, ''::text)" in sibling
+    assert "WHERE (trashed_at IS NULL)" in sibling
     triggers = await pg_admin.fetch(
         "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass"
         " AND NOT tgisinternal ORDER BY tgname"
@@ -77,7 +81,8 @@ async def test_migrating_from_empty_works_and_repeats_harmlessly() -> None:
         await asyncio.to_thread(upgrade, url)
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
-            assert await conn.fetchval("SELECT version_num FROM alembic_version") == "0001"
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert await conn.fetchval("SELECT version_num FROM alembic_version") == head
             assert await conn.fetchval("SELECT count(*) FROM documents") == 0
         finally:
             await conn.close()
@@ -99,6 +104,49 @@ async def test_the_migration_goes_down_and_up_again_on_its_own_engine() -> None:
         await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
     finally:
         await drop_database(url)
+
+
+async def test_migration_0002_keeps_every_inbox_row_and_refuses_their_message_ids() -> None:
+    """v1 rows keep their reply (as UTF-8 text of the JSONB) and scopes; their message_id
+    stays taken for every sender and is refused, never replayed nor acted on again."""
+    url = scratch_url("docbus_migrate")
+    await ensure_database(url)
+    try:
+        await upgrade_async(url, "0001")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await conn.executemany(
+                "INSERT INTO inbox (message_id, reply, scopes) VALUES ($1, $2, $3)",
+                [(f"m{n}", json.dumps({"ok": True, "data": {"n": n}}), [f"d:{n}"])
+                 for n in range(50)],
+            )
+            await upgrade_async(url)
+            rows = await conn.fetch("SELECT * FROM inbox ORDER BY message_id")
+        finally:
+            await conn.close()
+        assert len(rows) == 50
+        assert {(r["sender"], r["routing_key"], r["fingerprint"]) for r in rows} == {
+            ("", None, None)
+        }
+        assert json.loads(rows[0]["reply"]) == {"ok": True, "data": {"n": 0}}
+        assert rows[0]["scopes"] == ["d:0"]
+        db = await PgDatabase.connect(url, min_size=1, max_size=2)
+        try:
+            await _v1_message_ids_are_refused(PgUnitOfWorkFactory(db))
+        finally:
+            await db.close()
+    finally:
+        await drop_database(url)
+
+
+async def _v1_message_ids_are_refused(uow: PgUnitOfWorkFactory) -> None:
+    for sender in ("", "svc"):
+        key = IdempotencyKey.of(sender, "m7", "document.upload", b"{}")
+        async with uow() as unit:
+            assert not await unit.inbox.record(key, b"new", [])
+            stored = await unit.inbox.find(key)
+        assert stored is not None
+        assert isinstance(stored.refusal(key), MessageIdUnverifiable)
 
 
 def test_urls_are_accepted_in_either_form() -> None:

@@ -19,12 +19,27 @@ from adapters.memory import (
     InMemoryOutbox,
     InMemoryUnitOfWorkFactory,
 )
-from adapters.postgres import PgAuditLog, PgMissedInvalidations, PgOutbox, PgUnitOfWorkFactory
+from adapters.postgres import (
+    PgAuditLog,
+    PgGroupedUnitFactory,
+    PgMissedInvalidations,
+    PgOutbox,
+    PgUnitOfWorkFactory,
+)
 from core.cursor import Cursor
 from core.entities import Content, Document, DocumentVersion, Folder, Membership
-from core.errors import FolderIdTaken, FolderNameTaken
+from core.errors import FolderIdTaken, FolderNameTaken, Unavailable
 from core.events import FolderCreated, MembershipChanged
-from core.ports import AuditEntry, AuditLog, MissedInvalidations, Outbox, UnitOfWorkFactory
+from core.idempotency import IdempotencyKey, MessageIdReused, StoredReply
+from core.ports import (
+    AuditEntry,
+    AuditLog,
+    GroupedUnitFactory,
+    MissedInvalidations,
+    Outbox,
+    UnitOfWorkFactory,
+)
+from core.reads import Reads
 from core.values import OrgRole, Role
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -34,6 +49,7 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 class Adapters:
     kind: str
     uow: UnitOfWorkFactory
+    grouped: GroupedUnitFactory
     outbox: Outbox
     audit: AuditLog
     misses: MissedInvalidations
@@ -43,17 +59,22 @@ class Adapters:
         """An id unique to this test (PostgreSQL is shared by the whole session)."""
         return f"{self.uid}-{name}"
 
+    def key(
+        self, message_id: str, sender: str = "svc", routing_key: str = "x.do", body: bytes = b"{}"
+    ) -> IdempotencyKey:
+        """An idempotency key whose message_id is unique to this test."""
+        return IdempotencyKey.of(sender, self.id(message_id), routing_key, body)
+
 
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
 def adapters(request: pytest.FixtureRequest, uid: str) -> Adapters:
     if request.param == "memory":
         db = InMemoryDatabase()
-        # The fake's unit types its repositories narrower than the port's (mutable, hence
-        # invariant) attributes, so mypy does not take it for a UnitOfWork.
-        factory: UnitOfWorkFactory = InMemoryUnitOfWorkFactory(db)  # type: ignore[assignment]
+        fake = InMemoryUnitOfWorkFactory(db)
         return Adapters(
             "memory",
-            factory,
+            fake,
+            fake.grouped,
             InMemoryOutbox(db),
             InMemoryAuditLog(),
             InMemoryMissedInvalidations(),
@@ -63,6 +84,7 @@ def adapters(request: pytest.FixtureRequest, uid: str) -> Adapters:
     return Adapters(
         "postgres",
         PgUnitOfWorkFactory(pg),
+        PgGroupedUnitFactory(pg),
         PgOutbox(pg),
         PgAuditLog(pg),
         PgMissedInvalidations(pg),
@@ -178,7 +200,7 @@ async def test_events_emitted_around_the_inbox_row_reach_the_outbox_once_in_orde
     folder = Folder.root(adapters.id("f"), adapters.id("org"), "root")
     async with adapters.uow() as uow:
         uow.emit(folder_created(adapters, folder, 1), ["f:1"])
-        assert await uow.inbox.record(adapters.id("m1"), {"ok": True}, uow.scopes)
+        assert await uow.inbox.record(adapters.key("m1"), b'{"ok":true}', uow.scopes)
         uow.emit(folder_created(adapters, folder, 2), ["f:2"])
         await uow.commit()
     async with adapters.outbox.claim(10) as batch:
@@ -188,11 +210,11 @@ async def test_events_emitted_around_the_inbox_row_reach_the_outbox_once_in_orde
 async def test_a_unit_refused_by_the_inbox_publishes_nothing(adapters: Adapters) -> None:
     folder = Folder.root(adapters.id("f"), adapters.id("org"), "root")
     async with adapters.uow() as uow:
-        assert await uow.inbox.record(adapters.id("m1"), {"ok": True}, [])
+        assert await uow.inbox.record(adapters.key("m1"), b'{"ok":true}', [])
         await uow.commit()
     async with adapters.uow() as uow:
         uow.emit(folder_created(adapters, folder), ["f:1"])
-        assert not await uow.inbox.record(adapters.id("m1"), {"ok": True}, uow.scopes)
+        assert not await uow.inbox.record(adapters.key("m1"), b'{"ok":true}', uow.scopes)
     async with adapters.outbox.claim(10) as batch:
         assert batch.messages == []
 
@@ -460,19 +482,95 @@ async def test_shares_are_granted_replaced_revoked_and_owners_counted(
 
 
 async def test_the_inbox_keeps_a_reply_and_refuses_a_second_one(adapters: Adapters) -> None:
-    message_id = adapters.id("m1")
-    reply = {"ok": True, "data": {"folder_id": "f1", "tags": ["a"], "size": None}}
+    key = adapters.key("m1")
+    reply = b'{"ok":true,"data":{"tags":["a"],"folder_id":"f1","size":null}}'
     async with adapters.uow() as uow:
-        assert await uow.inbox.find(message_id) is None
-        assert await uow.inbox.record(message_id, reply, ["f:1", "u:2"])
+        assert await uow.inbox.find(key) is None
+        assert await uow.inbox.record(key, reply, ["f:1", "u:2"])
         await uow.commit()
     async with adapters.uow() as uow:
-        assert not await uow.inbox.record(message_id, {"ok": False}, [])
+        assert not await uow.inbox.record(key, b'{"ok":false}', [])
     async with adapters.uow(read_only=True) as uow:
-        stored = await uow.inbox.find(message_id)
-    assert stored is not None
-    assert stored.reply == reply
-    assert stored.scopes == ("f:1", "u:2")
+        stored = await uow.inbox.find(key)
+    assert stored == StoredReply(reply, ("f:1", "u:2"), "x.do", key.fingerprint)
+    assert stored.refusal(key) is None
+
+
+async def test_the_inbox_slot_is_the_message_id_of_one_sender(adapters: Adapters) -> None:
+    mine, theirs = adapters.key("m1", sender="a"), adapters.key("m1", sender="b")
+    async with adapters.uow() as uow:
+        assert await uow.inbox.record(mine, b"1", [])
+        assert await uow.inbox.record(theirs, b"2", [])
+        await uow.commit()
+    async with adapters.uow(read_only=True) as uow:
+        found = [await uow.inbox.find(k) for k in (mine, theirs)]
+    assert [f.reply for f in found if f is not None] == [b"1", b"2"]
+
+
+async def test_another_command_under_a_taken_key_finds_the_row_and_is_refused(
+    adapters: Adapters,
+) -> None:
+    first = adapters.key("m1", routing_key="document.upload", body=b'{"doc_id":"a"}')
+    other_body = adapters.key("m1", routing_key="document.upload", body=b'{"doc_id":"b"}')
+    other_route = adapters.key("m1", routing_key="org.member.set", body=b'{"doc_id":"a"}')
+    async with adapters.uow() as uow:
+        assert await uow.inbox.record(first, b"secret", [])
+        await uow.commit()
+    for key in (other_body, other_route):
+        async with adapters.uow() as uow:
+            assert not await uow.inbox.record(key, b"mine", [])
+            stored = await uow.inbox.find(key)
+        assert stored is not None
+        assert isinstance(stored.refusal(key), MessageIdReused)
+
+
+# Grouped units: whatever they defer, they commit what a plain unit commits, or nothing
+
+
+async def test_a_grouped_unit_commits_its_writes_events_and_inbox_rows(
+    adapters: Adapters,
+) -> None:
+    folder = await given_folder(adapters)
+    doc_id, key = adapters.id("d1"), adapters.key("m1")
+    async with adapters.grouped() as unit:
+        await unit.read_ahead(Reads(new_documents=(doc_id,), folder_roles=(
+            (folder.folder_id, "owner"),
+        )))
+        assert await unit.documents.add(*new_document(folder, doc_id, T0))
+        await unit.shares.put(doc_id, "u2", Role.EDITOR)
+        assert await unit.shares.role_of(doc_id, "u2") is Role.EDITOR
+        unit.emit(folder_created(adapters, folder), ["f:1"])
+        assert await unit.inbox.record(key, b"1", ["f:1"])
+        await unit.commit()
+    async with adapters.uow(read_only=True) as uow:
+        assert await uow.documents.get(doc_id) is not None
+        assert await uow.shares.role_of(doc_id, "u2") is Role.EDITOR
+        stored = await uow.inbox.find(key)
+    assert stored is not None and stored.reply == b"1"
+    async with adapters.outbox.claim(10) as batch:
+        assert [m.event_id for m in batch.messages] == [adapters.id("evt1")]
+
+
+async def test_a_grouped_unit_never_commits_under_a_taken_key(adapters: Adapters) -> None:
+    """The key's refusal may come at record() or be deferred to commit(); either way the
+    unit's writes and events are not committed."""
+    key = adapters.key("m1")
+    async with adapters.uow() as uow:
+        assert await uow.inbox.record(key, b"first", [])
+        await uow.commit()
+    folder = Folder.root(adapters.id("f"), adapters.id("org"), "root")
+    async with adapters.grouped() as unit:
+        await unit.folders.add(folder)
+        unit.emit(folder_created(adapters, folder), ["f:1"])
+        if await unit.inbox.record(key, b"second", []):
+            with pytest.raises(Unavailable):
+                await unit.commit()
+    async with adapters.uow(read_only=True) as uow:
+        assert await uow.folders.get(folder.folder_id) is None
+        stored = await uow.inbox.find(key)
+    assert stored is not None and stored.reply == b"first"
+    async with adapters.outbox.claim(10) as batch:
+        assert batch.messages == []
 
 
 # Outbox

@@ -198,8 +198,8 @@ async def test_with_the_cache_down_queries_and_commands_use_the_database(
     shared_doc: World,
 ) -> None:
     shared_doc.cache.available = False
-    assert (await shared_doc.upload("d2")).reply["ok"]
-    assert (await shared_doc.share("d2", CAROL, Role.EDITOR)).reply["ok"]
+    assert (await shared_doc.upload("d2")).decoded["ok"]
+    assert (await shared_doc.share("d2", CAROL, Role.EDITOR)).decoded["ok"]
     assert sorted(await shared_doc.listed(CAROL)) == ["d1", "d2"]
     assert (await shared_doc.get("d2", CAROL))["data"]["version"] == 1
     await shared_doc.revoke("d1", CAROL)

@@ -12,7 +12,7 @@ from core.events import FolderCreated
 from core.ports import Json, UnitOfWork
 from core.values import OrgRole, Role
 from handlers.create_folder import CreateFolder
-from tests.unit.conftest import ALICE, BOB, ORG, REPORTS, World, error_code
+from tests.unit.conftest import ALICE, BOB, ORG, REPORTS, World, error_code, key_of
 
 
 def _emit_folder_created(uow: UnitOfWork, world: World) -> None:
@@ -31,12 +31,12 @@ async def test_a_command_that_emits_then_fails_leaves_the_outbox_untouched(
         _emit_folder_created(uow, world)
         raise Conflict("changed my mind")
 
-    outcome = await world.bus.execute(emits_then_conflicts, "c", "m1")
+    outcome = await world.bus.execute(emits_then_conflicts, "c", key_of("c", "m1"))
     assert error_code(outcome.reply) == "conflict"
     assert outcome.scopes == ()
     assert world.db.state.outbox == []
     assert "f-phantom" not in world.db.state.folders
-    assert world.db.state.inbox["m1"].scopes == ()
+    assert world.db.state.inbox[("upstream", "m1")].scopes == ()
 
 
 async def test_a_command_that_crashes_after_emitting_leaves_everything_untouched(
@@ -48,7 +48,7 @@ async def test_a_command_that_crashes_after_emitting_leaves_everything_untouched
         raise RuntimeError("worker died")
 
     with pytest.raises(RuntimeError):
-        await world.bus.execute(emits_then_crashes, "c", "m1")
+        await world.bus.execute(emits_then_crashes, "c", key_of("c", "m1"))
     assert world.db.state.outbox == []
     assert "f-phantom" not in world.db.state.folders
 
@@ -76,7 +76,7 @@ async def test_the_outbox_row_is_the_event_with_its_routing_key_and_id(world: Wo
         ("share", ("f:f-reports", "d:d1")),
         ("revoke", ("f:f-reports", "d:d1")),
         ("member", ("u:bob",)),
-        ("folder", ("f:f-new",)),
+        ("folder", ("f:f-new", "t:acme")),
     ],
 )
 async def test_each_outbox_row_records_the_scopes_its_command_changed(

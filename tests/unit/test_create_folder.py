@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.entities import Folder
+from core.values import Role
 from handlers.create_folder import CreateFolder
 from tests.unit.conftest import (
     ADA,
@@ -19,18 +20,19 @@ from tests.unit.conftest import (
 
 async def test_a_member_creates_a_root_folder_at_its_own_path(world: World) -> None:
     outcome = await world.run(CreateFolder("f-new", ORG, None, "contracts", ALICE))
-    assert outcome.reply == {"ok": True, "data": {
+    assert outcome.decoded == {"ok": True, "data": {
         "folder_id": "f-new", "org_id": ORG, "parent_id": None, "name": "contracts",
-        "path": "/contracts",
+        "path": "/contracts", "trashed_at": None,
     }}
     assert world.db.state.folders["f-new"] == Folder("f-new", ORG, None, "contracts", "/contracts")
+    assert world.db.state.folder_shares["f-new", ALICE] == (Role.OWNER, None)
 
 
 async def test_a_child_folder_gets_the_parents_path_under_it(world: World) -> None:
     await world.run(CreateFolder("f-2026", ORG, REPORTS, "2026", ALICE))
     outcome = await world.run(CreateFolder("f-q3", ORG, "f-2026", "q3", ADA))
-    assert outcome.reply["data"]["path"] == "/reports/2026/q3"
-    assert outcome.reply["data"]["parent_id"] == "f-2026"
+    assert outcome.decoded["data"]["path"] == "/reports/2026/q3"
+    assert outcome.decoded["data"]["parent_id"] == "f-2026"
 
 
 async def test_creating_a_folder_emits_folder_created_with_the_folder(world: World) -> None:
@@ -39,12 +41,14 @@ async def test_creating_a_folder_emits_folder_created_with_the_folder(world: Wor
     [event] = world.events
     assert event["type"] == "FolderCreated"
     assert event["org_id"] == ORG
-    assert event["folder"] == outcome.reply["data"]
+    assert event["folder"] == outcome.decoded["data"]
 
 
-async def test_creating_a_folder_reports_the_new_folders_scope(world: World) -> None:
+async def test_creating_a_folder_reports_the_new_folders_scope_and_the_orgs_tree(
+    world: World,
+) -> None:
     outcome = await world.run(CreateFolder("f-new", ORG, REPORTS, "2026", ALICE))
-    assert outcome.scopes == ("f:f-new",)
+    assert outcome.scopes == ("f:f-new", f"t:{ORG}")
 
 
 async def test_a_non_member_cannot_create_a_folder(world: World) -> None:
@@ -83,8 +87,8 @@ async def test_the_same_name_under_another_parent_or_org_is_fine(world: World) -
     await world.run(CreateFolder("f-a", ORG, REPORTS, "2026", ALICE))
     under_other = await world.run(CreateFolder("f-b", ORG, "f-archive", "2026", ALICE))
     other_org = await world.run(CreateFolder("f-c", "globex", None, "archive", MALLORY))
-    assert under_other.reply["ok"]
-    assert other_org.reply["ok"]
+    assert under_other.decoded["ok"]
+    assert other_org.decoded["ok"]
 
 
 async def test_a_folder_id_already_taken_is_a_conflict_even_in_another_org(world: World) -> None:

@@ -32,7 +32,7 @@ async def test_every_role_and_the_admin_can_read(shared_doc: World, reader: str)
 
 
 async def test_the_get_reply_matches_the_upload_reply_plus_versions(world: World) -> None:
-    uploaded = (await world.upload("d1")).reply["data"]
+    uploaded = (await world.upload("d1")).decoded["data"]
     got = (await world.get("d1", ALICE))["data"]
     assert {k: v for k, v in got.items() if k != "versions"} == uploaded
 

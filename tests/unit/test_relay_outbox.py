@@ -134,7 +134,7 @@ async def test_a_published_body_is_the_committed_event(world: World) -> None:
     await _relay(world, publisher)()
     [message] = publisher.published
     body = json.loads(message.body)
-    assert body["document"] == outcome.reply["data"]
+    assert body["document"] == outcome.decoded["data"]
     assert message.event_id == body["event_id"]
 
 

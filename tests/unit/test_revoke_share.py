@@ -10,7 +10,7 @@ from tests.unit.conftest import ADA, ALICE, BOB, CAROL, DAVE, NOBODY, World, err
 
 async def test_an_owner_revokes_a_share_and_the_reply_role_is_null(shared_doc: World) -> None:
     outcome = await shared_doc.revoke("d1", BOB)
-    assert outcome.reply == {"ok": True, "data": {"doc_id": "d1", "user_id": BOB, "role": None}}
+    assert outcome.decoded == {"ok": True, "data": {"doc_id": "d1", "user_id": BOB, "role": None}}
     assert shared_doc.role("d1", BOB) is None
 
 
@@ -28,7 +28,7 @@ async def test_revoking_a_user_who_holds_no_role_is_a_no_op_without_event(
     shared_doc: World,
 ) -> None:
     outcome = await shared_doc.revoke("d1", DAVE)
-    assert outcome.reply == {"ok": True, "data": {"doc_id": "d1", "user_id": DAVE, "role": None}}
+    assert outcome.decoded == {"ok": True, "data": {"doc_id": "d1", "user_id": DAVE, "role": None}}
     assert shared_doc.events == []
 
 
@@ -42,7 +42,7 @@ async def test_revoking_the_last_owner_is_a_conflict(shared_doc: World) -> None:
 async def test_an_owner_can_step_down_once_there_is_another_owner(shared_doc: World) -> None:
     await shared_doc.share("d1", BOB, Role.OWNER)
     outcome = await shared_doc.revoke("d1", ALICE, by=ALICE)
-    assert outcome.reply["ok"]
+    assert outcome.decoded["ok"]
     assert shared_doc.role("d1", ALICE) is None
 
 

@@ -8,7 +8,7 @@ from tests.unit.conftest import ADA, BOB, NOBODY, World
 
 async def test_setting_a_membership_makes_the_user_a_member(world: World) -> None:
     outcome = await world.set_member(NOBODY)
-    assert outcome.reply == {"ok": True, "data": {
+    assert outcome.decoded == {"ok": True, "data": {
         "org_id": "acme", "user_id": NOBODY, "role": "member",
     }}
     assert world.db.state.memberships[("acme", NOBODY)] is OrgRole.MEMBER
@@ -28,13 +28,13 @@ async def test_setting_the_role_already_held_changes_nothing_and_emits_nothing(
     world: World,
 ) -> None:
     outcome = await world.set_member(ADA, OrgRole.ADMIN)
-    assert outcome.reply["data"]["role"] == "admin"
+    assert outcome.decoded["data"]["role"] == "admin"
     assert world.events == []
 
 
 async def test_removing_a_membership_replies_role_null_and_emits_role_null(world: World) -> None:
     outcome = await world.remove_member(BOB)
-    assert outcome.reply == {"ok": True, "data": {"org_id": "acme", "user_id": BOB, "role": None}}
+    assert outcome.decoded == {"ok": True, "data": {"org_id": "acme", "user_id": BOB, "role": None}}
     assert ("acme", BOB) not in world.db.state.memberships
     assert world.routing_keys == ["org.member.changed"]
     assert world.events[0]["role"] is None
@@ -45,7 +45,7 @@ async def test_removing_a_membership_that_does_not_exist_is_a_no_op_without_even
     world: World,
 ) -> None:
     outcome = await world.remove_member(NOBODY)
-    assert outcome.reply["data"] == {"org_id": "acme", "user_id": NOBODY, "role": None}
+    assert outcome.decoded["data"] == {"org_id": "acme", "user_id": NOBODY, "role": None}
     assert world.events == []
 
 

@@ -11,7 +11,7 @@ from tests.unit.conftest import ADA, ALICE, BOB, CAROL, DAVE, MALLORY, NOBODY, W
 
 async def test_an_owner_shares_and_gets_the_share_back(shared_doc: World) -> None:
     outcome = await shared_doc.share("d1", DAVE, Role.VIEWER)
-    assert outcome.reply == {
+    assert outcome.decoded == {
         "ok": True, "data": {"doc_id": "d1", "user_id": DAVE, "role": "viewer"},
     }
     assert shared_doc.role("d1", DAVE) is Role.VIEWER
@@ -61,7 +61,7 @@ async def test_a_sharer_who_cannot_read_is_told_the_document_does_not_exist(
 ) -> None:
     outcome = await shared_doc.share("d1", sharer, Role.OWNER, by=sharer)
     assert error_code(outcome.reply) == "not_found"
-    assert outcome.reply["error"]["message"] == "document d1 not found"
+    assert outcome.decoded["error"]["message"] == "document d1 not found"
     assert shared_doc.role("d1", sharer) is None
 
 
@@ -72,7 +72,7 @@ async def test_sharing_a_missing_document_is_not_found(world: World) -> None:
 
 async def test_an_admin_without_a_role_can_share(shared_doc: World) -> None:
     outcome = await shared_doc.share("d1", DAVE, Role.EDITOR, by=ADA)
-    assert outcome.reply["ok"]
+    assert outcome.decoded["ok"]
     assert shared_doc.events[-1]["shared_by"] == ADA
 
 
@@ -97,7 +97,7 @@ async def test_sharing_the_role_already_held_changes_nothing_and_emits_nothing(
 
 async def test_sharing_again_replaces_the_role(shared_doc: World) -> None:
     outcome = await shared_doc.share("d1", BOB, Role.VIEWER)
-    assert outcome.reply["data"]["role"] == "viewer"
+    assert outcome.decoded["data"]["role"] == "viewer"
     assert shared_doc.role("d1", BOB) is Role.VIEWER
     assert shared_doc.routing_keys == ["document.shared.viewer"]
 
@@ -117,7 +117,7 @@ async def test_an_admin_cannot_demote_the_last_owner_either(shared_doc: World) -
 async def test_a_second_owner_allows_demoting_the_first(shared_doc: World) -> None:
     await shared_doc.share("d1", BOB, Role.OWNER)
     outcome = await shared_doc.share("d1", ALICE, Role.VIEWER, by=BOB)
-    assert outcome.reply["ok"]
+    assert outcome.decoded["ok"]
     assert (shared_doc.role("d1", ALICE), shared_doc.role("d1", BOB)) == (Role.VIEWER, Role.OWNER)
     assert shared_doc.routing_keys == ["document.shared.owner", "document.shared.viewer"]
 
@@ -126,7 +126,7 @@ async def test_a_promoted_owner_gains_share_and_a_demoted_one_loses_it(
     shared_doc: World,
 ) -> None:
     await shared_doc.share("d1", BOB, Role.OWNER)
-    assert (await shared_doc.share("d1", DAVE, Role.VIEWER, by=BOB)).reply["ok"]
+    assert (await shared_doc.share("d1", DAVE, Role.VIEWER, by=BOB)).decoded["ok"]
     await shared_doc.share("d1", BOB, Role.EDITOR)
     outcome = await shared_doc.share("d1", DAVE, Role.EDITOR, by=BOB)
     assert error_code(outcome.reply) == "forbidden"
@@ -134,5 +134,5 @@ async def test_a_promoted_owner_gains_share_and_a_demoted_one_loses_it(
 
 async def test_a_shared_editor_can_then_write(shared_doc: World) -> None:
     outcome = await shared_doc.upload("d1", by=BOB)
-    assert outcome.reply["data"]["version"] == 2
+    assert outcome.decoded["data"]["version"] == 2
     assert Access(BOB, OrgRole.MEMBER, shared_doc.role("d1", BOB)).can(Capability.WRITE)

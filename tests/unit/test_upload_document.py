@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -26,7 +27,7 @@ from tests.unit.conftest import (
 
 async def test_version_1_makes_the_uploader_creator_and_owner(world: World) -> None:
     outcome = await world.upload("d1", by=BOB)
-    data = outcome.reply["data"]
+    data = outcome.decoded["data"]
     assert (data["doc_id"], data["version"], data["owner_id"]) == ("d1", 1, BOB)
     assert (data["org_id"], data["folder_id"]) == ("acme", REPORTS)
     assert world.role("d1", BOB) is Role.OWNER
@@ -35,7 +36,7 @@ async def test_version_1_makes_the_uploader_creator_and_owner(world: World) -> N
 async def test_the_uploader_of_version_1_can_share_it(world: World) -> None:
     await world.upload("d1", by=BOB)
     outcome = await world.share("d1", CAROL, Role.VIEWER, by=BOB)
-    assert outcome.reply["ok"], outcome.reply
+    assert outcome.decoded["ok"], outcome.reply
     assert world.role("d1", CAROL) is Role.VIEWER
 
 
@@ -51,7 +52,7 @@ async def test_version_1_emits_document_uploaded_with_the_document(world: World)
     assert event["type"] == "DocumentUploaded"
     assert event["org_id"] == "acme"
     assert event["uploaded_by"] == ALICE
-    assert event["document"] == outcome.reply["data"]
+    assert event["document"] == outcome.decoded["data"]
 
 
 async def test_content_fields_are_carried_into_the_document_and_its_versions(
@@ -75,7 +76,7 @@ async def test_an_editor_uploads_the_next_version_and_the_creator_stays(world: W
     await world.share("d1", BOB, Role.EDITOR)
     world.clock.advance(60)
     outcome = await world.upload("d1", by=BOB, name="v2.pdf")
-    data = outcome.reply["data"]
+    data = outcome.decoded["data"]
     assert (data["version"], data["owner_id"], data["name"]) == (2, ALICE, "v2.pdf")
     assert data["updated_at"] == "2026-11-24T10:01:00.000000Z"
     assert data["created_at"] == "2026-11-24T10:00:00.000000Z"
@@ -87,7 +88,7 @@ async def test_an_editor_uploads_the_next_version_and_the_creator_stays(world: W
 async def test_an_admin_without_a_role_uploads_the_next_version(world: World) -> None:
     await world.upload("d1")
     outcome = await world.upload("d1", by=ADA)
-    assert outcome.reply["data"]["version"] == 2
+    assert outcome.decoded["data"]["version"] == 2
     assert world.role("d1", ADA) is None
 
 
@@ -115,7 +116,7 @@ async def test_a_member_without_a_role_is_told_the_document_does_not_exist(
     await world.upload("d1")
     outcome = await world.upload("d1", by=DAVE)
     assert error_code(outcome.reply) == "not_found"
-    assert outcome.reply["error"]["message"] == "document d1 not found"
+    assert outcome.decoded["error"]["message"] == "document d1 not found"
     assert world.db.state.documents["d1"].version == 1
 
 
@@ -137,12 +138,19 @@ async def test_a_member_without_a_role_uploading_into_another_folder_gets_not_fo
 
 @pytest.mark.parametrize(("uploader", "org_id"), [(NOBODY, "acme"), (MALLORY, "acme"),
                                                    (ALICE, OTHER_ORG)])
-async def test_a_non_member_of_the_org_cannot_upload(
+async def test_a_non_member_of_the_org_is_told_the_folder_does_not_exist(
     world: World, uploader: str, org_id: str
 ) -> None:
     folder_id = REPORTS if org_id == "acme" else ELSEWHERE
     outcome = await world.upload("d1", by=uploader, org_id=org_id, folder_id=folder_id)
-    assert error_code(outcome.reply) == "forbidden"
+    missing = await world.upload("d2", by=uploader, org_id=org_id, folder_id="f-ghost")
+    assert json.loads(outcome.reply) == {
+        "ok": False,
+        "error": {"code": "not_found", "message": f"folder {folder_id} not found", "details": []},
+    }
+    assert json.loads(missing.reply)["error"] == {
+        "code": "not_found", "message": "folder f-ghost not found", "details": []
+    }
     assert world.db.state.documents == {}
     assert world.events == []
 
@@ -163,6 +171,6 @@ async def test_concurrent_uploads_of_one_document_give_consecutive_versions(
     world: World,
 ) -> None:
     outcomes = await asyncio.gather(*(world.upload("d1", name=f"n{i}.pdf") for i in range(5)))
-    assert sorted(o.reply["data"]["version"] for o in outcomes) == [1, 2, 3, 4, 5]
+    assert sorted(o.decoded["data"]["version"] for o in outcomes) == [1, 2, 3, 4, 5]
     assert [v.version for v in world.db.state.versions["d1"]] == [1, 2, 3, 4, 5]
     assert world.role("d1", ALICE) is Role.OWNER

@@ -1,0 +1,103 @@
+"""The bench's own rules, without servers: paired repetitions, the loop, the chart's place."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from bench import loops
+from bench.paired import Side, chunks, latency_ratio, ratio, repeat, spread
+from bench.runner import chart_path
+from bench.stats import BenchError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_repetitions_alternate_the_order_of_the_sides() -> None:
+    order: list[str] = []
+
+    def side(name: str, value: float) -> Side:
+        async def run(rep: int) -> Mapping[str, float]:
+            order.append(f"{name}{rep}")
+            return {name: value + rep}
+
+        return run
+
+    samples = asyncio.run(repeat(3, [side("raw", 10.0), side("ours", 5.0)]))
+    assert order == ["raw0", "ours0", "ours1", "raw1", "raw2", "ours2"]
+    assert samples == {"raw": [10.0, 11.0, 12.0], "ours": [5.0, 6.0, 7.0]}
+
+
+def test_a_ratio_is_taken_within_each_repetition_then_summarised() -> None:
+    samples = {"ours": [1.0, 4.0, 3.0], "raw": [2.0, 4.0, 10.0]}
+    # per repetition 0.5, 1.0, 0.3: not 8 / 16 (the ratio of the sums) nor of the medians
+    assert ratio("r", samples, "ours", "raw") == {"r": 0.5, "r_min": 0.3, "r_max": 1.0}
+
+
+def test_spread_needs_samples() -> None:
+    assert spread("r", [2.0, 1.0, 3.0, 4.0]) == {"r": 2.5, "r_min": 1.0, "r_max": 4.0}
+    with pytest.raises(BenchError):
+        spread("r", [])
+
+
+def test_chunks_cover_every_sample_once() -> None:
+    parts = chunks(list(range(10)), 3)
+    assert [len(p) for p in parts] == [3, 4, 3]
+    assert [x for p in parts for x in p] == list(range(10))
+
+
+def test_latency_ratios_pair_chunk_with_chunk() -> None:
+    ours = [2.0] * 10 + [6.0] * 10 + [3.0] * 10
+    raw = [1.0] * 10 + [2.0] * 10 + [3.0] * 10
+    figures = latency_ratio("p", ours, raw, 50, 3)
+    assert figures == {"p": 2.0, "p_min": 1.0, "p_max": 3.0}
+    with pytest.raises(BenchError):
+        latency_ratio("p", ours, raw[:-1], 50, 3)
+
+
+def test_loop_choices_resolve_as_the_workers_do() -> None:
+    assert loops.resolve("asyncio") == "asyncio"
+    assert loops.resolve("auto") == loops.resolve("uvloop") == "uvloop"  # uvloop is installed
+    with pytest.raises(BenchError):
+        loops.resolve("trio")
+
+
+def test_the_loop_actually_running_is_named() -> None:
+    async def name() -> str:
+        return loops.running()
+
+    assert loops.run(name(), "asyncio") == "asyncio"
+    assert loops.run(name(), "uvloop") == "uvloop"
+
+
+def test_a_process_loop_is_read_off_its_mapped_libraries() -> None:
+    import uvloop  # noqa: F401 - mapped into this process
+
+    assert loops.mapped_in(os.getpid()) == "uvloop"
+    plain = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        assert loops.mapped_in(plain.pid) == "asyncio"
+    finally:
+        plain.communicate(b"")
+
+
+def test_a_mismatch_stops_the_run() -> None:
+    loops.check("the raw pipeline", "uvloop", "uvloop")
+    with pytest.raises(BenchError, match="runs on asyncio"):
+        loops.check("the raw pipeline", "asyncio", "uvloop")
+
+
+def test_the_chart_stays_out_of_the_repository_unless_asked() -> None:
+    default = chart_path(None)
+    assert ROOT not in default.parents
+    assert default.parent.is_dir()
+    default.parent.rmdir()
+    assert chart_path(ROOT / "docs" / "x.png") == ROOT / "docs" / "x.png"
