@@ -39,10 +39,12 @@ class DuplicateAnsweredDifferently(Violation): ...
 TWINS = {
     "document.upload": ("folder_id", "owner_id", "folders"),
     "folder.create": ("parent_id", "actor_id", "folders"),
-    "folder.list": ("folder_id", "user_id", "folders"),
-    "document.get": ("doc_id", "user_id", "docs"),
     "document.share": ("doc_id", "shared_by", "docs"),
     "document.unshare": ("doc_id", "revoked_by", "docs"),
+    **{f"document.{verb}": ("doc_id", "user_id", "docs") for verb in
+       ("get", "rename", "move", "revert", "trash", "restore", "purge")},
+    **{f"folder.{verb}": ("folder_id", "user_id", "folders") for verb in
+       ("list", "children", "rename", "move", "trash", "restore", "purge")},
 }
 
 

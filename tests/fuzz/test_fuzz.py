@@ -22,7 +22,7 @@ from tests.fuzz.harness import Harness
 from tests.fuzz.oracle import Violation
 from tests.fuzz.run import ConsumerLost, check_health, run_case, run_pair, unique
 from tests.fuzz.strategies import cases, raw_cases, reuse_pairs
-from tests.fuzz.world import World
+from tests.fuzz.world import World, fresh_document
 
 pytestmark = pytest.mark.e2e
 
@@ -87,9 +87,9 @@ async def test_the_worker_is_whole_after_the_run(
     if (now := await harness.consumer_tags()) != consumers_at_start:
         gone, new = consumers_at_start - now, now - consumers_at_start
         raise ConsumerLost(f"consumers were replaced: gone {gone}, new {new}")
-    body = {"doc_id": world.id("da1"), "user_id": world.id("alice")}
-    got = await harness.request("document.get", body)
-    assert got["ok"] and got["data"]["doc_id"] == world.id("da1"), got
+    _, doc = await fresh_document(harness, world)  # a folder create and an upload served
+    got = await harness.request("document.get", {"doc_id": doc, "user_id": world.id("alice")})
+    assert got["ok"] and got["data"]["doc_id"] == doc, got
     member = {"org_id": world.churn_org, "user_id": world.id("mallory"), "role": "member"}
     assert (await harness.request("org.member.set", member)) == {"ok": True, "data": member}
     if FOUND:

@@ -14,7 +14,7 @@ from tests.fuzz.cases import Case
 from tests.fuzz.harness import Harness
 from tests.fuzz.oracle import Expect, expect
 from tests.fuzz.run import run_case, run_pair
-from tests.fuzz.world import World
+from tests.fuzz.world import World, fresh_document
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +83,8 @@ async def test_an_issued_cursor_serves_the_next_page(harness: Harness, world: Wo
 async def test_a_forged_delivery_count_on_a_first_delivery_is_ignored(
     harness: Harness, world: World
 ) -> None:
-    body = {"doc_id": world.id("da1"), "user_id": world.id("alice")}
+    _, doc = await fresh_document(harness, world)
+    body = {"doc_id": doc, "user_id": world.id("alice")}
     sent = case("document.get", body, "x-delivery-count 99", headers={"x-delivery-count": 99})
     reply = await run_case(harness, world, sent)
     assert reply is not None and reply["ok"], reply
@@ -129,5 +130,6 @@ async def test_a_message_id_is_no_key_to_another_senders_reply(
 async def test_an_upload_into_another_orgs_folder_reveals_nothing(
     harness: Harness, world: World
 ) -> None:
-    body = upload(world, org_id=world.id("B"), folder_id=world.id("fb"), owner_id=world.id("amy"))
+    folder, _ = await fresh_document(harness, world, org="B", owner="bob")
+    body = upload(world, org_id=world.id("B"), folder_id=folder, owner_id=world.id("amy"))
     await run_case(harness, world, case("document.upload", body, "into B's folder"))

@@ -89,3 +89,21 @@ async def build_world(harness: Harness) -> World:
         users=tuple(i(u) for u in ("alice", "amy", "bob", "bea", "carl", "mallory")),
         cursor=IssuedCursor(i("fa"), i("alice"), 1, page["next_cursor"]),
     )
+
+
+async def fresh_document(harness: Harness, world: World, org: str = "A", owner: str = "alice",
+                         ) -> tuple[str, str]:
+    """(folder_id, doc_id) of a new folder and document of ``org``, which no fuzzed message
+    has touched yet (generated commands may trash, move or purge the world's own)."""
+    folder, doc = f"f-{uuid.uuid4().hex[:10]}", f"d-{uuid.uuid4().hex[:10]}"
+    made = await harness.request("folder.create", {
+        "folder_id": folder, "org_id": world.id(org), "parent_id": None, "name": folder,
+        "actor_id": world.id(owner)})
+    assert made["ok"], made
+    up = await harness.request("document.upload", {
+        "doc_id": doc, "org_id": world.id(org), "folder_id": folder, "owner_id": world.id(owner),
+        "name": "fresh.pdf", "mime_type": "application/pdf", "blob_uri": "s3://b/fresh",
+        "tags": []})
+    assert up["ok"], up
+    world.folders[folder] = world.docs[doc] = world.id(org)  # known to the existence oracle
+    return folder, doc
