@@ -39,6 +39,7 @@ from tests.fuzz.cases import REPLY_TO_US, Case
 TRACE = "x-fuzz-case"
 SENTINEL = "x-fuzz-sentinel"
 WATCHED = (*(r.queue for r in ROUTES), AUDIT_QUEUE_NAME)
+QUEUE_OF = {r.routing_key: r.queue for r in ROUTES}
 REPLY_TIMEOUT = 15.0  # past the worker's retry budget (3 s) and hard limit (+5 s)
 
 
@@ -207,9 +208,11 @@ class Harness:
         reply = await self.request(route, b"{}", {SENTINEL: True})
         assert reply["ok"] is False and reply["error"]["code"] == "invalid", reply
 
-    async def consumer_counts(self) -> dict[str, int]:
+    async def consumer_counts(self, route: str | None = None) -> dict[str, int]:
+        """Consumers per queue: every watched queue, or ``route``'s and the audit queue."""
+        names = WATCHED if route is None else (QUEUE_OF[route], AUDIT_QUEUE_NAME)
         counts = {}
-        for name in WATCHED:
+        for name in names:
             queue = await self.admin.declare_queue(name, passive=True)
             counts[name] = queue.declaration_result.consumer_count or 0
         return counts
