@@ -1,6 +1,7 @@
 # docbus: two commands for a new user.
 #   make run    venv + install + database + migrations + Valkey + topology, then the worker
 #   make test   the whole suite (unit, consumers, integration, end-to-end) against real servers
+#   make fuzz   the fuzzing tier, long and random (DOCBUS_FUZZ_EXAMPLES, default 3000)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # Port 6380, so that a system Redis on 6379 does not stand in for the Valkey docbus promises.
 export DOCBUS_VALKEY_URL ?= redis://127.0.0.1:6380/0
 
-.PHONY: install tools run test unit lint faults bench asyncapi clean
+.PHONY: install tools run test unit lint fuzz faults bench asyncapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +44,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# A long random run of the fuzzing tier (make test runs 100 examples with a fixed seed).
+# A failure is shrunk to its smallest message and kept in .hypothesis/ for the next run;
+# DOCBUS_FUZZ_SURVEY=1 lists every property that fails instead of stopping at the first.
+fuzz: install
+	DOCBUS_FUZZ_EXAMPLES=$${DOCBUS_FUZZ_EXAMPLES:-3000} DOCBUS_FUZZ_PROFILE=fuzz \
+		$(BIN)/pytest -q tests/fuzz
 
 faults: install
 	$(BIN)/python -m tests.faults.suite
