@@ -35,7 +35,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from consumers.topology import AUDIT_QUEUE_NAME, DEAD_QUEUE_NAME, ERROR_HEADER, ROUTES
 from tests.faults.infra import plain_dsn
 from tests.faults.life import OPS
-from tests.faults.life_check import LifeState, implied_purges, is_life, life_event_key
+from tests.faults.life_check import LifeState, doubled_life, implied_purges, life_event_key
 from tests.faults.load import Command
 
 WORK_QUEUES = (*(r.queue for r in ROUTES), AUDIT_QUEUE_NAME)
@@ -246,7 +246,7 @@ async def check(
         if not tap_ids.get(key):
             r.tap_missing += 1
     # a lifecycle command's only trace is its event: two event_ids, a doubled effect
-    doubled = {k: len(v) for k, v in audit_ids.items() if is_life(k) and len(v) > 1}
+    doubled = doubled_life(audit_ids)
     r.duplicate_effects += sum(n - 1 for n in doubled.values())
     r.notes += [f"{n} events for {key}" for key, n in sorted(doubled.items())[:5]]
     effects = set(blobs) | set(shares) | set(members) | folders | committed

@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,12 @@ def life_event_key(body: dict[str, Any]) -> str | None:
 
 def is_life(key: str) -> bool:
     return key.split(":", 1)[0] in OPS
+
+
+def doubled_life(events: Mapping[str, set[str]]) -> dict[str, int]:
+    """Lifecycle keys with more than one event_id (``events``: event_ids by key), and how
+    many: each key belongs to one command, so each is a command that took effect twice."""
+    return {key: len(ids) for key, ids in events.items() if is_life(key) and len(ids) > 1}
 
 
 @dataclass
