@@ -37,6 +37,12 @@ class BenchConfig:
     memory_commands: int = 8000
     two_worker_uploads: int = 1000
     warmup: int = 200
+    subtree_sizes: tuple[int, int] = (100, 100_000)
+    """Documents in the small and the large subtree of the subtree operations."""
+    subtree_folders: int = 100
+    """Subfolders of each subtree's root."""
+    subtree_samples: int = 20
+    """Rounds of the subtree operations (each op once per subtree and round)."""
     phase_timeout: float = 120.0
 
     @classmethod
@@ -50,7 +56,8 @@ class BenchConfig:
             cls(), mode="full", uploads=10_000, shares=10_000, stored_documents=1_000_000,
             stored_uploads=5000, memory_commands=100_000, two_worker_uploads=5000,
             rpc_concurrent=10_000, raw_messages=10_000, query_concurrent=5000,
-            query_miss_concurrent=3000, size_samples=300, phase_timeout=900.0,
+            query_miss_concurrent=3000, size_samples=300, subtree_samples=60,
+            phase_timeout=900.0,
         )
 
     @classmethod
@@ -62,6 +69,7 @@ class BenchConfig:
             query_sequential=20, query_concurrent=64, query_miss_concurrent=64,
             folder_sizes=(10, 100, 1000), size_samples=10, stored_documents=3000,
             stored_uploads=100, memory_commands=400, two_worker_uploads=100, warmup=20,
+            subtree_sizes=(100, 1000), subtree_folders=10, subtree_samples=6,
             phase_timeout=60.0,
         )
 

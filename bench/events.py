@@ -34,13 +34,41 @@ def shared_key(routing_key: str, body: dict[str, Any]) -> str | None:
     return f"{body['document_id']}>{body['shared_with']}"
 
 
+def renamed_key(doc_id: str, name: str) -> str:
+    return f"{doc_id}~{name}"
+
+
+def moved_key(doc_id: str, folder_id: str) -> str:
+    return f"{doc_id}=>{folder_id}"
+
+
+def trashed_key(doc_id: str) -> str:
+    return f"{doc_id}#trashed"
+
+
+LIFECYCLE_BINDINGS = ("document.renamed", "document.moved", "document.trashed")
+
+
+def lifecycle_key(routing_key: str, body: dict[str, Any]) -> str | None:
+    """``doc~name``, ``doc=>folder`` or ``doc#trashed`` of a document.renamed, .moved or
+    .trashed event."""
+    if routing_key == "document.renamed":
+        return renamed_key(body["document_id"], body["name"])
+    if routing_key == "document.moved":
+        return moved_key(body["document_id"], body["to_folder_id"])
+    if routing_key == "document.trashed":
+        return trashed_key(body["document_id"])
+    return None
+
+
 def raw_key(routing_key: str, body: dict[str, Any]) -> str | None:
     """The command id a raw baseline event carries."""
     return str(body["id"])
 
 
 def docbus_key(routing_key: str, body: dict[str, Any]) -> str | None:
-    return uploaded_key(routing_key, body) or shared_key(routing_key, body)
+    return (uploaded_key(routing_key, body) or shared_key(routing_key, body)
+            or lifecycle_key(routing_key, body))
 
 
 class EventTap:

@@ -44,6 +44,10 @@ TARGETS = (
     Target("list_64_ratio", 0.5, True, "folder.list req/s at 64 in flight over raw RPC"),
     Target("client_vs_faststream_ratio", 3.0, True, "docbus client over broker.request"),
     Target("size_latency_ratio", 1.3, False, "first page, largest over smallest folder"),
+    Target("subtree_op_ratio", 2.0, False,
+           "worst subtree move/trash/restore/rename reply, largest over smallest subtree"),
+    Target("subtree_list_ratio", 1.3, False,
+           "first page after an ancestor's trash and restore, largest over smallest"),
     Target("rss_mib", 150.0, False, "worker RSS after K commands, MiB"),
     Target("rss_growth_pct", 10.0, False, "RSS growth from K/2 to K, %"),
 )
@@ -51,6 +55,9 @@ TARGETS = (
 PAIRED_RATIOS: dict[str, str] = {
     "upload_ratio": "uploads/s over the raw loop's msgs/s",
     "share_ratio": "shares/s over the raw loop's msgs/s",
+    "rename_ratio": "document renames/s over the raw loop's msgs/s",
+    "move_ratio": "document moves/s over the raw loop's msgs/s",
+    "trash_ratio": "document trashes/s over the raw loop's msgs/s",
     "upload_cpu_ratio": "worker CPU per upload over the raw loop's per message",
     "list_hit_p50_ratio": "folder.list hit p50 over raw RPC p50",
     "list_hit_p99_ratio": "folder.list hit p99 over raw RPC p99",
@@ -69,6 +76,13 @@ PAIRED_RATIOS: dict[str, str] = {
     "size_latency_ratio": "first page p50, largest over smallest folder (admins)",
     "size_member_latency_ratio": "first page p50, largest over smallest folder (member)",
     "size_raw_drift_ratio": "raw RPC p50 beside the largest over beside the smallest",
+    "subtree_move_ratio": "folder.move reply p50, largest over smallest subtree",
+    "subtree_rename_ratio": "folder.rename reply p50, largest over smallest subtree",
+    "subtree_trash_ratio": "folder.trash reply p50, largest over smallest subtree",
+    "subtree_restore_ratio": "folder.restore reply p50, largest over smallest subtree",
+    "subtree_op_ratio": "the worst of the four subtree ratios above",
+    "subtree_list_ratio": "first page p50 after an ancestor's trash and restore, largest"
+                          " over smallest subtree",
     "upload_stored_vs_raw_ratio": "uploads/s with the store full over the raw loop",
     "upload_2workers_ratio": "uploads/s, two workers over one",
 }
@@ -124,6 +138,8 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("docbus commands (replies + events)", (
         ("UploadDocument", "upload_per_s"),
         ("ShareDocument", "share_per_s"),
+        ("document.rename / move / trash | raw paired with them",
+         "rename_per_s|move_per_s|trash_per_s|raw_pipeline_life_per_s"),
         ("worker CPU per upload / raw message (paired)",
          "upload_worker_cpu_ms|raw_pipeline_paired_cpu_ms"),
         ("UploadDocument, store full | raw paired with it",
@@ -153,6 +169,14 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
          "size_large_p50_ms|size_large_p99_ms|size_large_raw_p50_ms"),
         ("small / medium / large: member p50",
          "size_small_member_p50_ms|size_medium_member_p50_ms|size_large_member_p50_ms"),
+    )),
+    ("subtrees (reply p50, smallest / largest subtree)", (
+        ("folder.move", "subtree_move_small_p50_ms|subtree_move_large_p50_ms"),
+        ("folder.rename", "subtree_rename_small_p50_ms|subtree_rename_large_p50_ms"),
+        ("folder.trash", "subtree_trash_small_p50_ms|subtree_trash_large_p50_ms"),
+        ("folder.restore", "subtree_restore_small_p50_ms|subtree_restore_large_p50_ms"),
+        ("first page after the restore (owner)",
+         "subtree_list_small_p50_ms|subtree_list_large_p50_ms"),
     )),
     ("worker memory", (
         ("RSS warm / K/2 / K", "rss_warm_mib|rss_half_mib|rss_mib"),

@@ -20,10 +20,10 @@ import asyncpg
 from rich.console import Console
 
 from bench import docbus_bench as db
-from bench import loops
+from bench import lifecycle, loops
 from bench.chart import write_chart
 from bench.config import BenchConfig
-from bench.events import EventTap, docbus_key
+from bench.events import LIFECYCLE_BINDINGS, EventTap, docbus_key
 from bench.infra import Stack
 from bench.profile import Spy
 from bench.queries import folder_size, gets, listing
@@ -40,9 +40,11 @@ Phase = Callable[[db.Scenario], Awaitable[dict[str, float]]]
 DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
     ("docbus warm-up", db.warmup),
     ("docbus uploads and shares", db.commands),
+    ("renames, moves and trashes", lifecycle.renames_moves_trashes),
     ("folder.list hits and misses", listing),
     ("document.get hits and misses", gets),
     ("first page by folder size", folder_size),
+    ("subtree moves, renames, trashes, restores", lifecycle.subtree_ops),
     ("uploads with the store full", db.stored),
     ("worker memory over K commands", db.memory),
     ("one and two workers", db.two_workers),
@@ -182,7 +184,8 @@ async def _docbus(
         stack.amqp_url, timeout=30.0, connection_name="docbus-bench"
     ) as client, RawPipeline(stack.amqp_url, raw.pipeline.pid) as pipeline:
         tap = EventTap(docbus_key)
-        await tap.attach(connection, "doc.events", ["document.uploaded", "document.shared.*"])
+        await tap.attach(connection, "doc.events",
+                         ["document.uploaded", "document.shared.*", *LIFECYCLE_BINDINGS])
         raw_client = RawRpcClient()
         await raw_client.open(stack.amqp_url)
         scenario = db.Scenario(stack, config, client, tap, raw_client, pipeline)

@@ -30,6 +30,22 @@ INSERT_SHARES = """
 INSERT INTO shares (doc_id, user_id, role)
 SELECT doc_id, owner_id, 'owner' FROM documents WHERE folder_id = $1 AND doc_id LIKE $2 || '%'
 """
+# The same for one range of ``<prefix><n>`` ids: a folder seeded in several batches has
+# one prefix, so the batch's rows are told apart by their number.
+INSERT_VERSIONS_RANGE = """
+INSERT INTO document_versions (doc_id, version, name, mime_type, blob_uri, size_bytes,
+    sha256, tags, uploaded_by, uploaded_at)
+SELECT doc_id, 1, name, mime_type, blob_uri, size_bytes, sha256, tags, owner_id, created_at
+FROM documents
+WHERE folder_id = $1
+    AND doc_id IN (SELECT $2 || g FROM generate_series($3::int, $4::int) AS g)
+"""
+INSERT_SHARES_RANGE = """
+INSERT INTO shares (doc_id, user_id, role)
+SELECT doc_id, owner_id, 'owner' FROM documents
+WHERE folder_id = $1
+    AND doc_id IN (SELECT $2 || g FROM generate_series($3::int, $4::int) AS g)
+"""
 INSERT_ADMINS = """
 INSERT INTO memberships (org_id, user_id, role)
 SELECT $1, $2 || g, 'admin' FROM generate_series(1, $3::int) AS g
@@ -57,6 +73,28 @@ async def seed_folder(
                 )
                 await conn.execute(INSERT_VERSIONS, folder_id, batch)
                 await conn.execute(INSERT_SHARES, folder_id, batch)
+        await conn.execute("ANALYZE documents, document_versions, shares")
+    finally:
+        await conn.close()
+
+
+async def seed_folders(
+    pg_url: str, counts: dict[str, int], prefix: str, *, org_id: str, owner_id: str
+) -> None:
+    """Add ``counts[folder]`` documents ``<prefix><folder>-<n>`` (n from 1) to each of
+    several existing folders, then ANALYZE once (a subtree: many folders, one statistic)."""
+    conn = await _connect(pg_url)
+    try:
+        for folder_id, count in counts.items():
+            for first in range(1, count + 1, BATCH):
+                last = min(count, first + BATCH - 1)
+                ids = f"{prefix}{folder_id}-"
+                async with conn.transaction():
+                    await conn.execute(
+                        INSERT_DOCUMENTS, ids, org_id, folder_id, owner_id, first, last
+                    )
+                    await conn.execute(INSERT_VERSIONS_RANGE, folder_id, ids, first, last)
+                    await conn.execute(INSERT_SHARES_RANGE, folder_id, ids, first, last)
         await conn.execute("ANALYZE documents, document_versions, shares")
     finally:
         await conn.close()

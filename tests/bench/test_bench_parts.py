@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from bench import loops
+from bench.events import docbus_key, moved_key, renamed_key, trashed_key
+from bench.lifecycle import layout
 from bench.paired import Side, chunks, latency_ratio, ratio, repeat, spread
 from bench.runner import chart_path
 from bench.stats import BenchError
@@ -101,3 +103,23 @@ def test_the_chart_stays_out_of_the_repository_unless_asked() -> None:
     assert default.parent.is_dir()
     default.parent.rmdir()
     assert chart_path(ROOT / "docs" / "x.png") == ROOT / "docs" / "x.png"
+
+
+def test_a_subtree_holds_half_its_documents_in_its_leaf_the_rest_spread() -> None:
+    subfolders = [f"c{i}" for i in range(100)]
+    big = layout(subfolders, 100_000)
+    assert sum(big.values()) == 100_000
+    assert big["c0"] == 50_000
+    assert {n for f, n in big.items() if f != "c0"} == {505, 506}
+    small = layout(subfolders, 100)
+    assert sum(small.values()) == 100 and small["c0"] == 50
+    assert layout(["only"], 7) == {"only": 7}
+
+
+def test_lifecycle_events_are_keyed_like_the_commands_that_wait_for_them() -> None:
+    renamed = {"document_id": "d1", "name": "n.pdf", "previous_name": "o", "renamed_by": "u"}
+    moved = {"document_id": "d1", "from_folder_id": "a", "to_folder_id": "b", "moved_by": "u"}
+    assert docbus_key("document.renamed", renamed) == renamed_key("d1", "n.pdf")
+    assert docbus_key("document.moved", moved) == moved_key("d1", "b")
+    assert docbus_key("document.trashed", {"document_id": "d1"}) == trashed_key("d1")
+    assert docbus_key("document.restored", {"document_id": "d1"}) is None

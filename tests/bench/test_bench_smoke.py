@@ -40,11 +40,15 @@ FIGURES = (
     "rss_warm_mib", "rss_half_mib", "rss_mib", "upload_1worker_per_s",
     "upload_2workers_per_s", "elapsed_s", "raw_pipeline_paired_per_s", "list_hit_raw_p50_ms",
     "list_miss_raw_64_per_s", "get_miss_raw_p99_ms", "size_large_raw_p50_ms",
+    "rename_per_s", "move_per_s", "trash_per_s", "raw_pipeline_life_per_s",
+    "subtree_move_small_p50_ms", "subtree_move_large_p50_ms", "subtree_trash_large_p50_ms",
+    "subtree_restore_large_p50_ms", "subtree_rename_large_p50_ms", "subtree_list_large_p50_ms",
 )
 REQUIRED_RATIOS = (
     "upload_ratio", "share_ratio", "list_hit_p50_ratio", "list_hit_p99_ratio",
     "list_miss_p50_ratio", "list_64_ratio", "client_vs_faststream_ratio", "size_latency_ratio",
-    "upload_2workers_ratio",
+    "upload_2workers_ratio", "rename_ratio", "move_ratio", "trash_ratio", "subtree_op_ratio",
+    "subtree_list_ratio",
 )
 
 
@@ -132,6 +136,10 @@ def test_the_numbers_are_sane(smoke_run: dict[str, Any]) -> None:
     assert line["stored_documents"] >= 3000
     assert 10 < line["rss_mib"] < 4096
     assert line["list_page_documents"] == 50
+    assert line["subtree_small_docs"] < line["subtree_large_docs"]
+    assert line["subtree_op_ratio"] == max(
+        line[f"subtree_{op}_ratio"] for op in ("move", "rename", "trash", "restore")
+    )
 
 
 def test_the_chart_is_a_png(smoke_run: dict[str, Any]) -> None:

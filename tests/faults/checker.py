@@ -3,10 +3,13 @@ an event tap and the queues say happened. In Jepsen's terms:
 
 - confirmed: commands the broker confirmed (publisher confirms) at least once;
 - lost: confirmed, not dead-lettered, and without its effect (no inbox row, or an inbox row
-  whose effect row is missing: an upload without its version, a share without its row...);
+  whose effect row is missing: an upload without its version, a share without its row, a
+  rename whose name is not there, a purge whose rows are; see ``tests.faults.life_check``);
 - duplicate effects: more than one effect for one command (a blob stored as two versions,
   more versions of a doc than uploads of it, a second event_id for one effect in the audit
-  log or on the tap), or an effect nobody asked for (a phantom version or event);
+  log or on the tap; for renames, moves, trashes, restores and purges, whose only trace is
+  their event, a second event_id for one command's key in the audit log), or an effect
+  nobody asked for (a phantom version or event);
 - divergent replies: two replies to one message_id that differ (every delivery of a
   message_id must get the same reply);
 - missing audit events: committed effects whose event is not in ``audit_log``;
@@ -31,6 +34,8 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from consumers.topology import AUDIT_QUEUE_NAME, DEAD_QUEUE_NAME, ERROR_HEADER, ROUTES
 from tests.faults.infra import plain_dsn
+from tests.faults.life import OPS
+from tests.faults.life_check import LifeState, doubled_life, implied_purges, life_event_key
 from tests.faults.load import Command
 
 WORK_QUEUES = (*(r.queue for r in ROUTES), AUDIT_QUEUE_NAME)
@@ -47,7 +52,7 @@ def event_key(body: dict[str, Any]) -> str:
         return f"member:{body['user_id']}"
     if kind == "FolderCreated":
         return f"folder:{body['folder']['folder_id']}"
-    return f"other:{body.get('event_id')}"
+    return life_event_key(body) or f"other:{body.get('event_id')}"
 
 
 def dead_reason(message: AbstractIncomingMessage) -> str:
@@ -169,6 +174,7 @@ async def check(
             for row in await conn.fetch("SELECT folder_id FROM folders")
         }
         audit = await conn.fetch("SELECT event_id, body::text AS body FROM audit_log")
+        life = await LifeState.read(conn)
         r.outbox_left = int(await conn.fetchval("SELECT count(*) FROM outbox"))
     finally:
         await conn.close()
@@ -182,15 +188,18 @@ async def check(
         c.body["doc_id"] for c in commands if c.kind == "upload"
     )
     asked = {c.effect for c in commands}
+    life.settle([c for c in commands if c.message_id in by_id])
 
     def present(cmd: Command) -> bool:
-        if cmd.kind == "upload":
-            return blobs[cmd.effect] > 0
+        if cmd.kind in OPS:
+            return life.holds(cmd)
+        if cmd.kind == "upload":  # or purged since, with every version
+            return blobs[cmd.effect] > 0 or cmd.body["doc_id"] in life.purged_docs
         if cmd.kind == "share":
             return shares.get(cmd.effect) == cmd.body["role"]
         if cmd.kind == "member":
             return members.get(cmd.effect) == cmd.body["role"]
-        return cmd.effect in folders
+        return cmd.effect in folders or cmd.body["folder_id"] in life.purged_folders
 
     committed: set[str] = set()
     for message_id, cmd in by_id.items():
@@ -208,6 +217,7 @@ async def check(
             r.lost += 1
             if len(r.notes) < 20:
                 r.notes.append(f"lost {message_id} ({cmd.kind}, inbox={reply is not None})")
+    committed |= implied_purges(list(by_id.values()), life)  # a folder purge's documents
     r.duplicate_effects += sum(n - 1 for n in blobs.values() if n > 1)
     r.phantom += sum(1 for key in blobs if key not in asked)
     for doc, numbers in per_doc.items():
@@ -235,7 +245,11 @@ async def check(
                 r.notes.append(f"no audit event for {key}")
         if not tap_ids.get(key):
             r.tap_missing += 1
-    effects = set(blobs) | set(shares) | set(members) | folders
+    # a lifecycle command's only trace is its event: two event_ids, a doubled effect
+    doubled = doubled_life(audit_ids)
+    r.duplicate_effects += sum(n - 1 for n in doubled.values())
+    r.notes += [f"{n} events for {key}" for key, n in sorted(doubled.items())[:5]]
+    effects = set(blobs) | set(shares) | set(members) | folders | committed
     for ids in (audit_ids, tap_ids):
         r.duplicate_events += sum(len(v) - 1 for v in ids.values() if len(v) > 1)
         phantoms = [key for key in ids if key not in effects]  # an event, no committed effect

@@ -3,8 +3,10 @@
 ``Plan`` is the history to be: an org with members, folders, a few documents to share,
 then the load proper, uploads (new ``doc_id``s, and new versions of existing ones) and
 shares (each a distinct (document, user) pair, so that each changes something and has
-exactly one event). Every command carries the one effect it must have (``Command.effect``),
-which is what the checker looks for.
+exactly one event), and lifecycle commands (renames, moves, trashes, restores and purges
+of documents and folders, each on a target of its own: ``tests.faults.life``). Every
+command carries the one effect it must have (``Command.effect``), which is what the
+checker looks for.
 
 ``Amqp`` is a plain aio-pika client that knows the contract and nothing of docbus's code:
 it publishes with publisher confirms and ``mandatory``, and re-publishes a command with the
@@ -35,6 +37,8 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import DeliveryError
 
+from tests.faults.life import ROUTES, LifePlan, Op
+
 COMMANDS_EXCHANGE = "docbus.commands"
 EVENTS_EXCHANGE = "doc.events"
 REPLY_QUEUE = "faults.replies"
@@ -50,7 +54,7 @@ class Command:
     message_id: str
     routing_key: str
     body: dict[str, Any]
-    kind: str  # member, folder, upload, share
+    kind: str  # member, folder, upload, share, or a lifecycle op (tests.faults.life.OPS)
     effect: str  # the key of the one effect it must have
 
 
@@ -59,6 +63,11 @@ class Size:
     uploads: int
     shares: int
     reuploads: float = 0.1  # share of uploads that are a new version of an existing doc_id
+    lifecycle: int | None = None  # lifecycle commands; None: a fifth of the uploads
+
+    @property
+    def life(self) -> int:
+        return self.uploads // 5 if self.lifecycle is None else self.lifecycle
 
 
 class Plan:
@@ -82,9 +91,12 @@ class Plan:
         shared_docs = [f"s{i}-{run}" for i in range(max(1, math.ceil(size.shares / SHARE_USERS)))]
         for doc in shared_docs:
             self.setup.append(self.upload(doc, self.users[0], self.folders[0]))
+        self.life = LifePlan(run, self.folders, size.life)
+        self.setup += self._life_setup()
         loads = [self._next_upload(i, size, shared_docs) for i in range(size.uploads)]
         pairs = [(d, u) for d in shared_docs for u in self.users[1 : SHARE_USERS + 1]]
         loads += [self._share(d, u) for d, u in pairs[: size.shares]]
+        loads += [self._life(op) for op in self.life.ops]
         self.rng.shuffle(loads)
         self.load = loads
 
@@ -107,10 +119,12 @@ class Plan:
         }
         return Command(self.message_id("f"), "folder.create", body, "folder", f"folder:{folder}")
 
-    def upload(self, doc: str, owner: str, folder: str) -> Command:
-        """An upload of ``doc`` (the first, or a new version) with a blob of its own."""
-        self._docs.setdefault(doc, (owner, folder))
-        owner, folder = self._docs[doc]
+    def upload(self, doc: str, owner: str, folder: str, *, keep: bool = True) -> Command:
+        """An upload of ``doc`` (the first, or a new version) with a blob of its own;
+        ``keep``: a document the load may upload again (lifecycle targets are not)."""
+        if keep:
+            self._docs.setdefault(doc, (owner, folder))
+            owner, folder = self._docs[doc]
         message_id = self.message_id("u")
         blob = f"s3://faults/{self.run}/{message_id}"
         body = {
@@ -119,6 +133,19 @@ class Plan:
             "tags": ["faults"], "size_bytes": len(message_id),
         }
         return Command(message_id, "document.upload", body, "upload", f"upload:{blob}")
+
+    def _life_setup(self) -> list[Command]:
+        """Lifecycle targets: their folders, their documents, then the trashes that
+        restores and purges need (``SETUP_KINDS`` orders the batches)."""
+        owner = self.users[0]
+        made = [self._folder(folder) for folder in self.life.target_folders]
+        made += [self.upload(doc, owner, folder, keep=False)
+                 for doc, folder in self.life.target_docs]
+        return made + [self._life(op) for op in self.life.prep()]
+
+    def _life(self, op: Op) -> Command:
+        return Command(self.message_id(op.kind[0] + "l"), ROUTES[op.kind],
+                       op.body(self.users[0]), op.kind, op.effect)
 
     def _next_upload(self, i: int, size: Size, shared_docs: list[str]) -> Command:
         if self._docs and self.rng.random() < size.reuploads:

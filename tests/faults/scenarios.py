@@ -36,6 +36,7 @@ from tests.faults.infra import (
     wait_postgres,
     wait_rabbit,
 )
+from tests.faults.life import SETUP_KINDS
 from tests.faults.load import TAP_QUEUE, Amqp, Command, Plan, Size, drain_queue, send_all
 
 T = TypeVar("T")
@@ -113,8 +114,9 @@ class Run:
         return procs
 
     async def setup(self) -> None:
-        """Members, then folders, then the documents to share: each answered."""
-        for kind in ("member", "folder", "upload"):
+        """Members, folders, documents, then the trashes that lifecycle restores and
+        purges need: each answered, batch after batch."""
+        for kind in SETUP_KINDS:
             batch = [c for c in self.plan.setup if c.kind == kind]
             replies = await asyncio.gather(*(self.amqp.request(c) for c in batch))
             bad = [r for r in replies if not r.get("ok")]
