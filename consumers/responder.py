@@ -9,6 +9,8 @@
   reply_to or correlation_id was undecodable, no message_id when it was; a dead letter
   drops such properties and headers and keeps them, hex-encoded, in
   ``x-docbus-bad-properties``.
+- A reply carries the ``traceparent`` (and ``tracestate``) of the message's trace
+  (core.tracing: the consume span's when tracing is on, the request's own when off).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from adapters.amqp_decoding import (
     text,
     undecodable,
 )
+from adapters.tracing import headers_of
 from consumers.topology import DEAD, ERROR_HEADER
+from core import tracing
 
 log = structlog.get_logger("docbus.responder")
 
@@ -105,7 +109,7 @@ class Responder:
             return
         properties = amqp.Properties(
             content_type="application/json",
-            headers={},
+            headers=headers_of(tracing.current()),
             priority=0,
             correlation_id=request.correlation_id,
             message_id=text(request.message_id),
