@@ -3,8 +3,8 @@
 Off (the default), docbus records nothing and only passes the context on
 (``passed_through``): a delivery's valid ``traceparent`` (and ``tracestate``) is kept as
 it came, one per message is made up when there is none or it is malformed; that value is
-what the reply and the events carry. Costs a dict lookup, a regular expression and, at
-most, 24 random bytes; no span object, no OpenTelemetry call.
+what the reply and the events carry. Costs a dict lookup, a regular expression or 192
+random bits; no span object, no OpenTelemetry call (docs/decisions.md: the figures).
 
 On, ``Tracing`` starts the spans (docs/decisions.md lists them):
 
@@ -23,11 +23,11 @@ PostgreSQL round trips are spans of the asyncpg instrumentation (consumers/telem
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from random import getrandbits
 from typing import Any
 
 import structlog
@@ -41,13 +41,24 @@ from core.ports import Lookup, ReplyCache
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
-_VALID = re.compile(r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+_SHAPE = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}").fullmatch
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 _W3C = TraceContextTextMapPropagator()
 
 
 def new_traceparent() -> str:
-    """A new trace, not sampled: nothing records it while tracing is off."""
-    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-00"
+    """A new trace, not sampled: nothing records it while tracing is off. Its ids are
+    random (not secret: ``random``, not ``os.urandom``, a system call per message)."""
+    ids = f"{getrandbits(192):048x}"
+    return f"00-{ids[:32]}-{ids[32:]}-00"
+
+
+def valid(traceparent: str) -> bool:
+    """W3C's shape, a version other than ff, no all-zero id."""
+    return (
+        _SHAPE(traceparent) is not None and traceparent[3:35] != _ZERO_TRACE
+        and traceparent[36:52] != _ZERO_SPAN and not traceparent.startswith("ff")
+    )
 
 
 def headers_of(trace_: tracing.Trace | None) -> dict[str, Any]:
@@ -59,7 +70,7 @@ def headers_of(trace_: tracing.Trace | None) -> dict[str, Any]:
     return {TRACEPARENT: trace_.traceparent}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ is half as costly
 class PassedTrace:
     """core.tracing.Trace while tracing is off: the context as it came (or made up)."""
 
@@ -80,7 +91,7 @@ def passed_through(headers: Mapping[str, Any] | None) -> PassedTrace:
     """The delivery's context if its ``traceparent`` is valid (version 00 or later,
     no all-zero id), else a new trace; a ``tracestate`` goes along only with its parent."""
     value = headers.get(TRACEPARENT) if headers else None
-    if isinstance(value, str) and _VALID.fullmatch(value):
+    if isinstance(value, str) and valid(value):
         state = headers.get(TRACESTATE) if headers else None
         return PassedTrace(value, state if isinstance(state, str) and state else None)
     return PassedTrace(new_traceparent())

@@ -71,6 +71,7 @@ PAIRED_RATIOS: dict[str, str] = {
     "size_raw_drift_ratio": "raw RPC p50 beside the largest over beside the smallest",
     "upload_stored_vs_raw_ratio": "uploads/s with the store full over the raw loop",
     "upload_2workers_ratio": "uploads/s, two workers over one",
+    "upload_tracing_ratio": "uploads/s, tracing on (spans dropped) over off",
 }
 """Ratios measured in paired repetitions (``bench.paired``): the median, with ``_min`` and
 ``_max`` beside it in the figures."""

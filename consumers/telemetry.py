@@ -3,9 +3,11 @@ exporter, the asyncpg instrumentation.
 
 Rules:
 
-- ``DOCBUS_TRACING`` is ``otlp``, ``console``, ``off`` or ``auto`` (the default): auto
-  follows ``OTEL_TRACES_EXPORTER`` (unset or ``none``: off; ``console``: console; any
-  other: otlp). ``OTEL_SDK_DISABLED=true`` turns tracing off whatever else says.
+- ``DOCBUS_TRACING`` is ``otlp``, ``console``, ``discard``, ``off`` or ``auto`` (the
+  default): auto follows ``OTEL_TRACES_EXPORTER`` (unset or ``none``: off; ``console``:
+  console; any other: otlp). ``OTEL_SDK_DISABLED=true`` turns tracing off whatever else
+  says. ``discard`` makes, samples and batches every span, then drops it: what tracing
+  itself costs, without a collector (``docbus bench``).
 - otlp exports over OTLP/HTTP, configured by the standard variables
   (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_TRACES_*``, headers...), in
   batches; console prints each span as JSON on stdout (for a look, not for production).
@@ -23,8 +25,8 @@ from collections.abc import Mapping, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import (
     Decision,
     Sampler,
@@ -37,7 +39,7 @@ from opentelemetry.util.types import Attributes
 
 from adapters.tracing import Tracing
 
-MODES = ("otlp", "console", "off", "auto")
+MODES = ("otlp", "console", "discard", "off", "auto")
 
 
 def tracing_mode(asked: str, env: Mapping[str, str] = os.environ) -> str:
@@ -94,7 +96,16 @@ def tracer_provider(processor: SpanProcessor) -> TracerProvider:
     return provider
 
 
+class Discard(SpanExporter):
+    """Exports nowhere (the ``discard`` mode)."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
 def exporter_for(mode: str) -> SpanExporter:
+    if mode == "discard":
+        return Discard()
     if mode == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
