@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from adapters.memory import (
     FixedClock,
+    InMemoryAuditLog,
     InMemoryDatabase,
     InMemoryReplyCache,
     InMemoryUnitOfWorkFactory,
@@ -45,10 +46,13 @@ async def traced(exporter: InMemorySpanExporter) -> AsyncIterator[Harness]:
         tracing=Tracing(provider),
     )
     broker = make_broker()
-    runners = build_runners(InMemoryUnitOfWorkFactory(db), cache, FixedClock(), SequentialIds())
+    runners = build_runners(
+        InMemoryUnitOfWorkFactory(db), cache, FixedClock(), SequentialIds(),
+        cursor_key=b"consumers-test-cursor-key",
+    )
     register_commands(broker, pipeline, runners, prefetch=8, delivery_limit=20)
     async with TestRabbitBroker(broker) as test_broker:
-        yield Harness(test_broker, responder, db, cache, None)  # type: ignore[arg-type]
+        yield Harness(test_broker, responder, pipeline, runners, db, cache, InMemoryAuditLog())
 
 
 def lines(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
