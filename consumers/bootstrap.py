@@ -215,7 +215,7 @@ async def _shared(s: Settings, overrides: Overrides, resources: AsyncExitStack) 
     )
     resources.push_async_callback(db.close)
     traced = telemetry(tracing_mode(s.worker.tracing), overrides.tracer_provider)
-    if traced is not None:  # closed after the connections: their last spans are flushed
+    if traced is not None:  # closed after the AMQP connections (their last spans flushed)
         resources.callback(traced.close)
     cache = ValkeyReplyCache(
         make_client(s.valkey.url, s.valkey.timeout),
