@@ -21,6 +21,7 @@ from adapters.memory_tree import (
     folder_in_trash,
     name_clash,
 )
+from core import tracing
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.errors import FolderIdTaken, FolderNameTaken
@@ -241,7 +242,7 @@ class InMemoryUnitOfWork:
         self._db = db
         self._read_only = read_only
         self._committed = False
-        self._events: list[tuple[DomainEvent, tuple[str, ...]]] = []
+        self._events: list[tuple[DomainEvent, tuple[str, ...], str | None]] = []
 
     async def __aenter__(self) -> Self:
         if not self._read_only:
@@ -261,11 +262,12 @@ class InMemoryUnitOfWork:
             self._db.write_lock.release()
 
     def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
-        self._events.append((event, tuple(scopes)))
+        trace = tracing.current()  # as the PostgreSQL outbox: the cause's trace context
+        self._events.append((event, tuple(scopes), None if trace is None else trace.traceparent))
 
     @property
     def scopes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s for _, scopes in self._events for s in scopes))
+        return tuple(dict.fromkeys(s for _, scopes, _ in self._events for s in scopes))
 
     async def read_ahead(self, reads: Reads) -> None:
         """Nothing to load: every read is in memory already (units run one at a time)."""
@@ -273,7 +275,7 @@ class InMemoryUnitOfWork:
     async def commit(self) -> None:
         if self._read_only or self._committed:
             raise RuntimeError("only an open write unit can commit, and only once")
-        for event, scopes in self._events:
+        for event, scopes, traceparent in self._events:
             body = json.dumps(event.body()).encode()
             self._state.outbox.append(
                 OutboxMessage(
@@ -283,6 +285,7 @@ class InMemoryUnitOfWork:
                     body,
                     scopes,
                     self._db.clock.now(),
+                    traceparent,
                 )
             )
         self._state.outbox = [m for m in self._state.outbox if m.id not in self._db.sent]

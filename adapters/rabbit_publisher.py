@@ -8,17 +8,22 @@ only the events the broker acknowledged are reported back to be marked sent.
 An event that was not sent stays in the outbox for the next round; each such failure is
 logged (``event_publish_failed``, with the event and the error) and reported to
 ``on_failure`` (the worker counts it), so that a relay stuck on one event is visible.
+
+An event carries the ``traceparent`` kept with it in the outbox (contract v2, section 6):
+as it was when tracing is off, that of the publish's span (its child) when on.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from adapters.amqp import Properties, publish
+from adapters.tracing import TRACEPARENT, Tracing
 from core.ports import OutboxMessage
 
 EVENTS_EXCHANGE = "doc.events"
@@ -37,8 +42,10 @@ class RabbitEventPublisher:
         *,
         timeout: float = 10.0,
         on_failure: Callable[[], None] = _ignore,
+        tracing: Tracing | None = None,
     ) -> None:
         self._connection = connection
+        self._tracing = tracing
         self._timeout = timeout
         self._on_failure = on_failure
         self._channel: AbstractChannel | None = None
@@ -71,9 +78,19 @@ class RabbitEventPublisher:
         self._on_failure()
 
     async def _publish_one(self, channel: AbstractChannel, message: OutboxMessage) -> None:
+        if self._tracing is None:
+            headers = {TRACEPARENT: message.traceparent} if message.traceparent else {}
+            await self._send(channel, message, headers)
+            return
+        with self._tracing.producing(message.traceparent, message.routing_key) as headers:
+            await self._send(channel, message, headers)
+
+    async def _send(
+        self, channel: AbstractChannel, message: OutboxMessage, headers: dict[str, Any]
+    ) -> None:
         properties = Properties(
             content_type="application/json",
-            headers={},
+            headers=headers,
             delivery_mode=2,  # persistent
             priority=0,
             message_id=message.event_id,

@@ -157,8 +157,11 @@ class Stack:
         )
         return env
 
-    def start_worker(self) -> WorkerProcess:
-        worker = WorkerProcess(self.worker_env(), self.log_dir / f"worker-{len(self.workers)}.log")
+    def start_worker(self, **env: str) -> WorkerProcess:
+        """A worker of this run, with these variables besides (e.g. DOCBUS_TRACING)."""
+        worker = WorkerProcess(
+            self.worker_env() | env, self.log_dir / f"worker-{len(self.workers)}.log"
+        )
         self.workers.append(worker)
         worker.start()
         loops.check(f"worker {len(self.workers)}", loops.mapped_in(worker.pid), self.event_loop)

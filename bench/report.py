@@ -85,6 +85,7 @@ PAIRED_RATIOS: dict[str, str] = {
                           " over smallest subtree",
     "upload_stored_vs_raw_ratio": "uploads/s with the store full over the raw loop",
     "upload_2workers_ratio": "uploads/s, two workers over one",
+    "upload_tracing_ratio": "uploads/s, tracing on (spans dropped) over off",
 }
 """Ratios measured in paired repetitions (``bench.paired``): the median, with ``_min`` and
 ``_max`` beside it in the figures."""

@@ -32,6 +32,7 @@ from bench.report import json_line, print_tables, with_ratios
 from bench.rpc import request_reply
 from bench.stats import BenchError
 from bench.throughput import RawPipeline
+from bench.tracing_cost import tracing_overhead
 from client import DocbusClient
 from devtools.embedded_valkey import valkey_binary
 
@@ -48,6 +49,7 @@ DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
     ("uploads with the store full", db.stored),
     ("worker memory over K commands", db.memory),
     ("one and two workers", db.two_workers),
+    ("tracing on and off", tracing_overhead),
 )
 
 

@@ -25,6 +25,7 @@ from aiormq.abc import AbstractChannel as UnderlayChannel
 
 from client.errors import DocbusConnectionLost, DocbusUnroutable, Unavailable
 from client.topology import DIRECT_REPLY_TO
+from client.tracing import trace_headers
 
 CONTENT_TYPE = "application/json"
 PERSISTENT = 2
@@ -43,13 +44,14 @@ def new_message_id() -> str:
 
 
 def command_properties(message_id: str, correlation_id: str | None) -> aiormq.spec.Basic.Properties:
-    """A persistent JSON command; with a correlation_id it asks for a direct reply.
+    """A persistent JSON command; with a correlation_id it asks for a direct reply; with
+    the caller's trace context in its headers (client/tracing.py).
 
     The same properties ``aio_pika.Message(...).properties`` gives (including its
-    empty headers table and priority 0), so the frames on the wire do not change."""
+    headers table, empty without a trace, and priority 0)."""
     return aiormq.spec.Basic.Properties(
         content_type=CONTENT_TYPE,
-        headers={},
+        headers=trace_headers(),
         delivery_mode=PERSISTENT,
         priority=0,
         correlation_id=correlation_id,

@@ -24,6 +24,8 @@ The rules are the pipeline's error table (consumers/pipeline.py: ``poisoned``,
 - a delivery is acknowledged only after its batch was written (acks coalesced by the
   Acknowledger); a crash before that means a redelivery, and the log skips events it
   already holds (by ``event_id``).
+- With tracing on, a batch's write is a span in the trace of its first event, linked to
+  every event's (adapters/tracing.py ``batch``).
 
 Stopping cancels the consumer first (the broker sends nothing new), then finishes the
 batches already received.
@@ -39,6 +41,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
 from adapters.amqp_decoding import undecodable
+from adapters.tracing import Tracing
 from consumers import metrics
 from consumers.pipeline import (
     BudgetExhausted,
@@ -71,8 +74,10 @@ class AuditConsumer:
         *,
         prefetch: int,
         poison_after: int,
+        tracing: Tracing | None = None,
     ) -> None:
         self._connection = connection
+        self._tracing = tracing
         self._record = record
         self._pipeline = pipeline  # for its dead letters
         self._retry = retry
@@ -155,7 +160,11 @@ class AuditConsumer:
         row fails the whole INSERT) write the events one by one, so that only the bad
         ones are dead-lettered."""
         try:
-            await self._retry.run(lambda: self._write(entries))
+            if self._tracing is None:
+                await self._retry.run(lambda: self._write(entries))
+            else:
+                with self._tracing.batch("audit write", [m.headers for m in good]):
+                    await self._retry.run(lambda: self._write(entries))
         except Exception as error:
             if len(entries) > 1 and not isinstance(error, BudgetExhausted):
                 log.warning("audit_batch_write_failed", error=repr(error), events=len(good))

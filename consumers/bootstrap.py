@@ -25,6 +25,7 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
+from opentelemetry.sdk.trace import TracerProvider
 
 from adapters import amqp_decoding
 from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
@@ -35,6 +36,7 @@ from adapters.postgres.misses import PgMissedInvalidations
 from adapters.postgres.outbox import PgOutbox
 from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
 from adapters.rabbit_publisher import RabbitEventPublisher
+from adapters.tracing import TracedReplyCache, Tracing
 from adapters.valkey_cache import CircuitBreaker, ValkeyReplyCache, make_client
 from consumers import metrics, readiness
 from consumers.audit_consumer import AuditConsumer
@@ -45,9 +47,10 @@ from consumers.responder import Responder
 from consumers.settings import DEVELOPMENT_CURSOR_KEY, Settings, mask_url, with_query
 from consumers.subscribers import CommandConsumer, build_runners, make_broker, register_commands
 from consumers.sweeper import TrashSweepLoop
+from consumers.telemetry import telemetry, tracing_mode
 from consumers.topology import DEAD_QUEUE_NAME, declare_topology
 from consumers.worker import ROLES, Consumer, Service, Worker
-from core.ports import EventPublisher, Outbox
+from core.ports import EventPublisher, Outbox, ReplyCache
 from handlers.bus import CommandBus
 from handlers.group_commit import GroupCommit
 from handlers.record_audit import RecordAuditEntry
@@ -62,7 +65,10 @@ def same(part: T) -> T:
 
 
 class PipelineFactory(Protocol):
-    def __call__(self, responder: Responder, retry: RetryPolicy, *, poison_after: int) -> Pipeline:
+    def __call__(
+        self, responder: Responder, retry: RetryPolicy, *, poison_after: int,
+        tracing: Tracing | None,
+    ) -> Pipeline:
         ...
 
 
@@ -78,6 +84,8 @@ class Overrides:
     """Wraps the runner of every command and query (it returns once the work committed)."""
     pipeline: PipelineFactory = Pipeline
     """Builds the pipeline every delivery of the command subscribers goes through."""
+    tracer_provider: TracerProvider | None = None
+    """Traces with this provider (its exporter: the test's), whatever the settings say."""
 
 
 class SystemClock:
@@ -122,6 +130,15 @@ class _Shared:
     """The publishing connection: replies, dead letters, events."""
     pipeline: Pipeline
     resources: AsyncExitStack
+    tracing: Tracing | None
+    """The spans' maker; None: tracing is off (the context is only passed on)."""
+
+    @property
+    def traced_cache(self) -> ReplyCache:
+        """The cache as the use cases and the relay call it (in spans when tracing)."""
+        if self.tracing is None:
+            return self.cache
+        return TracedReplyCache(self.cache, self.tracing)
 
 
 async def _build(
@@ -197,6 +214,9 @@ async def _shared(s: Settings, overrides: Overrides, resources: AsyncExitStack) 
         command_timeout=s.database.command_timeout,
     )
     resources.push_async_callback(db.close)
+    traced = telemetry(tracing_mode(s.worker.tracing), overrides.tracer_provider)
+    if traced is not None:  # closed after the AMQP connections (their last spans flushed)
+        resources.callback(traced.close)
     cache = ValkeyReplyCache(
         make_client(s.valkey.url, s.valkey.timeout),
         PgMissedInvalidations(db),
@@ -215,10 +235,11 @@ async def _shared(s: Settings, overrides: Overrides, resources: AsyncExitStack) 
     async with connection.channel() as channel:
         await declare_topology(channel, s.rabbit.delivery_limit)
     retry = RetryPolicy(budget=s.worker.retry_budget)
+    tracing = None if traced is None else traced.tracing
     pipeline = overrides.pipeline(
-        Responder(connection), retry, poison_after=s.rabbit.poison_after
+        Responder(connection), retry, poison_after=s.rabbit.poison_after, tracing=tracing
     )
-    return _Shared(s, amqp_url, db, cache, connection, pipeline, resources)
+    return _Shared(s, amqp_url, db, cache, connection, pipeline, resources, tracing)
 
 
 async def _connect(url: str, name: str, resources: AsyncExitStack) -> AbstractRobustConnection:
@@ -236,9 +257,10 @@ def _commands(shared: _Shared, *, wrap: Callable[[Run], Run]) -> CommandConsumer
     s = shared.settings
     broker = _broker(shared)
     uow = PgUnitOfWorkFactory(shared.db)
+    cache = shared.traced_cache
     bus = GroupCommit(
-        CommandBus(uow, shared.cache, encode=orjson.dumps), PgGroupedUnitFactory(shared.db),
-        shared.cache, group_size=s.worker.group_commit,
+        CommandBus(uow, cache, encode=orjson.dumps), PgGroupedUnitFactory(shared.db),
+        cache, group_size=s.worker.group_commit,
         groups_in_flight=s.worker.groups_in_flight, on_commit=metrics.GROUP_SIZE.observe,
     )
     figures = metrics.counting("docbus_group_commit", "Group commit", lambda: {
@@ -246,9 +268,11 @@ def _commands(shared: _Shared, *, wrap: Callable[[Run], Run]) -> CommandConsumer
     })
     shared.resources.callback(metrics.forget, figures)
     runners = build_runners(
-        uow, shared.cache, SystemClock(), UuidIds(), bus=bus,
+        uow, cache, SystemClock(), UuidIds(), bus=bus,
         cursor_key=s.worker.cursor_key.get_secret_value().encode(),
     )
+    if shared.tracing is not None:
+        runners = {key: traced(shared.tracing, key, run) for key, run in runners.items()}
     register_commands(
         broker,
         shared.pipeline,
@@ -259,6 +283,16 @@ def _commands(shared: _Shared, *, wrap: Callable[[Run], Run]) -> CommandConsumer
     commands = CommandConsumer(broker, shared.pipeline, bus)
     shared.resources.push_async_callback(commands.close)
     return commands
+
+
+def traced(tracing: Tracing, key: str, run: Run) -> Run:
+    """``run`` in the span of its use case (whose context the events it emits keep)."""
+
+    async def run_traced(body: Any, raw: Any) -> bytes:
+        with tracing.use_case(key):
+            return await run(body, raw)
+
+    return run_traced
 
 
 def _broker(shared: _Shared) -> RabbitBroker:
@@ -285,15 +319,19 @@ async def _audit(shared: _Shared) -> AuditConsumer:
         RetryPolicy(budget=s.worker.retry_budget),
         prefetch=s.rabbit.audit_prefetch,
         poison_after=s.rabbit.poison_after,
+        tracing=shared.tracing,
     )
 
 
 def _relay(shared: _Shared, overrides: Overrides) -> RelayLoop:
     """The outbox relay, publishing on the publishing connection."""
-    publisher = RabbitEventPublisher(shared.connection, on_failure=metrics.PUBLISH_FAILURES.inc)
+    publisher = RabbitEventPublisher(
+        shared.connection, on_failure=metrics.PUBLISH_FAILURES.inc, tracing=shared.tracing
+    )
     batch = shared.settings.worker.relay_batch
     relay = RelayOutbox(
-        overrides.outbox(PgOutbox(shared.db)), overrides.publisher(publisher), shared.cache,
+        overrides.outbox(PgOutbox(shared.db)), overrides.publisher(publisher),
+        shared.traced_cache,
         batch=batch,
     )
     return RelayLoop(relay, shared.db, batch=batch)

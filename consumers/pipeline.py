@@ -37,10 +37,12 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 
 from adapters.amqp_decoding import undecodable
+from adapters.tracing import PassedTrace, SpanTrace, Tracing, passed_through
 from consumers import metrics
 from consumers.acks import Acknowledger
 from consumers.responder import NOT_CONNECTED, Responder, is_docbus_queue
 from consumers.schemas import NotStrictJson, load_json, storable
+from core import tracing
 from core.errors import InvalidCommand, Unavailable
 
 log = structlog.get_logger("docbus.pipeline")
@@ -205,8 +207,10 @@ class Pipeline:
         *,
         poison_after: int,
         acks: Acknowledger | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._responder = responder
+        self._tracing = tracing
         self._acks = acks or Acknowledger()
         self._retry = retry
         self._poison_after = poison_after
@@ -217,6 +221,8 @@ class Pipeline:
     async def process(
         self, raw: AbstractIncomingMessage, schema: type[BaseModel], run: Run, *, query: bool
     ) -> None:
+        """Handle one delivery under its trace (module docstring: the error table); log
+        its outcome and duration at DEBUG (a no-op when DEBUG is off)."""
         self.in_flight += 1
         self._idle.clear()
         structlog.contextvars.bind_contextvars(
@@ -227,19 +233,34 @@ class Pipeline:
         started = time.perf_counter()
         key = raw.routing_key or ""
         metrics.IN_FLIGHT.inc()
+        trace = self._trace_of(raw, key)
+        bound = tracing.bind(trace)
+        attached = trace.attach()
+        outcome = "requeued"
         try:
             try:
                 outcome = await self._process(raw, schema, run, query=query)
             except Exception:
                 outcome = await self._give_back(raw)
+            elapsed = time.perf_counter() - started
             metrics.MESSAGES.labels(key, outcome).inc()
-            metrics.HANDLING.labels(key).observe(time.perf_counter() - started)
+            metrics.HANDLING.labels(key).observe(elapsed)
+            log.debug("message_handled", outcome=outcome, duration_ms=round(elapsed * 1000, 3))
         finally:
+            trace.end(outcome)
+            trace.detach(attached)
+            tracing.unbind(bound)
             metrics.IN_FLIGHT.dec()
             structlog.contextvars.clear_contextvars()
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()
+
+    def _trace_of(self, raw: AbstractIncomingMessage, key: str) -> PassedTrace | SpanTrace:
+        """The delivery's span when tracing is on; else its context, passed through."""
+        if self._tracing is None:
+            return passed_through(raw.headers)
+        return self._tracing.consume(raw.headers, key, raw.message_id)
 
     async def drained(self, timeout: float) -> bool:
         """Wait until no delivery is in flight; False if the timeout came first."""

@@ -14,6 +14,8 @@
   reply_to or correlation_id was undecodable, no message_id when it was; a dead letter
   drops such properties and headers and keeps them, hex-encoded, in
   ``x-docbus-bad-properties``.
+- A reply carries the ``traceparent`` (and ``tracestate``) of the message's trace
+  (core.tracing: the consume span's when tracing is on, the request's own when off).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from adapters.amqp_decoding import (
     text,
     undecodable,
 )
+from adapters.tracing import headers_of
 from consumers import metrics
 from consumers.topology import (
     AUDIT_QUEUE_NAME,
@@ -47,6 +50,7 @@ from consumers.topology import (
     EVENTS,
     ROUTES,
 )
+from core import tracing
 
 log = structlog.get_logger("docbus.responder")
 
@@ -135,7 +139,7 @@ class Responder:
             return
         properties = amqp.Properties(
             content_type="application/json",
-            headers={},
+            headers=headers_of(tracing.current()),
             priority=0,
             correlation_id=request.correlation_id,
             message_id=text(request.message_id),

@@ -89,6 +89,11 @@ class WorkerSettings(BaseSettings):
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")
+    tracing: str = Field(
+        "auto",
+        description="OpenTelemetry spans: otlp, console, off, or auto (as OTEL_TRACES_EXPORTER"
+        " says; off when unset). OTEL_SDK_DISABLED=true: off",
+    )
     http_host: str = Field(
         "0.0.0.0",  # noqa: S104 - scraped and probed from outside the container
         description="address of the /healthz, /readyz and /metrics server",

@@ -230,6 +230,8 @@ class OutboxMessage:
     body: bytes
     scopes: tuple[str, ...]
     created_at: datetime
+    traceparent: str | None = None
+    """The W3C context of the command that caused the event (None: written before 0004)."""
 
 
 class OutboxBatch(Protocol):

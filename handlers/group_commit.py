@@ -13,6 +13,9 @@ only decides which commands share a unit of work.
   through the bus, as it would without grouping.
 - A lone command never waits: it runs at once, on its own; so does a command asked to
   run ``alone`` (a redelivery: likely a duplicate, which would split its group).
+- Each command runs under its own trace (core.tracing), so that its events keep it; what
+  the group does for all (BEGIN, reads ahead, COMMIT) is in the trace of the command that
+  started the group's runner.
 - Use cases that declare their reads (core.reads.ReadsAhead) have them loaded for the
   whole group at once; the others read as they go.
 """
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import tracing
 from core.errors import DomainError
 from core.idempotency import IdempotencyKey
 from core.ports import GroupedUnitFactory, ReplyCache
@@ -38,6 +42,8 @@ class _Waiting:
     use_case: UseCase[Any]
     command: Any
     key: IdempotencyKey | None
+    trace: tracing.Trace | None = field(default_factory=tracing.current)
+    """The command's trace: current again while the group runs it (its events keep it)."""
     done: asyncio.Future[Outcome | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -162,9 +168,10 @@ class GroupCommit:
             await unit.read_ahead(Reads.of(_declared(group)))
             for waiting in group:
                 try:
-                    outcome = await self._bus.decide_in(
-                        unit, waiting.use_case, waiting.command, waiting.key
-                    )
+                    with tracing.resumed(waiting.trace):
+                        outcome = await self._bus.decide_in(
+                            unit, waiting.use_case, waiting.command, waiting.key
+                        )
                 except DomainError as error:  # it may have written before deciding
                     raise _Split(f"{type(error).__name__} in a group") from error
                 if outcome is None:

@@ -427,7 +427,9 @@ def _request_properties() -> Json:
     return {
         "type": "object",
         "description": "AMQP basic properties of a request (properties, not entries of the "
-        "headers table).",
+        "headers table). Its headers table may hold W3C trace context, `traceparent` and "
+        "`tracestate`: docbus continues that trace, and its reply and every event the "
+        "request causes carry a `traceparent` of it (without one, of a trace docbus starts).",
         "properties": {
             "content_type": {"const": "application/json"},
             "message_id": {"type": "string", "description": "the idempotency key"},
@@ -469,7 +471,8 @@ def _event_message(key: str, model: type[BaseModel], refs: dict[type[BaseModel],
         "title": _message_name(model),
         "summary": EVENT_WHEN[key],
         "description": "Persistent, with the AMQP properties `message_id` = `event_id` and "
-        "`type` = the routing key. Delivered at least once: de-duplicate by `event_id`.",
+        "`type` = the routing key, and the header `traceparent` (W3C) of the trace of the "
+        "command that caused it. Delivered at least once: de-duplicate by `event_id`.",
         "contentType": "application/json",
         "payload": {"$ref": refs[model]},
         "bindings": {"amqp": {"messageType": key, "bindingVersion": BINDING_VERSION}},

@@ -22,6 +22,7 @@ from asyncpg import Record
 from adapters.postgres.database import Conn, PgDatabase, dsn_of, end_transaction
 from adapters.postgres.errors import translate_errors, translated
 from adapters.postgres.notify import PgListener
+from core import tracing
 from core.events import DomainEvent
 from core.ports import OutboxMessage
 
@@ -29,18 +30,19 @@ OUTBOX_CHANNEL = "docbus_outbox"
 
 
 def insert_events(first: int, when: str = "TRUE") -> str:
-    """The one INSERT of a unit's events into the outbox, its four arrays (event ids,
-    routing keys, bodies, scopes) from parameter ``$first`` on, written only ``when``
-    holds (the inbox sends it along with its own row, guarded by that row).
+    """The one INSERT of a unit's events into the outbox, its five arrays (event ids,
+    routing keys, bodies, scopes, trace contexts) from parameter ``$first`` on, written
+    only ``when`` holds (the inbox sends it along with its own row, guarded by that row).
 
     All the rows in one statement; ORDER BY keeps outbox ids in emit order. Each event's
     scopes travel as a JSON array in text (arrays of arrays must be rectangular)."""
-    a, b, c, d = (f"${n}" for n in range(first, first + 4))
+    a, b, c, d, t = (f"${n}" for n in range(first, first + 5))
     return f"""
-INSERT INTO outbox (event_id, routing_key, body, scopes)
-SELECT e.event_id, e.routing_key, e.body, ARRAY(SELECT jsonb_array_elements_text(e.scopes::jsonb))
-FROM unnest({a}::text[], {b}::text[], {c}::bytea[], {d}::text[])
-    WITH ORDINALITY AS e(event_id, routing_key, body, scopes, n)
+INSERT INTO outbox (event_id, routing_key, body, scopes, traceparent)
+SELECT e.event_id, e.routing_key, e.body,
+    ARRAY(SELECT jsonb_array_elements_text(e.scopes::jsonb)), e.traceparent
+FROM unnest({a}::text[], {b}::text[], {c}::bytea[], {d}::text[], {t}::text[])
+    WITH ORDINALITY AS e(event_id, routing_key, body, scopes, traceparent, n)
 WHERE {when}
 ORDER BY e.n
 """  # noqa: S608 - placeholders and a fixed condition only
@@ -48,7 +50,8 @@ ORDER BY e.n
 
 WRITE_OUTBOX = insert_events(1)
 
-Emitted = tuple[DomainEvent, tuple[str, ...]]
+Emitted = tuple[DomainEvent, tuple[str, ...], str | None]
+"""An event, the cache scopes it changes, the traceparent of the command that caused it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +60,17 @@ class OutboxRows:
 
     events: list[Emitted]
 
-    def columns(self) -> tuple[list[str], list[str], list[bytes], list[str]]:
-        """Event ids, routing keys, bodies (the exact bytes to publish), scopes as JSON."""
+    def columns(
+        self,
+    ) -> tuple[list[str], list[str], list[bytes], list[str], list[str | None]]:
+        """Event ids, routing keys, bodies (the exact bytes to publish), scopes as JSON,
+        traceparents."""
         return (
-            [event.event_id for event, _ in self.events],
-            [event.routing_key for event, _ in self.events],
-            [orjson.dumps(event.body()) for event, _ in self.events],
-            [orjson.dumps(scopes).decode() for _, scopes in self.events],
+            [event.event_id for event, _, _ in self.events],
+            [event.routing_key for event, _, _ in self.events],
+            [orjson.dumps(event.body()) for event, _, _ in self.events],
+            [orjson.dumps(scopes).decode() for _, scopes, _ in self.events],
+            [traceparent for _, _, traceparent in self.events],
         )
 
 
@@ -75,7 +82,9 @@ class PendingEvents:
         self._written = 0
 
     def add(self, event: DomainEvent, scopes: Sequence[str]) -> None:
-        self.emitted.append((event, tuple(scopes)))
+        """Keep the event with the trace of the message being handled (core.tracing)."""
+        trace = tracing.current()
+        self.emitted.append((event, tuple(scopes), None if trace is None else trace.traceparent))
 
     def unwritten(self) -> OutboxRows:
         return OutboxRows(self.emitted[self._written:])
@@ -92,7 +101,7 @@ class PendingEvents:
 
 
 CLAIM = """
-SELECT id, event_id, routing_key, body, scopes, created_at FROM outbox
+SELECT id, event_id, routing_key, body, scopes, created_at, traceparent FROM outbox
 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 
@@ -143,7 +152,7 @@ async def _claim_rows(conn: Conn, limit: int) -> list[Record]:
 def _message(row: Record) -> OutboxMessage:
     return OutboxMessage(
         row["id"], row["event_id"], row["routing_key"], row["body"], tuple(row["scopes"]),
-        row["created_at"],
+        row["created_at"], row["traceparent"],
     )
 
 

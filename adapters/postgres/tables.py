@@ -165,6 +165,7 @@ outbox = Table(
     Column("body", LargeBinary, nullable=False),
     Column("scopes", ARRAY(Text), nullable=False),
     _at("created_at", default_now=True),
+    Column("traceparent", Text, nullable=True),
     PrimaryKeyConstraint("id", name="outbox_pkey"),
     UniqueConstraint("event_id", name="outbox_event_id_key"),
 )

@@ -79,7 +79,7 @@ class PgUnitOfWork:
     @property
     def scopes(self) -> tuple[str, ...]:
         """Still answers after commit: the caller invalidates these once it has committed."""
-        return tuple(dict.fromkeys(s for _, scopes in self._events.emitted for s in scopes))
+        return tuple(dict.fromkeys(s for _, scopes, _ in self._events.emitted for s in scopes))
 
     async def commit(self) -> None:
         """Unavailable when the outcome is unknown (the connection died around COMMIT)."""
