@@ -313,6 +313,17 @@ async def set_within(event: asyncio.Event, timeout: float) -> bool:
 
 
 def delivery_count(raw: AbstractIncomingMessage) -> int:
-    """How many times a quorum queue delivered this message before (0 the first time)."""
-    value = (raw.headers or {}).get("x-delivery-count", 0)
-    return value if isinstance(value, int) else 0
+    """How many times the queue delivered this message before (0 the first time).
+
+    - Not ``redelivered``: 0, whatever ``x-delivery-count`` says. RabbitMQ 3.10 keeps a
+      publisher's own header on the first delivery; only on a redelivery does the quorum
+      queue set it (replacing the publisher's), so only then can it be trusted.
+    - ``redelivered``: the header's count (at least 1, also if it is missing or not a
+      positive integer: the message was delivered before, at least once).
+    """
+    if not raw.redelivered:
+        return 0
+    value = (raw.headers or {}).get("x-delivery-count")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return 1

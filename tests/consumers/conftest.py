@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import AsyncMock
 
+import aiormq.abc
 import orjson
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 from faststream.rabbit import RabbitBroker, TestRabbitBroker
+from faststream.rabbit.testing import PatchedMessage
+from pamqp import commands as spec
+from pamqp.header import ContentHeader
 
 from adapters.memory import (
     FixedClock,
@@ -23,7 +28,7 @@ from adapters.memory import (
     InMemoryUnitOfWorkFactory,
     SequentialIds,
 )
-from consumers.pipeline import Pipeline, RetryPolicy
+from consumers.pipeline import Pipeline, RetryPolicy, Run
 from consumers.subscribers import build_runners, make_broker, register_commands
 
 
@@ -45,10 +50,32 @@ class RecordingResponder:
         return self.replies[-1][1]
 
 
+def delivered(
+    routing_key: str, body: Any, *, redelivered: bool, **props: Any
+) -> AbstractIncomingMessage:
+    """A delivery as the test broker makes one, but with the broker's ``redelivered`` flag
+    (which TestRabbitBroker always leaves false)."""
+    props.setdefault("content_type", "application/json")
+    props.setdefault("reply_to", "amq.rabbitmq.reply-to.test")
+    deliver = spec.Basic.Deliver(
+        exchange="docbus.commands", routing_key=routing_key, redelivered=redelivered
+    )
+    return PatchedMessage(
+        aiormq.abc.DeliveredMessage(
+            delivery=deliver,
+            header=ContentHeader(properties=spec.Basic.Properties(**props)),
+            body=body if isinstance(body, bytes) else orjson.dumps(body),
+            channel=AsyncMock(),  # as the test broker's own deliveries: acks go nowhere
+        )
+    )
+
+
 @dataclass
 class Harness:
     broker: RabbitBroker
     responder: RecordingResponder
+    pipeline: Pipeline
+    runners: dict[str, Run]
     db: InMemoryDatabase
     cache: InMemoryReplyCache
     audit: InMemoryAuditLog
@@ -75,4 +102,4 @@ async def harness() -> AsyncIterator[Harness]:
     runners = build_runners(InMemoryUnitOfWorkFactory(db), cache, FixedClock(), SequentialIds())
     register_commands(broker, pipeline, runners, prefetch=8, delivery_limit=20)
     async with TestRabbitBroker(broker) as test_broker:
-        yield Harness(test_broker, responder, db, cache, audit)
+        yield Harness(test_broker, responder, pipeline, runners, db, cache, audit)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import orjson
 import pytest
 
-from consumers.pipeline import BudgetExhausted, Invalid, failure_of, poisoned
-from consumers.schemas import REPLY_DATA, Failure
+from consumers.pipeline import BudgetExhausted, Invalid, delivery_count, failure_of, poisoned
+from consumers.schemas import REPLY_DATA, Failure, UploadDocumentIn
 from core.errors import InvalidCommand
-from tests.consumers.conftest import Harness
+from tests.consumers.conftest import Harness, delivered
 
 ORG, ALICE, BOB = "org-1", "alice", "bob"
 
@@ -143,11 +143,46 @@ async def test_a_bad_cursor_is_invalid(harness: Harness) -> None:
 
 async def test_poison_is_dead_lettered_with_its_delivery_count(harness: Harness) -> None:
     await seed(harness)
-    reply = await harness.send(
-        "document.upload", upload(), headers={"x-delivery-count": 5}, message_id="m-poison"
+    raw = delivered(
+        "document.upload", upload(), redelivered=True, headers={"x-delivery-count": 5},
+        message_id="m-poison", correlation_id="c-poison",
     )
-    assert reply is not None and reply["error"]["code"] == "unavailable"
+    await harness.pipeline.process(
+        raw, UploadDocumentIn, harness.runners["document.upload"], query=False
+    )
+    assert harness.responder.last()["error"]["code"] == "unavailable"
     assert harness.responder.dead[-1][0].startswith("poison: delivered 6 times")
+    assert "d1" not in harness.db.state.documents
+
+
+async def test_a_delivery_count_set_by_the_sender_is_ignored(harness: Harness) -> None:
+    """RabbitMQ 3.10 delivers a publisher's own x-delivery-count on the first delivery."""
+    await seed(harness)
+    await harness.send("document.upload", upload())
+    reply = await harness.send(
+        "document.get", {"doc_id": "d1", "user_id": ALICE}, headers={"x-delivery-count": 99}
+    )
+    assert reply is not None and reply["ok"], reply
+    assert harness.responder.dead == []
+
+
+@pytest.mark.parametrize(
+    ("redelivered", "headers", "count"),
+    [
+        (False, {}, 0),
+        (False, {"x-delivery-count": 99}, 0),  # forged by the publisher
+        (True, {"x-delivery-count": 3}, 3),
+        (True, {}, 1),  # delivered before, count unknown (e.g. a classic queue)
+        (True, {"x-delivery-count": "9"}, 1),
+        (True, {"x-delivery-count": True}, 1),
+        (True, {"x-delivery-count": -4}, 1),
+    ],
+)
+def test_delivery_count_trusts_the_header_only_on_a_redelivery(
+    redelivered: bool, headers: dict[str, object], count: int
+) -> None:
+    raw = delivered("document.get", b"{}", redelivered=redelivered, headers=headers)
+    assert delivery_count(raw) == count
 
 
 async def test_the_same_message_id_gets_the_same_reply_and_one_effect(harness: Harness) -> None:
