@@ -87,8 +87,7 @@ async def _require_servers(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
-    import aio_pika
-
+    from adapters.amqp_failover import connect_first
     from adapters.postgres.migrate import ensure_database, upgrade_async
     from consumers.topology import declare_topology
 
@@ -96,9 +95,9 @@ async def _migrate(settings: Settings) -> None:
         await ensure_database(settings.database.url)
         await upgrade_async(settings.database.url)
     async with reaching("RabbitMQ", settings.rabbit.url):
-        connection = await aio_pika.connect(settings.rabbit.url)
+        connection = await connect_first(settings.rabbit.url)
     async with connection:
-        await declare_topology(await connection.channel(), settings.rabbit.delivery_limit)
+        await declare_topology(connection, settings.rabbit.delivery_limit)
 
 
 @app.command()

@@ -337,7 +337,7 @@ async def fresh_topology(url: str) -> None:
             await channel.queue_delete(queue)
         for exchange in (COMMANDS.name, EVENTS.name, DEAD.name):
             await channel.exchange_delete(exchange)
-        await declare_topology(channel, DELIVERY_LIMIT)
+        await declare_topology(connection, DELIVERY_LIMIT)
 
 
 @dataclass
