@@ -24,6 +24,7 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import aio_pika
@@ -134,10 +135,13 @@ class FailoverRobustConnection(CoalescingRobustConnection):
 
 
 def connection_options(urls: Sequence[str], reconnect_interval: float) -> dict[str, Any]:
-    """What ``connect_robust`` (or FastStream's broker) needs besides the first URL."""
+    """What ``connect_robust`` (or FastStream's broker) needs besides the first URL.
+
+    The nodes are bound to the connection class (a partial), not passed as keywords:
+    aio-pika copies its keywords into the URL's query, passwords and all.
+    """
     return {
-        "connection_class": FailoverRobustConnection,
-        "addresses": list(urls),
+        "connection_class": partial(FailoverRobustConnection, addresses=list(urls)),
         "reconnect_interval": reconnect_interval,
     }
 
