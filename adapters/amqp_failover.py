@@ -130,8 +130,12 @@ class FailoverRobustConnection(CoalescingRobustConnection):
     async def _on_connected(self) -> None:
         await super()._on_connected()
         node = self.failover.node
-        log.info("broker_connected", node=f"{node.host}:{node.port}" if node else None,
-                 attempt=self.connection_attempt)
+        # aio-pika keeps client_properties as a keyword, or (FastStream's) in the URL query
+        name = (self.kwargs.get("client_properties") or {}).get("connection_name") or (
+            self.url.query.get("connection_name")
+        )
+        log.info("broker_connected", connection=name, attempt=self.connection_attempt,
+                 node=f"{node.host}:{node.port}" if node else None)
 
 
 def connection_options(urls: Sequence[str], reconnect_interval: float) -> dict[str, Any]:

@@ -79,7 +79,7 @@ async def test_migrating_from_empty_works_and_repeats_harmlessly() -> None:
         await asyncio.to_thread(upgrade, url)
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
-            assert await conn.fetchval("SELECT version_num FROM alembic_version") == "0002"
+            assert await conn.fetchval("SELECT version_num FROM alembic_version") == "0005"
             assert await conn.fetchval("SELECT count(*) FROM documents") == 0
         finally:
             await conn.close()

@@ -26,11 +26,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "delivery_attempts",
-        sa.Column("delivery_key", sa.Text, primary_key=True),
+        sa.Column("delivery_key", sa.Text, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column(
             "first_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
+        sa.PrimaryKeyConstraint("delivery_key", name="delivery_attempts_pkey"),
     )
 
 
