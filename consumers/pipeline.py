@@ -9,13 +9,18 @@
 |                                  |                      | jitter (prefetch bounds how many |
 |                                  |                      | wait); past the budget:          |
 |                                  |                      | ``unavailable`` + dead-lettered  |
-| redelivered ``poison_after`` times| ``unavailable``     | dead-lettered as poison          |
+| poison (see below)               | ``unavailable``      | dead-lettered as poison          |
 | anything else (a bug)            | ``unavailable``, no  | dead-lettered, logged with the   |
 |                                  | internals            | traceback                        |
 
 A message is acknowledged only after its transaction committed and its reply (or dead
 letter) was confirmed by the broker; a crash before that means a redelivery, which the
 inbox turns into the same reply.
+
+Poison: with an AttemptLog (production: PostgreSQL), a message on whose redeliveries
+``poison_after`` workers died (began it, never ended it); deliveries lost to a broker
+connection or node failure never count. Without one, the broker's ``x-delivery-count``
+(trusted on redeliveries only) reaching ``poison_after``.
 
 The table is implemented once, by ``poisoned`` and ``failure_of`` (each gives the row's
 ``ErrorRow``); the audit consumer applies the same rows to its batches.

@@ -231,6 +231,10 @@ class Cluster:
             return None
         return done.stdout
 
+    def running(self) -> bool:
+        """Every node of the cluster runs (started before, e.g. by ``start``)."""
+        return all(node.alive() for node in self.nodes)
+
     def live(self) -> Node:
         """A running node (to run tools against)."""
         for node in self.nodes:

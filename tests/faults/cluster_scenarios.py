@@ -21,8 +21,9 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, replace
+from typing import Any
 
 from devtools.embedded_valkey import free_port
 from tests.cluster.cluster import Cluster, Node
@@ -171,8 +172,6 @@ class ClusterRun(Run):
 
 
 def _with_rate(cfg: Config, rate: float) -> Config:
-    from dataclasses import replace
-
     return replace(cfg, rate=rate, time_limit=max(cfg.time_limit, 240))
 
 
@@ -216,9 +215,13 @@ async def kill_other_node(run: ClusterRun) -> None:
     await run.end(time.monotonic())
 
 
+ROLLING_S = 45.0  # what three clean restarts take here: the load is spread over them
+
+
 async def rolling_restart(run: ClusterRun) -> None:
     """Every node stopped cleanly and started again, one after the other, during load."""
     await run.start()
+    run.cfg = replace(run.cfg, rate=max(5.0, len(run.plan.load) / ROLLING_S))
     load = run.spawn(run.send_load())
     for node in run.cluster.nodes:
         await asyncio.to_thread(run.cluster.stop_node, node)
@@ -254,11 +257,11 @@ BODIES: dict[str, Callable[[ClusterRun], Awaitable[None]]] = {
 
 def cluster_scenarios(
     cfg: Config, cluster: Cluster, size: str = "ci"
-) -> dict[str, Callable[[], Awaitable[Result]]]:
+) -> dict[str, Callable[[], Coroutine[Any, Any, Result]]]:
     """Every cluster scenario by name (``size``: ci, default or full)."""
     ccfg = CLUSTER_SIZES[size]
 
-    def bind(name: str) -> Callable[[], Awaitable[Result]]:
+    def bind(name: str) -> Callable[[], Coroutine[Any, Any, Result]]:
         async def scenario() -> Result:
             run = ClusterRun(name, cfg, cluster, ccfg)
             return await run_scenario(name, run.cfg, lambda _: BODIES[name](run), run=run)

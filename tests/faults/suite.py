@@ -1,7 +1,9 @@
 """The fault-injection suite: ``python -m tests.faults.suite [--full] [--only NAME ...]``.
 
 Runs every scenario of ``tests.faults.scenarios`` against real servers (PostgreSQL,
-RabbitMQ, a packaged valkey-server) with real worker subprocesses, prints a table per
+RabbitMQ, a packaged valkey-server) with real worker subprocesses, then the cluster
+scenarios of ``tests.faults.cluster_scenarios`` on a three-node RabbitMQ cluster it
+starts on loopback (skipped, saying why, where it cannot), prints a table per
 scenario and a final JSON line, and exits non-zero if any scenario lost a command,
 doubled an effect, missed an audit event (or broke another promise), or if the control
 run, which is broken on purpose, was not caught.
@@ -19,7 +21,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.cluster.cluster import Cluster, available
 from tests.faults.checker import Result
+from tests.faults.cluster_scenarios import BODIES as CLUSTER_NAMES
+from tests.faults.cluster_scenarios import cluster_scenarios
 from tests.faults.infra import create_vhost, delete_vhost, ensure_services
 from tests.faults.scenarios import SIZES, config, scenarios
 
@@ -101,6 +106,37 @@ async def run_suite(size: str, names: Sequence[str], log_root: Path, seed: int,
         await delete_vhost(vhost)
 
 
+async def run_cluster_suite(size: str, names: Sequence[str], log_root: Path, seed: int,
+                            echo: bool = True) -> list[Result]:
+    """The cluster scenarios on a three-node cluster of their own (tests/cluster/cluster.py),
+    started for them and removed after; one that already runs is used as it is."""
+    if not names:
+        return []
+    cluster = Cluster()
+    reuse = cluster.running()
+    if not reuse and (why := available()):
+        print(f"-- cluster scenarios skipped: {why}", flush=True)
+        return []
+    if not reuse:
+        began = time.monotonic()
+        await asyncio.to_thread(cluster.start)
+        print(f"-- cluster started in {time.monotonic() - began:.0f} s", flush=True)
+    try:
+        table_of = cluster_scenarios(config(size, log_root, seed), cluster, size)
+        results = []
+        for name in names:
+            if echo:
+                print(f"-- {name} ...", flush=True)
+            results.append(result := await table_of[name]())
+            if echo:
+                print(table([result]).splitlines()[-1], flush=True)
+                print(details(result), flush=True)
+        return results
+    finally:
+        if not reuse:
+            await asyncio.to_thread(cluster.stop)
+
+
 def quiet_client_logs() -> None:
     """The suite's own AMQP client sees every broker restart: that is expected, not news."""
     for name in ("aiormq", "aio_pika"):
@@ -123,13 +159,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_client_logs()
     size = args.size or ("full" if args.full else "default")
     log_root = args.log_dir or Path(tempfile.mkdtemp(prefix="docbus-faults-"))
-    names = list(scenarios(config(size, log_root)))
+    names = list(scenarios(config(size, log_root))) + list(CLUSTER_NAMES)
     if unknown := set(args.only) - set(names):
         parser.error(f"unknown scenario(s) {sorted(unknown)}; known: {names}")
     chosen = [n for n in names if not args.only or n in args.only]
     print(f"docbus fault suite, size {size}, logs in {log_root}", flush=True)
     started = time.monotonic()
-    results = asyncio.run(run_suite(size, chosen, log_root, args.seed))
+    local = [n for n in chosen if n not in CLUSTER_NAMES]
+    results = asyncio.run(run_suite(size, local, log_root, args.seed)) if local else []
+    on_cluster = [n for n in chosen if n in CLUSTER_NAMES]
+    results += asyncio.run(run_cluster_suite(size, on_cluster, log_root, args.seed))
     elapsed = time.monotonic() - started
     print()
     print(table(results))
