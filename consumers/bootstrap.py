@@ -285,7 +285,9 @@ def _broker(shared: _Shared) -> RabbitBroker:
 async def _audit(shared: _Shared) -> AuditConsumer:
     """The audit consumer, on a consuming connection of its own."""
     s = shared.settings
-    connection = await _connect(s, shared.amqp_urls, "docbus-audit", shared.resources)
+    connection = await _connect(
+        s, shared.amqp_urls, "docbus-audit", shared.resources, budget=s.rabbit.connect_budget
+    )
     return AuditConsumer(
         connection,
         RecordAuditEntry(PgAuditLog(shared.db)),

@@ -94,13 +94,15 @@ def by_port(cluster: Cluster, address: str | None) -> Node:
 
 
 def spread(cluster: Cluster) -> str:
-    """How many queue leaders each node holds, e.g. ``c1=4 c2=4 c3=3``."""
+    """How many of docbus's queue leaders each node holds, e.g. ``c1=4 c2=4 c3=3``."""
     try:
         leaders = cluster.leaders(VHOST)
     except Exception as error:
         return f"unknown ({error!r})"[:120]
-    counts = collections.Counter(name.split("@")[0].removeprefix("docbus-") for name in
-                                 leaders.values())
+    counts = collections.Counter(
+        leader.split("@")[0].removeprefix("docbus-")
+        for queue, leader in leaders.items() if queue.startswith("docbus.")
+    )
     return " ".join(f"{node}={counts[node]}" for node in sorted(counts))
 
 
