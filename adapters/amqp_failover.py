@@ -30,6 +30,7 @@ from typing import Any
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractConnection, AbstractRobustConnection
+from aiormq.connection import TLSTransportFactory
 from aiormq.exceptions import AMQPConnectionError
 from yarl import URL
 
@@ -105,7 +106,7 @@ class FailoverTransportFactory(CoalescingTransportFactory):
             node = self.addresses[index]
             try:
                 target = url.with_host(node.host or "").with_port(node.port or url.port)
-                made = await super().create(target, **kwargs)
+                made = await self._open(target, **kwargs)
             except AMQPConnectionError as exc:
                 error = exc
                 continue
@@ -115,6 +116,14 @@ class FailoverTransportFactory(CoalescingTransportFactory):
             return made
         assert error is not None
         raise error
+
+    async def _open(
+        self, url: URL, **kwargs: Any
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """TLS for ``amqps`` (aiormq's own factory), else the coalescing plain TCP."""
+        if url.scheme == "amqps":
+            return await TLSTransportFactory().create(url, **kwargs)
+        return await super().create(url, **kwargs)
 
 
 class FailoverRobustConnection(CoalescingRobustConnection):

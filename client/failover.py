@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aio_pika import RobustConnection
-from aiormq.connection import TCPTransportFactory
+from aiormq.connection import TCPTransportFactory, TLSTransportFactory
 from aiormq.exceptions import AMQPConnectionError
 from yarl import URL
 
@@ -50,11 +50,12 @@ def node_urls(value: str) -> list[str]:
 
 
 class RotatingTransportFactory(TCPTransportFactory):
-    """Connects to the first node that accepts, from a rotating start."""
+    """Connects to the first node that accepts, from a rotating start (TLS for amqps)."""
 
     def __init__(self, nodes: Sequence[URL]) -> None:
         self.nodes = list(nodes)
         self._next = random.randrange(len(self.nodes))
+        self._tls = TLSTransportFactory()  # amqps: aiormq's own TLS transport
 
     async def create(
         self, url: URL, **kwargs: Any
@@ -64,9 +65,11 @@ class RotatingTransportFactory(TCPTransportFactory):
             index = (self._next + step) % len(self.nodes)
             node = self.nodes[index]
             try:
-                made = await super().create(
-                    url.with_host(node.host or "").with_port(node.port or url.port), **kwargs
-                )
+                target = url.with_host(node.host or "").with_port(node.port or url.port)
+                if target.scheme == "amqps":
+                    made = await self._tls.create(target, **kwargs)
+                else:
+                    made = await super().create(target, **kwargs)
             except AMQPConnectionError as exc:
                 error = exc
                 continue
