@@ -11,10 +11,16 @@ import itertools
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from adapters.memory_tree import (
+    InMemoryDocumentLifecycle,
+    InMemoryFolderTree,
+    folder_in_trash,
+    name_clash,
+)
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.errors import FolderIdTaken, FolderNameTaken
@@ -57,6 +63,10 @@ class State:
     shares: dict[tuple[str, str], Role] = field(default_factory=dict)
     inbox: dict[tuple[str, str], StoredReply] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
+    folder_shares: dict[tuple[str, str], tuple[Role, datetime | None]] = field(
+        default_factory=dict
+    )
+    """(folder_id, user_id) -> (role, expires_at)."""
 
     def copy(self) -> State:
         return State(
@@ -67,7 +77,20 @@ class State:
             dict(self.shares),
             dict(self.inbox),
             list(self.outbox),
+            dict(self.folder_shares),
         )
+
+    def live_folder(self, folder_id: str) -> Folder | None:
+        """The folder unless it or one above it is in the trash (v1 reads see live ones)."""
+        folder = self.folders.get(folder_id)
+        return None if folder is None or folder_in_trash(self, folder_id) else folder
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document, marked if its folder is in the trash."""
+        found = self.documents.get(doc_id)
+        if found is None or not folder_in_trash(self, found.folder_id):
+            return found
+        return replace(found, folder_trashed=True)
 
 
 class InMemoryDatabase:
@@ -87,25 +110,20 @@ class _Folders:
         self._s = state
 
     async def get(self, folder_id: str) -> Folder | None:
-        return self._s.folders.get(folder_id)
+        return self._s.live_folder(folder_id)
 
     async def get_with_role(
         self, folder_id: str, user_id: str
     ) -> tuple[Folder | None, OrgRole | None]:
-        folder = self._s.folders.get(folder_id)
+        folder = self._s.live_folder(folder_id)
         role = self._s.memberships.get((folder.org_id, user_id)) if folder else None
         return folder, role
 
     async def add(self, folder: Folder) -> None:
         if folder.folder_id in self._s.folders:
             raise FolderIdTaken(folder.folder_id)
-        for other in self._s.folders.values():
-            if (other.org_id, other.parent_id, other.name) == (
-                folder.org_id,
-                folder.parent_id,
-                folder.name,
-            ):
-                raise FolderNameTaken(folder.name)
+        if name_clash(self._s, folder):
+            raise FolderNameTaken(folder.name)
         self._s.folders[folder.folder_id] = folder
 
 
@@ -114,15 +132,15 @@ class _Documents:
         self._s = state
 
     async def get(self, doc_id: str) -> Document | None:
-        return self._s.documents.get(doc_id)
+        return self._s.document(doc_id)
 
     async def lock(self, doc_id: str) -> Document | None:
-        return self._s.documents.get(doc_id)
+        return self._s.document(doc_id)
 
     async def get_with_access(
         self, doc_id: str, user_id: str, *, lock: bool = False
     ) -> tuple[Document | None, Access]:
-        document = self._s.documents.get(doc_id)
+        document = self._s.document(doc_id)
         if document is None:
             return None, Access(user_id, None, None)
         org_role = self._s.memberships.get((document.org_id, user_id))
@@ -154,6 +172,7 @@ class _Documents:
             d
             for d in self._s.documents.values()
             if d.folder_id == folder_id
+            and d.trashed_at is None
             and (everything or (d.doc_id, reader_id) in self._s.shares)
             and (after is None or (d.updated_at, d.doc_id) < (after.updated_at, after.doc_id))
         ]
@@ -233,6 +252,8 @@ class InMemoryUnitOfWork:
         self.memberships = _Memberships(self._state)
         self.shares = _Shares(self._state)
         self.inbox = _Inbox(self._state)
+        self.tree = InMemoryFolderTree(self._state)
+        self.lifecycle = InMemoryDocumentLifecycle(self._state)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -19,7 +19,18 @@ from client.errors import (
     Unavailable,
 )
 from client.events import Event, EventStream
-from client.models import Document, DocumentVersion, Folder, FolderListing, Membership, Share
+from client.models import (
+    Document,
+    DocumentVersion,
+    Folder,
+    FolderChildren,
+    FolderListing,
+    Membership,
+    Purged,
+    Share,
+    TrashItem,
+    TrashListing,
+)
 from client.publishing import new_message_id
 from client.reply import Reply
 from client.topology import (
@@ -48,16 +59,20 @@ __all__ = [
     "Event",
     "EventStream",
     "Folder",
+    "FolderChildren",
     "FolderListing",
     "Forbidden",
     "InvalidRequest",
     "Membership",
     "NotFound",
     "OrgRole",
+    "Purged",
     "Reply",
     "RoutingKey",
     "Share",
     "ShareRole",
+    "TrashItem",
+    "TrashListing",
     "Unavailable",
     "new_message_id",
 ]

@@ -14,10 +14,10 @@ import orjson
 from aio_pika.abc import AbstractRobustConnection
 
 from client.channel import CommandChannel
-from client.commands import DocbusCommands
 from client.errors import DocbusConnectionError, DocbusConnectionLost, DocbusTimeout
 from client.events import EventStream, subscribe
 from client.failover import FailoverConnection, node_urls
+from client.lifecycle import DocbusLifecycle
 from client.pending import PendingReplies
 from client.publishing import new_message_id
 from client.reply import Reply
@@ -27,7 +27,7 @@ T = TypeVar("T")
 RESEND_PAUSE = 0.05
 
 
-class DocbusClient(DocbusCommands):
+class DocbusClient(DocbusLifecycle):
     """Async client of the docbus message contract.
 
     Any number of requests may be in flight at once: each gets its own correlation_id

@@ -66,6 +66,8 @@ class Document:
     updated_at: datetime
     versions: tuple[DocumentVersion, ...] | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    trashed_at: datetime | None = None
+    """Contract v2: set in document.trash replies and trash.list items only."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
@@ -87,7 +89,12 @@ class Document:
             updated_at=parse_time(data["updated_at"]),
             versions=None if versions is None else _versions(versions),
             raw=data,
+            trashed_at=_maybe_time(data.get("trashed_at")),
         )
+
+
+def _maybe_time(value: str | None) -> datetime | None:
+    return None if value is None else parse_time(value)
 
 
 def _versions(entries: list[dict[str, Any]]) -> tuple[DocumentVersion, ...]:
@@ -104,6 +111,8 @@ class Folder:
     name: str
     path: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    trashed_at: datetime | None = None
+    """Contract v2: set when trashed by its own command."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Folder:
@@ -115,6 +124,7 @@ class Folder:
             name=data["name"],
             path=data["path"],
             raw=data,
+            trashed_at=_maybe_time(data.get("trashed_at")),
         )
 
 
@@ -162,3 +172,79 @@ class FolderListing:
         """Parse the contract's FolderListing."""
         documents = tuple(Document.from_dict(item) for item in data["documents"])
         return cls(data["folder_id"], documents, data.get("next_cursor"), data)
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What a purge removed (v2): ``blob_uris`` for the blob store (``()`` for a folder:
+    each document's ``document.purged`` event lists its own)."""
+
+    doc_id: str | None
+    folder_id: str | None
+    documents: int
+    blob_uris: tuple[str, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Purged:
+        """Parse the contract's Purged."""
+        return cls(data.get("doc_id"), data.get("folder_id"), data["documents"],
+                   tuple(data["blob_uris"]), data)
+
+
+@dataclass(frozen=True, slots=True)
+class FolderChildren:
+    """One page of the live folders below a folder (or the org's roots), by name (v2)."""
+
+    org_id: str
+    folder_id: str | None
+    folders: tuple[Folder, ...]
+    next_cursor: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FolderChildren:
+        """Parse the contract's FolderChildren."""
+        folders = tuple(Folder.from_dict(item) for item in data["folders"])
+        return cls(data["org_id"], data.get("folder_id"), folders, data.get("next_cursor"), data)
+
+
+@dataclass(frozen=True, slots=True)
+class TrashItem:
+    """A document or folder in the trash (v2); ``kind`` says which one is set."""
+
+    kind: str
+    document: Document | None
+    folder: Folder | None
+    trashed_by: str
+    trashed_at: datetime
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrashItem:
+        """Parse one item of a TrashListing."""
+        document = data.get("document")
+        folder = data.get("folder")
+        return cls(
+            data["kind"],
+            None if document is None else Document.from_dict(document),
+            None if folder is None else Folder.from_dict(folder),
+            data["trashed_by"],
+            parse_time(data["trashed_at"]),
+            data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TrashListing:
+    """One page of the trash, most recently trashed first (v2)."""
+
+    items: tuple[TrashItem, ...]
+    next_cursor: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrashListing:
+        """Parse the contract's TrashListing."""
+        items = tuple(TrashItem.from_dict(item) for item in data["items"])
+        return cls(items, data.get("next_cursor"), data)

@@ -1,4 +1,4 @@
-"""Names from the docbus message contract (version 1): exchanges and routing keys."""
+"""Names from the docbus message contract (versions 1 and 2): exchanges and routing keys."""
 
 from __future__ import annotations
 
@@ -31,3 +31,17 @@ class RoutingKey(StrEnum):
     LIST_FOLDER = "folder.list"
     SET_MEMBERSHIP = "org.member.set"
     REMOVE_MEMBERSHIP = "org.member.remove"
+    # contract version 2: lives of documents and folders
+    RENAME_DOCUMENT = "document.rename"
+    MOVE_DOCUMENT = "document.move"
+    REVERT_DOCUMENT = "document.revert"
+    TRASH_DOCUMENT = "document.trash"
+    RESTORE_DOCUMENT = "document.restore"
+    PURGE_DOCUMENT = "document.purge"
+    RENAME_FOLDER = "folder.rename"
+    MOVE_FOLDER = "folder.move"
+    TRASH_FOLDER = "folder.trash"
+    RESTORE_FOLDER = "folder.restore"
+    PURGE_FOLDER = "folder.purge"
+    FOLDER_CHILDREN = "folder.children"
+    TRASH_LIST = "trash.list"

@@ -43,8 +43,9 @@ from consumers.background import HealthService, Maintenance, RelayLoop
 from consumers.health import HealthServer, Readiness
 from consumers.pipeline import Pipeline, RetryPolicy, Run
 from consumers.responder import Responder
-from consumers.settings import Settings, mask_url, with_query
+from consumers.settings import DEVELOPMENT_CURSOR_KEY, Settings, mask_url, with_query
 from consumers.subscribers import CommandConsumer, build_runners, make_broker, register_commands
+from consumers.sweeper import TrashSweepLoop
 from consumers.topology import DEAD_QUEUE_NAME, QueueShape, declare_topology
 from consumers.worker import ROLES, Consumer, Service, Worker
 from core.ports import EventPublisher, Outbox
@@ -52,6 +53,7 @@ from handlers.bus import CommandBus
 from handlers.group_commit import GroupCommit
 from handlers.record_audit import RecordAuditEntry
 from handlers.relay_outbox import RelayOutbox
+from handlers.sweep_trash import SweepTrash
 
 T = TypeVar("T")
 
@@ -144,6 +146,8 @@ async def _build(
         readiness.outbox(shared.db, s.worker.ready_outbox_backlog),
     ]
     services: list[Service] = [_relay(shared, overrides)] if "relay" in roles else []
+    if "commands" in roles:
+        services.append(_sweeper(shared))
     retention = timedelta(hours=s.worker.inbox_retention_hours)
     readings = [partial(_count_dead_letters, shared.connection)]
     services.append(Maintenance(shared.db, shared.cache, retention=retention, readings=readings))
@@ -172,6 +176,10 @@ async def _about(shared: _Shared) -> dict[str, object]:
         "valkey_server": await shared.cache.server(),
         "migration": migration,
         "http": f"{s.worker.http_host}:{s.worker.http_port}" if s.worker.http_port else None,
+        # make run needs no key; production must see here that it runs on the public one
+        "cursor_key": "development (public; set DOCBUS_CURSOR_KEY)"
+        if s.worker.cursor_key.get_secret_value() == DEVELOPMENT_CURSOR_KEY
+        else "set",
     }
 
 
@@ -253,7 +261,10 @@ def _commands(shared: _Shared, *, wrap: Callable[[Run], Run]) -> CommandConsumer
         "groups": bus.groups, "grouped_commands": bus.grouped, "splits": bus.split,
     })
     shared.resources.callback(metrics.forget, figures)
-    runners = build_runners(uow, shared.cache, SystemClock(), UuidIds(), bus=bus)
+    runners = build_runners(
+        uow, shared.cache, SystemClock(), UuidIds(), bus=bus,
+        cursor_key=s.worker.cursor_key.get_secret_value().encode(),
+    )
     register_commands(
         broker,
         shared.pipeline,
@@ -307,3 +318,13 @@ def _relay(shared: _Shared, overrides: Overrides) -> RelayLoop:
         batch=batch,
     )
     return RelayLoop(relay, shared.db, batch=batch)
+
+
+def _sweeper(shared: _Shared) -> TrashSweepLoop:
+    """The trash retention sweeper (contract v2), with the commands role."""
+    s = shared.settings.worker
+    sweep = SweepTrash(
+        PgUnitOfWorkFactory(shared.db), shared.cache, SystemClock(), UuidIds(),
+        retention=timedelta(days=s.trash_retention_days), batch=s.trash_sweep_batch,
+    )
+    return TrashSweepLoop(sweep, interval=s.trash_sweep_seconds)

@@ -11,21 +11,32 @@ import logging
 import sys
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 QUIET_LIBRARIES = ("aiormq", "aio_pika", "asyncpg", "faststream", "valkey", "alembic")
 
 
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    # Tracebacks without the frames' local variables: they may hold message bodies or
+    # credentials, and rendering them costs seconds per error on a busy machine.
     renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer(
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+        )
+        if console
+        else structlog.processors.JSONRenderer()
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    tracebacks = structlog.processors.dict_tracebacks if not console else structlog.dev.set_exc_info
+    tracebacks: structlog.typing.Processor = (
+        structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        if not console
+        else structlog.dev.set_exc_info
+    )
     numeric = logging.getLevelName(level.upper())
     structlog.configure(
         processors=[*shared, tracebacks, renderer],

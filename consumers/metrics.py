@@ -31,6 +31,12 @@ HANDLING = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30),
 )
 IN_FLIGHT = Gauge("docbus_in_flight", "Deliveries being handled right now")
+REPLIES_NOT_SENT = Counter(
+    "docbus_replies_not_sent_total",
+    "Replies not delivered: refused by the broker (the reply_to queue rejects messages), or"
+    " not sent because reply_to names a docbus queue",
+    ["reason"],
+)
 UNDECODABLE = Counter(
     "docbus_undecodable_messages",
     "Deliveries dead-lettered because a property, routing key or header was not decodable"

@@ -45,7 +45,8 @@ from pydantic import BaseModel, ValidationError
 from adapters.amqp_decoding import undecodable
 from consumers import metrics
 from consumers.acks import Acknowledger
-from consumers.responder import NOT_CONNECTED, Responder
+from consumers.responder import NOT_CONNECTED, Responder, is_docbus_queue
+from consumers.schemas import NotStrictJson, load_json, storable
 from core.errors import InvalidCommand, Unavailable
 
 log = structlog.get_logger("docbus.pipeline")
@@ -68,18 +69,44 @@ def error_reply(code: str, message: str, details: list[dict[str, Any]] | None = 
 
 
 def decode(raw: AbstractIncomingMessage, schema: type[BaseModel]) -> Any:
-    """The validated body, or Invalid saying what breaks the contract."""
+    """The validated body, or Invalid saying what breaks the contract.
+
+    - ``content_type`` is application/json (parameters allowed);
+    - ``message_id``, ``correlation_id`` and the routing key hold no NUL and no lone
+      surrogate (PostgreSQL cannot store them), and ``reply_to`` names no docbus queue;
+    - the body is UTF-8 JSON without duplicate keys or NaN (``load_json``), and fits
+      ``schema``, validated in Python mode: a lone surrogate fails in its own field.
+    """
     content_type = (raw.content_type or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise Invalid(f"content_type must be application/json, not {raw.content_type!r}")
+    check_properties(raw)
     try:
-        return schema.model_validate_json(raw.body)
+        return schema.model_validate(load_json(raw.body))
+    except NotStrictJson as error:
+        details = [{"field": error.field, "error": error.error}]
+        raise Invalid(f"body is not strict JSON: {error.error}", details) from None
     except ValidationError as error:
         details = [
             {"field": ".".join(map(str, e["loc"])) or "(body)", "error": e["msg"]}
             for e in error.errors(include_url=False, include_input=False)
         ]
         raise Invalid(f"body does not match {schema.__name__}", details) from None
+
+
+def check_properties(raw: AbstractIncomingMessage) -> None:
+    """Invalid if a property docbus stores or answers with could not be used as it is."""
+    for name in ("message_id", "correlation_id", "routing_key"):
+        if not storable(getattr(raw, name)):
+            raise Invalid(
+                f"{name} holds NUL or a lone surrogate, which docbus cannot store",
+                [{"field": f"properties.{name}", "error": "NUL or lone surrogate"}],
+            )
+    if raw.reply_to and is_docbus_queue(raw.reply_to):
+        raise Invalid(
+            f"reply_to names a queue of docbus ({raw.reply_to!r}), not a reply queue",
+            [{"field": "properties.reply_to", "error": "a docbus queue"}],
+        )
 
 
 @dataclass

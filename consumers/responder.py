@@ -3,6 +3,11 @@
 - A reply goes to the default exchange with routing key = reply_to and the request's
   correlation_id, with ``mandatory=False``: a mandatory publish to direct reply-to comes
   back as a return even when it was delivered (RabbitMQ 3.10).
+- No reply goes to a queue of docbus's own (``is_docbus_queue``): it would land among
+  its work or its dead letters. The pipeline refuses such a request as ``invalid``.
+- A reply the broker refuses (a nack: the reply_to queue rejects messages, e.g. full
+  with ``x-overflow: reject-publish``) is logged and counted, and the delivery goes on
+  to be acknowledged: its effect stands, and retrying would only be refused again.
 - A dead letter keeps the original body and properties, adds ``x-docbus-error`` (why) and
   where it came from, is persistent and confirmed before the original is acknowledged.
 - Nothing undecodable is published again (adapters/amqp_decoding.py): no reply when
@@ -22,7 +27,7 @@ from typing import Any
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
-from aiormq.exceptions import AMQPConnectionError, ChannelClosed
+from aiormq.exceptions import AMQPConnectionError, ChannelClosed, DeliveryError
 
 from adapters import amqp
 from adapters.amqp_decoding import (
@@ -32,7 +37,16 @@ from adapters.amqp_decoding import (
     text,
     undecodable,
 )
-from consumers.topology import DEAD, ERROR_HEADER
+from consumers import metrics
+from consumers.topology import (
+    AUDIT_QUEUE_NAME,
+    COMMANDS,
+    DEAD,
+    DEAD_QUEUE_NAME,
+    ERROR_HEADER,
+    EVENTS,
+    ROUTES,
+)
 
 log = structlog.get_logger("docbus.responder")
 
@@ -42,6 +56,18 @@ NOT_CONNECTED: tuple[type[BaseException], ...] = (
     AMQPConnectionError,  # includes ConnectionClosed
     ChannelClosed,
 )
+
+
+DOCBUS_NAMES = frozenset(
+    {AUDIT_QUEUE_NAME, DEAD_QUEUE_NAME, COMMANDS.name, EVENTS.name, DEAD.name}
+    | {route.queue for route in ROUTES}
+)
+
+
+def is_docbus_queue(name: str) -> bool:
+    """Whether ``name`` is docbus's own: a reply routed there would land among its work
+    (or its dead letters). Anything ``docbus.*`` and every name of the topology."""
+    return name.startswith("docbus.") or name in DOCBUS_NAMES
 
 
 class Responder:
@@ -103,6 +129,10 @@ class Responder:
         reply_to = text(request.reply_to)
         if not reply_to or text(request.correlation_id) != request.correlation_id:
             return
+        if is_docbus_queue(reply_to):
+            log.warning("reply_not_sent", reply_to=reply_to, reason="docbus queue")
+            metrics.REPLIES_NOT_SENT.labels("docbus_queue").inc()
+            return
         properties = amqp.Properties(
             content_type="application/json",
             headers={},
@@ -117,7 +147,11 @@ class Responder:
                 channel, body, properties, reply_to, mandatory=False, timeout=self._timeout
             )
 
-        await self._patiently(publish)
+        try:
+            await self._patiently(publish)
+        except DeliveryError as error:  # a nack: the queue refused it, and would again
+            log.warning("reply_refused_by_broker", reply_to=reply_to, error=repr(error))
+            metrics.REPLIES_NOT_SENT.labels("refused_by_broker").inc()
 
     async def dead_letter(self, original: AbstractIncomingMessage, reason: str) -> None:
         letter = dead_letter_of(original, reason)

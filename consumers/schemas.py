@@ -1,12 +1,17 @@
-"""Message bodies of contract version 1 as pydantic models.
+"""Message bodies of contract versions 1 and 2 as pydantic models.
 
 Inbound models validate strictly (unknown fields, wrong types and bad identifiers are
-``invalid``) and turn into the use cases' commands. Outbound models describe replies and
-events for the AsyncAPI document; tests check that what the core produces fits them.
+``invalid``) and turn into the use cases' commands. Every string field refuses what
+PostgreSQL cannot store as text: NUL (by its pattern) and lone surrogates (the pipeline
+validates the parsed body in Python mode, where pydantic refuses them as ``string_unicode``
+in the field where they are). ``load_json`` parses a body strictly (UTF-8, no duplicate
+keys, no NaN). Outbound models describe replies and events for the AsyncAPI document;
+tests check that what the core produces fits them.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -15,12 +20,79 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from core.entities import Content
 from core.values import OrgRole, Role
 from handlers.create_folder import CreateFolder
+from handlers.folder_children import ListChildren
 from handlers.get_document import GetDocument
 from handlers.list_folder import DEFAULT_LIMIT, ListFolder
+from handlers.move_document import MoveDocument
+from handlers.move_folder import MoveFolder
+from handlers.purge import PurgeDocument, PurgeFolder
+from handlers.rename_document import RenameDocument
+from handlers.rename_folder import RenameFolder
+from handlers.restore_document import RestoreDocument
+from handlers.restore_folder import RestoreFolder
+from handlers.revert_document import RevertDocument
 from handlers.revoke_share import RevokeShare
 from handlers.set_membership import RemoveMembership, SetMembership
 from handlers.share_document import ShareDocument
+from handlers.trash_document import TrashDocument
+from handlers.trash_folder import TrashFolder
+from handlers.trash_list import ListTrash
 from handlers.upload_document import UploadDocument
+
+
+class NotStrictJson(ValueError):
+    """A body that is not strict JSON; ``field`` names the key at fault, if one is."""
+
+    def __init__(self, error: str, field: str = "(body)") -> None:
+        super().__init__(error)
+        self.error = error
+        self.field = field
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # "last wins" would let two readers see two bodies
+        keys = [key for key, _ in pairs]
+        raise NotStrictJson("duplicate key", next(k for k in keys if keys.count(k) > 1))
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise NotStrictJson(f"{name} is not JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
+def load_json(body: bytes) -> Any:
+    """The body parsed; NotStrictJson unless it is UTF-8 JSON without duplicate keys (at
+    any depth) and without NaN or Infinity. Lone surrogates (``"\\ud800"``) parse: the
+    schema refuses them in their field."""
+    try:
+        return _STRICT_JSON.decode(body.decode("utf-8"))
+    except NotStrictJson:
+        raise
+    except (ValueError, RecursionError) as error:  # bad UTF-8, bad JSON, nested too deep
+        raise NotStrictJson(f"not UTF-8 JSON: {error}") from None
+
+
+def storable(text: str | None) -> bool:
+    """Whether PostgreSQL can store this text: no NUL, no lone surrogate."""
+    if text is None:
+        return True
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+NO_NUL = r"^[^\x00]+$"
+"""Any text PostgreSQL can store (a lone surrogate fails before any pattern)."""
 
 Identifier = Annotated[
     str,
@@ -45,11 +117,15 @@ FolderName = Annotated[
     AfterValidator(_not_dots),
     Field(description="1-255 characters, no '/' or control characters, not '.' or '..'"),
 ]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 class Inbound(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Limit = Annotated[int, Field(ge=1, le=500, description="1-500")]
+CursorText = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=NO_NUL)]
 
 
 class CreateFolderIn(Inbound):
@@ -74,10 +150,10 @@ class UploadDocumentIn(Inbound):
     owner_id: Identifier = Field(description="the uploading user")
     name: Name
     mime_type: Annotated[
-        str, StringConstraints(max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$")
+        str, StringConstraints(max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+(\s*;[^\x00]*)?$")
     ] = Field(description="type/subtype, e.g. application/pdf")
     blob_uri: Annotated[
-        str, StringConstraints(max_length=2048, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+        str, StringConstraints(max_length=2048, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00]+$")
     ] = Field(description="where the bytes live (an absolute URI); docbus stores no bytes")
     tags: Annotated[list[Tag], Field(max_length=100, description="may be empty")]
     size_bytes: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
@@ -138,9 +214,7 @@ class ListFolderIn(Inbound):
     folder_id: Identifier
     user_id: Identifier = Field(description="the reader")
     limit: Annotated[int, Field(ge=1, le=500)] = Field(DEFAULT_LIMIT, description="1-500")
-    cursor: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = Field(
-        None, description="opaque next_cursor of a previous reply"
-    )
+    cursor: CursorText | None = Field(None, description="opaque next_cursor of a previous reply")
 
     def to_command(self) -> ListFolder:
         return ListFolder(self.folder_id, self.user_id, self.limit, self.cursor)
@@ -167,6 +241,146 @@ class RemoveMembershipIn(Inbound):
         return RemoveMembership(self.org_id, self.user_id)
 
 
+# Contract v2: lives of documents and folders.
+
+
+
+class RenameDocumentIn(Inbound):
+    """Rename a document (its versions keep their names); needs write."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="needs write")
+    name: Name
+
+    def to_command(self) -> RenameDocument:
+        return RenameDocument(self.doc_id, self.user_id, self.name)
+
+
+class MoveDocumentIn(Inbound):
+    """Move a document into another live folder of its org; needs write."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="needs write")
+    folder_id: Identifier = Field(description="the target folder")
+
+    def to_command(self) -> MoveDocument:
+        return MoveDocument(self.doc_id, self.user_id, self.folder_id)
+
+
+class RevertDocumentIn(Inbound):
+    """Store a new version with the content of an earlier one; needs write."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="needs write")
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)] = Field(description="the version to repeat")
+
+    def to_command(self) -> RevertDocument:
+        return RevertDocument(self.doc_id, self.user_id, self.version)
+
+
+class DocumentActionIn(Inbound):
+    """A document and the acting user (trash, restore, purge: need share)."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="needs share")
+
+
+class TrashDocumentIn(DocumentActionIn):
+    """Move a document to the trash; needs share."""
+
+    def to_command(self) -> TrashDocument:
+        return TrashDocument(self.doc_id, self.user_id)
+
+
+class RestoreDocumentIn(DocumentActionIn):
+    """Bring a document back from the trash; needs share."""
+
+    def to_command(self) -> RestoreDocument:
+        return RestoreDocument(self.doc_id, self.user_id)
+
+
+class PurgeDocumentIn(DocumentActionIn):
+    """Delete a trashed document for good (every version, every share); needs share."""
+
+    def to_command(self) -> PurgeDocument:
+        return PurgeDocument(self.doc_id, self.user_id)
+
+
+class RenameFolderIn(Inbound):
+    """Rename a folder (unique among live siblings); needs write on the folder."""
+
+    folder_id: Identifier
+    user_id: Identifier = Field(description="needs write on the folder")
+    name: FolderName
+
+    def to_command(self) -> RenameFolder:
+        return RenameFolder(self.folder_id, self.user_id, self.name)
+
+
+class MoveFolderIn(Inbound):
+    """Move a folder with its subtree; needs write on the folder."""
+
+    folder_id: Identifier
+    user_id: Identifier = Field(description="needs write on the folder")
+    parent_id: Identifier | None = Field(description="the new parent; null: a root")
+
+    def to_command(self) -> MoveFolder:
+        return MoveFolder(self.folder_id, self.user_id, self.parent_id)
+
+
+class FolderActionIn(Inbound):
+    """A folder and the acting user (trash, restore, purge: need share on the folder)."""
+
+    folder_id: Identifier
+    user_id: Identifier = Field(description="needs share on the folder")
+
+
+class TrashFolderIn(FolderActionIn):
+    """Move a folder with its subtree to the trash; needs share on the folder."""
+
+    def to_command(self) -> TrashFolder:
+        return TrashFolder(self.folder_id, self.user_id)
+
+
+class RestoreFolderIn(FolderActionIn):
+    """Bring a folder back from the trash, its subtree as it was trashed."""
+
+    def to_command(self) -> RestoreFolder:
+        return RestoreFolder(self.folder_id, self.user_id)
+
+
+class PurgeFolderIn(FolderActionIn):
+    """Delete a trashed folder, its subtree and their documents for good."""
+
+    def to_command(self) -> PurgeFolder:
+        return PurgeFolder(self.folder_id, self.user_id)
+
+
+class FolderChildrenIn(Inbound):
+    """List the live folders directly below a folder, or the org's roots (query)."""
+
+    org_id: Identifier
+    folder_id: Identifier | None = Field(description="null: the org's root folders")
+    user_id: Identifier = Field(description="the reader; must be a member")
+    limit: Limit = DEFAULT_LIMIT
+    cursor: CursorText | None = Field(None, description="opaque next_cursor of a previous reply")
+
+    def to_command(self) -> ListChildren:
+        return ListChildren(self.org_id, self.folder_id, self.user_id, self.limit, self.cursor)
+
+
+class TrashListIn(Inbound):
+    """List what is in the org's trash that the reader could restore (query)."""
+
+    org_id: Identifier
+    user_id: Identifier = Field(description="the reader; must be a member")
+    limit: Limit = DEFAULT_LIMIT
+    cursor: CursorText | None = Field(None, description="opaque next_cursor of a previous reply")
+
+    def to_command(self) -> ListTrash:
+        return ListTrash(self.org_id, self.user_id, self.limit, self.cursor)
+
+
 # Outbound shapes (documentation and drift tests).
 
 
@@ -180,6 +394,7 @@ class FolderOut(Outbound):
     parent_id: str | None
     name: str
     path: str = Field(description="'/' + names from the root, e.g. /finance/2026")
+    trashed_at: datetime | None = Field(description="null unless trashed by its own command")
 
 
 class DocumentOut(Outbound):
@@ -196,6 +411,9 @@ class DocumentOut(Outbound):
     tags: list[str]
     created_at: datetime
     updated_at: datetime
+    trashed_at: datetime | None = Field(
+        description="null unless in the trash (shown by document.trash and trash.list)"
+    )
 
 
 class VersionOut(Outbound):
@@ -228,6 +446,35 @@ class MembershipOut(Outbound):
 class FolderListingOut(Outbound):
     folder_id: str
     documents: list[DocumentOut] = Field(description="newest updated_at first")
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+class PurgedOut(Outbound):
+    doc_id: str | None = Field(None, description="for document.purge")
+    folder_id: str | None = Field(None, description="for folder.purge")
+    documents: int = Field(description="how many documents were purged")
+    blob_uris: list[str] = Field(
+        description="every version's blob_uri (document.purge); [] for folder.purge"
+    )
+
+
+class FolderChildrenOut(Outbound):
+    org_id: str
+    folder_id: str | None
+    folders: list[FolderOut] = Field(description="by name, then folder_id")
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+class TrashItemOut(Outbound):
+    kind: Literal["document", "folder"]
+    document: DocumentOut | None = Field(None, description="when kind is document")
+    folder: FolderOut | None = Field(None, description="when kind is folder")
+    trashed_by: str
+    trashed_at: datetime
+
+
+class TrashListingOut(Outbound):
+    items: list[TrashItemOut] = Field(description="most recently trashed first")
     next_cursor: str | None = Field(description="null on the last page")
 
 
@@ -266,6 +513,7 @@ class DocumentUploadedOut(EventOut):
     type: Literal["DocumentUploaded"]
     document: DocumentOut
     uploaded_by: str
+    reverted_from: int | None = Field(None, description="set by document.revert (v2)")
 
 
 class DocumentSharedOut(EventOut):
@@ -290,6 +538,76 @@ class MembershipChangedOut(EventOut):
     role: Literal["member", "admin"] | None
 
 
+class DocumentRenamedOut(EventOut):
+    type: Literal["DocumentRenamed"]
+    document_id: str
+    name: str
+    previous_name: str
+    renamed_by: str
+
+
+class DocumentMovedOut(EventOut):
+    type: Literal["DocumentMoved"]
+    document_id: str
+    from_folder_id: str
+    to_folder_id: str
+    moved_by: str
+
+
+class DocumentTrashedOut(EventOut):
+    type: Literal["DocumentTrashed"]
+    document_id: str
+    trashed_by: str
+
+
+class DocumentRestoredOut(EventOut):
+    type: Literal["DocumentRestored"]
+    document_id: str
+    restored_by: str
+
+
+class DocumentPurgedOut(EventOut):
+    type: Literal["DocumentPurged"]
+    document_id: str
+    blob_uris: list[str]
+    purged_by: str | None = Field(description="null: purged by the retention sweeper")
+
+
+class FolderRenamedOut(EventOut):
+    type: Literal["FolderRenamed"]
+    folder_id: str
+    name: str
+    previous_name: str
+    renamed_by: str
+
+
+class FolderMovedOut(EventOut):
+    type: Literal["FolderMoved"]
+    folder_id: str
+    from_parent_id: str | None
+    to_parent_id: str | None
+    moved_by: str
+
+
+class FolderTrashedOut(EventOut):
+    type: Literal["FolderTrashed"]
+    folder_id: str
+    trashed_by: str
+
+
+class FolderRestoredOut(EventOut):
+    type: Literal["FolderRestored"]
+    folder_id: str
+    restored_by: str
+
+
+class FolderPurgedOut(EventOut):
+    type: Literal["FolderPurged"]
+    folder_id: str
+    documents: int
+    purged_by: str | None = Field(description="null: purged by the retention sweeper")
+
+
 class AuditEventIn(BaseModel):
     """What the audit consumer needs of any event on doc.events (other fields are kept
     in the log as they came, and not validated here)."""
@@ -298,9 +616,9 @@ class AuditEventIn(BaseModel):
     # pydantic would otherwise build Python objects for all of it, for nothing.
     model_config = ConfigDict(extra="ignore")
 
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    org_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+    org_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
     occurred_at: datetime
 
 
@@ -313,6 +631,19 @@ INBOUND: dict[str, type[Inbound]] = {
     "folder.list": ListFolderIn,
     "org.member.set": SetMembershipIn,
     "org.member.remove": RemoveMembershipIn,
+    "document.rename": RenameDocumentIn,
+    "document.move": MoveDocumentIn,
+    "document.revert": RevertDocumentIn,
+    "document.trash": TrashDocumentIn,
+    "document.restore": RestoreDocumentIn,
+    "document.purge": PurgeDocumentIn,
+    "folder.rename": RenameFolderIn,
+    "folder.move": MoveFolderIn,
+    "folder.trash": TrashFolderIn,
+    "folder.restore": RestoreFolderIn,
+    "folder.purge": PurgeFolderIn,
+    "folder.children": FolderChildrenIn,
+    "trash.list": TrashListIn,
 }
 REPLY_DATA: dict[str, type[Outbound]] = {
     "folder.create": FolderOut,
@@ -323,6 +654,19 @@ REPLY_DATA: dict[str, type[Outbound]] = {
     "folder.list": FolderListingOut,
     "org.member.set": MembershipOut,
     "org.member.remove": MembershipOut,
+    "document.rename": DocumentOut,
+    "document.move": DocumentOut,
+    "document.revert": DocumentOut,
+    "document.trash": DocumentOut,
+    "document.restore": DocumentOut,
+    "document.purge": PurgedOut,
+    "folder.rename": FolderOut,
+    "folder.move": FolderOut,
+    "folder.trash": FolderOut,
+    "folder.restore": FolderOut,
+    "folder.purge": PurgedOut,
+    "folder.children": FolderChildrenOut,
+    "trash.list": TrashListingOut,
 }
 EVENTS: dict[str, type[EventOut]] = {
     "folder.created": FolderCreatedOut,
@@ -330,4 +674,14 @@ EVENTS: dict[str, type[EventOut]] = {
     "document.shared.{role}": DocumentSharedOut,
     "document.unshared": DocumentUnsharedOut,
     "org.member.changed": MembershipChangedOut,
+    "document.renamed": DocumentRenamedOut,
+    "document.moved": DocumentMovedOut,
+    "document.trashed": DocumentTrashedOut,
+    "document.restored": DocumentRestoredOut,
+    "document.purged": DocumentPurgedOut,
+    "folder.renamed": FolderRenamedOut,
+    "folder.moved": FolderMovedOut,
+    "folder.trashed": FolderTrashedOut,
+    "folder.restored": FolderRestoredOut,
+    "folder.purged": FolderPurgedOut,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.amqp_failover import broker_urls
@@ -79,6 +79,12 @@ class RabbitSettings(BaseSettings):
         return broker_urls(self.url)
 
 
+DEVELOPMENT_CURSOR_KEY = "docbus-development-cursor-key"
+"""The cursor key when none is set: every worker of every installation agrees on it (so
+``make run`` and several local workers need no configuration), but it is public, so a
+production deployment sets its own (docs/decisions.md)."""
+
+
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCBUS_")
 
@@ -98,12 +104,23 @@ class WorkerSettings(BaseSettings):
         " (1 = one transaction per command)",
         ge=1,
     )
+    trash_retention_days: float = Field(
+        30.0, description="days an item stays in the trash before docbus purges it", gt=0
+    )
+    trash_sweep_seconds: float = Field(60.0, description="how often the trash is swept", gt=0)
+    trash_sweep_batch: int = Field(100, description="items purged per sweep transaction", ge=1)
     groups_in_flight: int = Field(
         1, description="transactions of grouped commands running at once (each on a connection)",
         ge=1,
     )
     event_loop: str = Field(
         "auto", description="uvloop, asyncio, or auto (uvloop when installed): the worker's loop"
+    )
+    cursor_key: SecretStr = Field(
+        SecretStr(DEVELOPMENT_CURSOR_KEY),
+        description="secret that signs listing cursors (HMAC-SHA256); the same on every"
+        " worker; changing it makes outstanding cursors invalid",
+        min_length=16,
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")

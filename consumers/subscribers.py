@@ -20,9 +20,11 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
+from consumers.lifecycle import lifecycle_queries, lifecycle_use_cases
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
+from core.cursor import CursorCodec
 from core.idempotency import IdempotencyKey
 from core.ports import Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
 from handlers.bus import CommandBus, Commands
@@ -92,10 +94,12 @@ def build_runners(
     clock: Clock,
     ids: IdGenerator,
     *,
+    cursor_key: bytes,
     bus: Commands | None = None,
 ) -> dict[str, Run]:
     """One runner per routing key: the use cases of the contract, wired to the ports.
-    Commands share one bus, so that commands of every kind commit in groups together."""
+    Commands share one bus, so that commands of every kind commit in groups together;
+    listings sign their cursors with ``cursor_key``."""
     bus = bus or CommandBus(uow, cache)
     memberships = SetMembershipHandler(clock, ids)
     return {
@@ -106,7 +110,14 @@ def build_runners(
         "org.member.set": command_runner(bus, memberships),
         "org.member.remove": command_runner(bus, memberships),
         "document.get": query_runner(GetDocumentHandler(uow, cache, orjson.dumps)),
-        "folder.list": query_runner(ListFolderHandler(uow, cache, orjson.dumps)),
+        "folder.list": query_runner(
+            ListFolderHandler(uow, cache, orjson.dumps, CursorCodec(cursor_key))
+        ),
+        **{k: command_runner(bus, u) for k, u in lifecycle_use_cases(clock, ids).items()},
+        **{
+            k: query_runner(q)
+            for k, q in lifecycle_queries(uow, cache, CursorCodec(cursor_key)).items()
+        },
     }
 
 

@@ -33,6 +33,20 @@ ROUTES: tuple[Route, ...] = (
     Route("folder.list", "docbus.folder.list", query=True),
     Route("org.member.set", "docbus.org.member.set"),
     Route("org.member.remove", "docbus.org.member.remove"),
+    # contract v2: lives of documents and folders
+    Route("document.rename", "docbus.document.rename"),
+    Route("document.move", "docbus.document.move"),
+    Route("document.revert", "docbus.document.revert"),
+    Route("document.trash", "docbus.document.trash"),
+    Route("document.restore", "docbus.document.restore"),
+    Route("document.purge", "docbus.document.purge"),
+    Route("folder.rename", "docbus.folder.rename"),
+    Route("folder.move", "docbus.folder.move"),
+    Route("folder.trash", "docbus.folder.trash"),
+    Route("folder.restore", "docbus.folder.restore"),
+    Route("folder.purge", "docbus.folder.purge"),
+    Route("folder.children", "docbus.folder.children", query=True),
+    Route("trash.list", "docbus.trash.list", query=True),
 )
 
 

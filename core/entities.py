@@ -10,18 +10,32 @@ from core.values import OrgRole, Role
 
 @dataclass(frozen=True, slots=True)
 class Folder:
+    """A folder; ``ancestors`` are the ids above it, root first (the tree's index: see
+    docs/decisions.md). ``trashed_at`` is set only on a folder trashed by its own command;
+    its subtree is in the trash with it without being marked."""
+
     folder_id: str
     org_id: str
     parent_id: str | None
     name: str
     path: str
+    ancestors: tuple[str, ...] = ()
+    trashed_at: datetime | None = None
+    trashed_by: str | None = None
 
     @classmethod
     def root(cls, folder_id: str, org_id: str, name: str) -> Folder:
         return cls(folder_id, org_id, None, name, f"/{name}")
 
     def child(self, folder_id: str, name: str) -> Folder:
-        return Folder(folder_id, self.org_id, self.folder_id, name, f"{self.path}/{name}")
+        return Folder(
+            folder_id, self.org_id, self.folder_id, name, f"{self.path}/{name}",
+            (*self.ancestors, self.folder_id),
+        )
+
+    def contains(self, other: Folder) -> bool:
+        """Whether ``other`` is this folder or lies below it."""
+        return other.folder_id == self.folder_id or self.folder_id in other.ancestors
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +69,14 @@ class Document:
     content: Content
     created_at: datetime
     updated_at: datetime
+    trashed_at: datetime | None = None
+    trashed_by: str | None = None
+    folder_trashed: bool = False
+    """Whether its folder (or one above it) is in the trash; set by the repositories."""
+
+    @property
+    def in_trash(self) -> bool:
+        return self.trashed_at is not None or self.folder_trashed
 
     @classmethod
     def create(

@@ -74,5 +74,37 @@ class LastOwner(Conflict):
         super().__init__(f"document {doc_id} must keep at least one owner")
 
 
+class FolderCapabilityMissing(Forbidden):
+    def __init__(self, user_id: str, action: str, folder_id: str) -> None:
+        super().__init__(f"user {user_id} may not {action} folder {folder_id}")
+
+
+class VersionNotFound(NotFound):
+    def __init__(self, doc_id: str, version: int) -> None:
+        super().__init__(f"document {doc_id} has no version {version}")
+
+
+class DocumentInTrash(Conflict):
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"document {doc_id} is in the trash; restore it first")
+
+
+class ParentInTrash(Conflict):
+    def __init__(self, kind: str, item_id: str) -> None:
+        super().__init__(
+            f"{kind} {item_id} lies in a folder that is in the trash; restore that first"
+        )
+
+
+class NotInTrash(Conflict):
+    def __init__(self, kind: str, item_id: str) -> None:
+        super().__init__(f"{kind} {item_id} is not in the trash; only trashed items can be purged")
+
+
+class FolderCycle(Conflict):
+    def __init__(self, folder_id: str) -> None:
+        super().__init__(f"folder {folder_id} cannot move into itself or below itself")
+
+
 class Unavailable(Exception):
     """A dependency (database, cache, broker) failed in a way that may pass: retry."""

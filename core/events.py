@@ -57,13 +57,20 @@ class DocumentUploaded(DomainEvent):
     type: ClassVar[str] = "DocumentUploaded"
     document: Document
     uploaded_by: str
+    reverted_from: int | None = None
+    """Set by a revert (contract v2): the version whose content this one repeats."""
 
     @property
     def routing_key(self) -> str:
         return "document.uploaded"
 
     def fields(self) -> dict[str, Any]:
-        return {"document": document_view(self.document), "uploaded_by": self.uploaded_by}
+        fields: dict[str, Any] = {
+            "document": document_view(self.document), "uploaded_by": self.uploaded_by
+        }
+        if self.reverted_from is not None:
+            fields["reverted_from"] = self.reverted_from
+        return fields
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

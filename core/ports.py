@@ -16,6 +16,7 @@ from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share
 from core.events import DomainEvent
 from core.idempotency import IdempotencyKey, StoredReply
+from core.lifecycle import DocumentLifecycle, FolderTree
 from core.policies import Access
 from core.reads import Reads
 from core.values import OrgRole, Role
@@ -147,6 +148,10 @@ class UnitOfWork(Protocol):
     def shares(self) -> ShareRepository: ...
     @property
     def inbox(self) -> Inbox: ...
+    @property
+    def tree(self) -> FolderTree: ...
+    @property
+    def lifecycle(self) -> DocumentLifecycle: ...
 
     def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
         """Queue an event for the outbox (written at commit) with the cache scopes it changed."""

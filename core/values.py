@@ -64,3 +64,12 @@ class CacheScope:
     @staticmethod
     def user(user_id: str) -> str:
         return f"u:{user_id}"
+
+    @staticmethod
+    def org_tree(org_id: str) -> str:
+        """The org's folder tree (names, places, trash): folder.children and trash.list."""
+        return f"t:{org_id}"
+
+    TREE = "t"
+    """Every org's folder tree, for the replies that cannot name their org before reading
+    the database (document.get, folder.list): bumped by what hides or moves a subtree."""

@@ -17,6 +17,10 @@ def timestamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def _maybe(at: datetime | None) -> str | None:
+    return timestamp(at) if at is not None else None
+
+
 def folder_view(folder: Folder) -> dict[str, Any]:
     return {
         "folder_id": folder.folder_id,
@@ -24,6 +28,7 @@ def folder_view(folder: Folder) -> dict[str, Any]:
         "parent_id": folder.parent_id,
         "name": folder.name,
         "path": folder.path,
+        "trashed_at": _maybe(folder.trashed_at),
     }
 
 
@@ -43,6 +48,7 @@ def document_view(doc: Document) -> dict[str, Any]:
         "tags": list(content.tags),
         "created_at": timestamp(doc.created_at),
         "updated_at": timestamp(doc.updated_at),
+        "trashed_at": _maybe(doc.trashed_at),
     }
 
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol, Self, TypeVar
 from core.errors import DomainError, InvalidCommand, Unavailable
 from core.events import DomainEvent
 from core.idempotency import IdempotencyKey
+from core.lifecycle import DocumentLifecycle, FolderTree
 from core.ports import (
     DocumentRepository,
     FolderRepository,
@@ -173,6 +174,14 @@ class CommandUnit:
     @property
     def inbox(self) -> Inbox:
         return self._unit.inbox
+
+    @property
+    def tree(self) -> FolderTree:
+        return self._unit.tree
+
+    @property
+    def lifecycle(self) -> DocumentLifecycle:
+        return self._unit.lifecycle
 
     def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
         self._unit.emit(event, scopes)

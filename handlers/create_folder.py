@@ -3,6 +3,8 @@
 - The actor must be a member of the org.
 - A parent must exist in the same org (another org's folder does not exist here).
 - Names are unique among siblings; folder ids are unique everywhere (both ``conflict``).
+- The creator holds ``owner`` on the new folder (a folder share, made with it).
+- A parent in the trash (or below a trashed folder) does not exist.
 - Emits FolderCreated.
 """
 
@@ -14,7 +16,7 @@ from core.entities import Folder
 from core.errors import FolderNotFound, NotAMember
 from core.events import FolderCreated
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
-from core.values import CacheScope
+from core.values import CacheScope, Role
 from core.views import folder_view
 
 
@@ -37,13 +39,15 @@ class CreateFolderHandler:
             raise NotAMember(cmd.actor_id, cmd.org_id)
         folder = await self._place(cmd, uow)
         await uow.folders.add(folder)
+        await uow.tree.grant(folder.folder_id, cmd.actor_id, Role.OWNER)
         event = FolderCreated(
             event_id=self._ids.new_id(),
             org_id=folder.org_id,
             occurred_at=self._clock.now(),
             folder=folder,
         )
-        uow.emit(event, [CacheScope.folder(folder.folder_id)])
+        scopes = [CacheScope.folder(folder.folder_id), CacheScope.org_tree(folder.org_id)]
+        uow.emit(event, scopes)
         return folder_view(folder)
 
     @staticmethod

@@ -1,9 +1,11 @@
 """GetDocument (query).
 
 - The reader needs ``read``; otherwise, as for a document that does not exist, the
-  answer is ``not_found``.
+  answer is ``not_found``. A document in the trash (itself, or through a folder above
+  it) does not exist.
 - The reply (the Document with its versions, oldest first) is served cache-aside; it
-  depends on the document and on the reader, and is invalidated when either changes.
+  depends on the document, on the reader and on the folder tree (a subtree trashed or
+  moved), and is invalidated when any of them changes.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ class GetDocumentHandler:
     async def __call__(self, query: GetDocument) -> bytes:
         """The encoded reply envelope."""
         name = f"doc:{query.doc_id}:{query.user_id}"
-        scopes = (CacheScope.document(query.doc_id), CacheScope.user(query.user_id))
+        # The tree scope: a folder trashed, restored, moved or purged anywhere above it.
+        scopes = (
+            CacheScope.document(query.doc_id), CacheScope.user(query.user_id), CacheScope.TREE
+        )
         return await cached_reply(
             self._cache, name, scopes, lambda: self._load(query), self._encode
         )
@@ -44,7 +49,7 @@ class GetDocumentHandler:
     async def _load(self, query: GetDocument) -> Json:
         async with self._uow(read_only=True) as uow:
             document, access = await uow.documents.get_with_access(query.doc_id, query.user_id)
-            if document is None or not access.can(Capability.READ):
+            if document is None or document.in_trash or not access.can(Capability.READ):
                 return failure(DocumentNotFound(query.doc_id))
             versions = await uow.documents.versions(query.doc_id)
         return success(document_with_versions_view(document, versions))

@@ -4,7 +4,11 @@
   not exist, the answer is ``not_found``.
 - Lists the documents the reader may read (all of them for an org admin), newest
   ``updated_at`` first, ``limit`` per page, with an opaque cursor for the next page.
-- The reply is served cache-aside; it depends on the folder and on the reader.
+- A cursor is signed for its listing (folder and reader, not the limit): one that this
+  service did not issue for this folder and reader is ``invalid`` (core/cursor.py).
+- A folder in the trash (or below one) does not exist; trashed documents are not listed.
+- The reply is served cache-aside; it depends on the folder, on the reader and on the
+  folder tree (a subtree trashed or moved).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.cursor import Cursor
+from core.cursor import Cursor, CursorCodec, Listing
 from core.entities import Document, DocumentPage
 from core.errors import FolderNotFound
 from core.ports import Json, ReplyCache, UnitOfWorkFactory
@@ -34,17 +38,26 @@ class ListFolder:
 
 class ListFolderHandler:
     def __init__(
-        self, uow: UnitOfWorkFactory, cache: ReplyCache, encode: Callable[[Json], bytes]
+        self,
+        uow: UnitOfWorkFactory,
+        cache: ReplyCache,
+        encode: Callable[[Json], bytes],
+        cursors: CursorCodec,
     ) -> None:
         self._uow = uow
         self._cache = cache
         self._encode = encode
+        self._cursors = cursors
 
     async def __call__(self, query: ListFolder) -> bytes:
         """The encoded reply envelope; raises InvalidCommand for a cursor we never issued."""
-        after = Cursor.decode(query.cursor) if query.cursor else None
+        listing = Listing(query.folder_id, query.user_id)
+        after = self._cursors.decode(query.cursor, listing) if query.cursor else None
         name = f"list:{query.folder_id}:{query.user_id}:{query.limit}:{query.cursor or ''}"
-        scopes = (CacheScope.folder(query.folder_id), CacheScope.user(query.user_id))
+        # The tree scope: a folder trashed, restored, moved or purged anywhere above it.
+        scopes = (
+            CacheScope.folder(query.folder_id), CacheScope.user(query.user_id), CacheScope.TREE
+        )
         return await cached_reply(
             self._cache, name, scopes, lambda: self._load(query, after), self._encode
         )
@@ -61,11 +74,12 @@ class ListFolderHandler:
                 limit=query.limit + 1,
                 after=after,
             )
-        return success(page_view(_paginate(query, documents)))
+        return success(page_view(self._paginate(query, documents)))
 
-
-def _paginate(query: ListFolder, documents: list[Document]) -> DocumentPage:
-    page = tuple(documents[: query.limit])
-    more = len(documents) > query.limit
-    cursor = Cursor(page[-1].updated_at, page[-1].doc_id).encode() if more else None
-    return DocumentPage(query.folder_id, page, cursor)
+    def _paginate(self, query: ListFolder, documents: list[Document]) -> DocumentPage:
+        page = tuple(documents[: query.limit])
+        cursor = None
+        if len(documents) > query.limit:
+            last = Cursor(page[-1].updated_at, page[-1].doc_id)
+            cursor = self._cursors.encode(last, Listing(query.folder_id, query.user_id))
+        return DocumentPage(query.folder_id, page, cursor)

@@ -13,7 +13,7 @@ from core.values import CacheScope, Capability, Role
 async def locked_for_sharing(uow: UnitOfWork, doc_id: str, actor_id: str) -> Document:
     """The document, locked against concurrent share changes, if the actor may share it."""
     document, access = await uow.documents.get_with_access(doc_id, actor_id, lock=True)
-    if document is None:
+    if document is None or document.in_trash:  # refuses all but restore and purge
         raise DocumentNotFound(doc_id)
     access.require(Capability.SHARE, doc_id)
     return document

@@ -1,12 +1,15 @@
 """UploadDocument.
 
-- The folder must exist in the org (``not_found``), and the uploader must be a member
-  of it (``forbidden``).
+- The folder must exist in the org, and the uploader must be a member of that org;
+  otherwise the answer is ``not_found`` for the folder, the same for both, so that an
+  upload never tells an outsider whether a folder exists in another org.
 - A new doc_id stores version 1; the uploader becomes its creator (``owner_id``) and
   gets the owner role, so that somebody can share it.
 - An existing doc_id stores the next version; it must stay in its folder and org
   (``conflict``) and the uploader needs ``write`` on it. Who cannot read it gets
   ``not_found``, before anything else is checked, so its existence is not revealed.
+- A doc_id in the trash is a ``conflict`` for whoever can read it (before any other
+  check); a folder in the trash does not exist.
 - Concurrent uploads of one doc_id give consecutive versions; none is lost.
 - Emits DocumentUploaded for every version.
 """
@@ -16,7 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.entities import Content, Document, DocumentVersion, Folder, Share
-from core.errors import DocumentMoved, DocumentNotFound, FolderNotFound, NotAMember
+from core.errors import (
+    DocumentInTrash,
+    DocumentMoved,
+    DocumentNotFound,
+    FolderNotFound,
+)
 from core.events import DocumentUploaded
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
 from core.reads import Reads, ReadsAhead
@@ -47,10 +55,9 @@ class UploadDocumentHandler(ReadsAhead[UploadDocument]):
 
     async def __call__(self, cmd: UploadDocument, uow: UnitOfWork) -> Json:
         folder, org_role = await uow.folders.get_with_role(cmd.folder_id, cmd.owner_id)
-        if folder is None or folder.org_id != cmd.org_id:
+        # One answer for "no such folder", "in another org" and "not your org".
+        if folder is None or folder.org_id != cmd.org_id or org_role is None:
             raise FolderNotFound(cmd.folder_id)
-        if org_role is None:
-            raise NotAMember(cmd.owner_id, cmd.org_id)
         document, version = await self._store(cmd, folder, uow)
         event = DocumentUploaded(
             event_id=self._ids.new_id(),
@@ -75,6 +82,8 @@ class UploadDocumentHandler(ReadsAhead[UploadDocument]):
         # Access first: who cannot read the document must not learn where it lives.
         if not access.can(Capability.READ):
             raise DocumentNotFound(cmd.doc_id)
+        if current.in_trash:
+            raise DocumentInTrash(cmd.doc_id)
         if not current.is_in(cmd.org_id, cmd.folder_id):
             raise DocumentMoved(cmd.doc_id)
         access.require(Capability.WRITE, cmd.doc_id)

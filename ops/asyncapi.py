@@ -58,7 +58,8 @@ ERROR_CODES: dict[str, str] = {
     "not_found": "no such folder or document, or the reader may not know it exists",
     "forbidden": "the actor lacks the membership or capability the command needs",
     "conflict": "the command contradicts the state (a folder name taken, a re-upload into "
-    "another folder, removing the last owner)",
+    "another folder, removing the last owner, a folder moved below itself, a restore "
+    "below a trashed folder, a purge of what is not in the trash)",
     "unavailable": "a dependency stayed down past the retry budget, or the message could "
     "not be processed (also dead-lettered); try again later",
 }
@@ -68,6 +69,17 @@ EVENT_WHEN: dict[str, str] = {
     "document.shared.{role}": "ShareDocument took effect; the routing key ends with the role.",
     "document.unshared": "RevokeShare took effect.",
     "org.member.changed": "SetMembership or RemoveMembership changed a membership.",
+    "document.renamed": "RenameDocument took effect (contract v2).",
+    "document.moved": "MoveDocument took effect (contract v2).",
+    "document.trashed": "TrashDocument took effect (contract v2).",
+    "document.restored": "RestoreDocument took effect (contract v2).",
+    "document.purged": "A trashed document was purged for good: by PurgeDocument, by "
+    "PurgeFolder (one per document) or by the retention sweeper (`purged_by` null).",
+    "folder.renamed": "RenameFolder took effect (contract v2).",
+    "folder.moved": "MoveFolder took effect, with the folder's subtree (contract v2).",
+    "folder.trashed": "TrashFolder took effect: the folder and its subtree are in the trash.",
+    "folder.restored": "RestoreFolder took effect: its subtree is back as it was trashed.",
+    "folder.purged": "A trashed folder was purged with its subtree (`documents`: how many).",
 }
 DEAD_HEADERS: dict[str, str] = {
     ERROR_HEADER: "why the message was dead-lettered",

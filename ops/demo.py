@@ -2,7 +2,10 @@
 
 Alice uploads a contract, shares it with Bob, Bob revises it, Carol (an admin) lists the
 folder, a stranger is turned away, a retry is recognised as a duplicate, a malformed
-message is refused and dead-lettered, and every event the worker published is shown.
+message is refused and dead-lettered. Then (contract v2) Alice renames the contract,
+files /contracts under a new /archive, trashes /archive with everything below, finds it
+in the trash, restores it and reverts the contract to version 1. Every event the worker
+published is shown.
 """
 
 from __future__ import annotations
@@ -132,11 +135,39 @@ class Story:
             "document.get",
             {"doc_id": self.id("nda"), "user_id": self.id("bob")},
         )
+        await self.tell_lifecycle()
         await self.step(
             "A malformed message is refused (and dead-lettered)",
             "document.share",
             {"doc_id": "no spaces allowed", "role": "boss"},
         )
+
+
+    async def tell_lifecycle(self) -> None:
+        alice = self.id("alice")
+        nda = {"doc_id": self.id("nda"), "user_id": alice}
+        archive = {"folder_id": self.id("archive"), "user_id": alice}
+        await self.step("Alice renames the contract", "document.rename",
+                        {**nda, "name": "nda-final.pdf"})
+        await self.step("Alice creates /archive", "folder.create", {
+            "folder_id": self.id("archive"), "org_id": self.org, "parent_id": None,
+            "name": "archive", "actor_id": alice,
+        })
+        await self.step("...and files /contracts under it", "folder.move", {
+            "folder_id": self.id("contracts"), "user_id": alice, "parent_id": self.id("archive"),
+        })
+        await self.step("Carol sees the tree", "folder.children",
+                        {"org_id": self.org, "folder_id": self.id("archive"),
+                         "user_id": self.id("carol")})
+        await self.step("Alice trashes /archive, and everything below goes with it",
+                        "folder.trash", archive)
+        await self.step("So the contract is gone, even for Carol", "document.get",
+                        {"doc_id": self.id("nda"), "user_id": self.id("carol")})
+        await self.step("Alice finds it in the trash", "trash.list",
+                        {"org_id": self.org, "user_id": alice})
+        await self.step("...and restores it, with its subtree", "folder.restore", archive)
+        await self.step("Alice reverts the contract to version 1", "document.revert",
+                        {**nda, "version": 1})
 
 
 async def run_demo(url: str, console: Console, *, timeout: float = 10.0) -> None:
@@ -169,7 +200,20 @@ def _summary(event: dict[str, Any]) -> str:
         return f"{event['user_id']} removed by {event['revoked_by']}"
     if "folder" in event:
         return event["folder"]["path"]  # type: ignore[no-any-return]
-    return f"{event.get('user_id')} -> {event.get('role')}"
+    if "role" in event:
+        return f"{event.get('user_id')} -> {event.get('role')}"
+    return _lifecycle_summary(event)
+
+
+def _lifecycle_summary(event: dict[str, Any]) -> str:
+    """Contract v2's lifecycle events."""
+    if "previous_name" in event:
+        return f"{event['previous_name']} -> {event['name']}"
+    if "to_parent_id" in event or "to_folder_id" in event:
+        return f"now in {event.get('to_parent_id') or event.get('to_folder_id') or '/'}"
+    item = event.get("document_id") or event.get("folder_id")
+    by = event.get("trashed_by") or event.get("restored_by") or event.get("purged_by")
+    return f"{item} by {by}"
 
 
 if __name__ == "__main__":

@@ -5,3 +5,16 @@ pytest_plugins = [
     "tests.fixtures.valkey",
     "tests.fixtures.rabbit",
 ]
+
+
+def pytest_configure(config: object) -> None:
+    """structlog's default renderer prints every frame's locals with each traceback:
+    seconds per logged error on a busy machine, which made timing-bound tests flaky. The
+    tests log plain tracebacks (the worker's own configuration has no locals either)."""
+    import structlog
+
+    processors = list(structlog.get_config()["processors"])
+    processors[-1] = structlog.dev.ConsoleRenderer(
+        exception_formatter=structlog.dev.plain_traceback
+    )
+    structlog.configure(processors=processors)

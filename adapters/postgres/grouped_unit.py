@@ -25,6 +25,7 @@ from adapters.postgres.repositories import (
     PgShares,
     document_row,
 )
+from adapters.postgres.tree import GroupedDocumentLifecycle, GroupedFolderTree
 from adapters.postgres.unit_of_work import PgUnitOfWork
 from adapters.postgres.unit_state import Flushing, FolderRole, GroupState
 from core.cursor import Cursor
@@ -185,6 +186,8 @@ class PgGroupedUnit(PgUnitOfWork):
         self.memberships = GroupedMemberships(view, state)
         self.shares = GroupedShares(view, state)
         self.inbox = self._queued = QueuedInbox(PgInbox(view, self._events))
+        self.tree = GroupedFolderTree(view, state)
+        self.lifecycle = GroupedDocumentLifecycle(view, state)
 
     async def read_ahead(self, reads: Reads) -> None:
         with translated():

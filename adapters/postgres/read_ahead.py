@@ -10,21 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from adapters.postgres.repositories import folder_role, with_access
+from adapters.postgres.repositories import LIVE_FOLDER, TRASH_COLUMNS, folder_role, with_access
+from adapters.postgres.tree_sql import FOLDER_COLUMNS
 from adapters.postgres.unit_state import Flushing, GroupState, Pair
 from core.reads import Reads
 
-FOLDER_ROLES = """
-SELECT p.folder_id AS key, p.user_id AS reader, f.folder_id, f.org_id, f.parent_id, f.name,
-    f.path,
+# Contract v2: folders in the trash do not exist for these reads, and documents carry
+# their trash state, exactly as the plain repositories' statements read them.
+FOLDER_ROLES = f"""
+SELECT p.folder_id AS key, p.user_id AS reader, {FOLDER_COLUMNS},
     (SELECT m.role FROM memberships m WHERE m.org_id = f.org_id AND m.user_id = p.user_id)
         AS role
 FROM unnest($1::text[], $2::text[]) AS p(folder_id, user_id)
-LEFT JOIN folders f ON f.folder_id = p.folder_id
-"""
-ACCESS = """
+LEFT JOIN folders f ON f.folder_id = p.folder_id AND {LIVE_FOLDER}
+"""  # noqa: S608 - constants only
+ACCESS = f"""
 SELECT p.user_id AS reader, d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version, d.name,
     d.mime_type, d.blob_uri, d.size_bytes, d.sha256, d.tags, d.created_at, d.updated_at,
+    {TRASH_COLUMNS},
     (SELECT m.role FROM memberships m WHERE m.org_id = d.org_id AND m.user_id = p.user_id)
         AS org_role,
     (SELECT s.role FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = p.user_id)
@@ -32,7 +35,7 @@ SELECT p.user_id AS reader, d.doc_id, d.org_id, d.folder_id, d.owner_id, d.versi
 FROM unnest($1::text[], $2::text[]) AS p(doc_id, user_id)
 JOIN documents d ON d.doc_id = p.doc_id
 ORDER BY d.doc_id
-"""
+"""  # noqa: S608 - constants only
 LOCKED_ACCESS = ACCESS + " FOR UPDATE OF d"
 EXISTING = "SELECT doc_id FROM documents WHERE doc_id = ANY($1::text[])"
 

@@ -16,6 +16,7 @@ import asyncpg
 from asyncpg import Record
 
 from adapters.postgres.errors import translate_errors
+from adapters.postgres.tree_sql import ABOVE_IN_TRASH, FOLDER_COLUMNS, folder_in_trash, folder_of
 from core.cursor import Cursor
 from core.entities import Content, Document, DocumentVersion, Folder, Membership, Share
 from core.errors import FolderIdTaken, FolderNameTaken
@@ -33,29 +34,39 @@ class Statements(Protocol):
     async def fetchval(self, sql: str, /, *args: Any) -> Any: ...
 
 
+# Listings read live folders only: their documents' folder is not in the trash.
 SELECT_DOCUMENT = """
 SELECT doc_id, org_id, folder_id, owner_id, version, name, mime_type, blob_uri, size_bytes,
-    sha256, tags, created_at, updated_at
+    sha256, tags, created_at, updated_at, trashed_at, trashed_by, false AS folder_trashed
 FROM documents d
 """
-GET_DOCUMENT = SELECT_DOCUMENT + "WHERE doc_id = $1"
+# Trash state (contract v2): the document's own, and its folder's (or one above it).
+TRASH_COLUMNS = f"d.trashed_at, d.trashed_by, {folder_in_trash('d.folder_id')} AS folder_trashed"
+GET_DOCUMENT = f"""
+SELECT d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version, d.name, d.mime_type,
+    d.blob_uri, d.size_bytes, d.sha256, d.tags, d.created_at, d.updated_at, {TRASH_COLUMNS}
+FROM documents d WHERE d.doc_id = $1
+"""  # noqa: S608 - constants only
 LOCK_DOCUMENT = GET_DOCUMENT + " FOR UPDATE"
 # One round trip for a document and its reader's access (org role, document role).
-DOCUMENT_WITH_ACCESS = """
+DOCUMENT_WITH_ACCESS = f"""
 SELECT d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version, d.name, d.mime_type,
-    d.blob_uri, d.size_bytes, d.sha256, d.tags, d.created_at, d.updated_at,
+    d.blob_uri, d.size_bytes, d.sha256, d.tags, d.created_at, d.updated_at, {TRASH_COLUMNS},
     m.role AS org_role, s.role AS doc_role
 FROM documents d
 LEFT JOIN memberships m ON m.org_id = d.org_id AND m.user_id = $2
 LEFT JOIN shares s ON s.doc_id = d.doc_id AND s.user_id = $2
 WHERE d.doc_id = $1
-"""
+"""  # noqa: S608 - constants only
 LOCK_DOCUMENT_WITH_ACCESS = DOCUMENT_WITH_ACCESS + " FOR UPDATE OF d"
-FOLDER_WITH_ROLE = """
-SELECT f.folder_id, f.org_id, f.parent_id, f.name, f.path, m.role
+# v1 reads see live folders only: a folder in the trash (or below one) does not exist.
+LIVE_FOLDER = f"f.trashed_at IS NULL AND NOT {ABOVE_IN_TRASH}"
+GET_FOLDER = f"SELECT {FOLDER_COLUMNS} FROM folders f WHERE f.folder_id = $1 AND {LIVE_FOLDER}"  # noqa: S608
+FOLDER_WITH_ROLE = f"""
+SELECT {FOLDER_COLUMNS}, m.role
 FROM folders f LEFT JOIN memberships m ON m.org_id = f.org_id AND m.user_id = $2
-WHERE f.folder_id = $1
-"""
+WHERE f.folder_id = $1 AND {LIVE_FOLDER}
+"""  # noqa: S608 - constants only
 VERSIONS = """
 SELECT doc_id, version, name, mime_type, blob_uri, size_bytes, sha256, tags, uploaded_by,
     uploaded_at
@@ -66,8 +77,7 @@ FROM document_versions WHERE doc_id = $1 ORDER BY version
 def folder_role(row: Record | None) -> tuple[Folder | None, OrgRole | None]:
     if row is None or row["folder_id"] is None:
         return None, None
-    folder = Folder(row["folder_id"], row["org_id"], row["parent_id"], row["name"], row["path"])
-    return folder, OrgRole(row["role"]) if row["role"] else None
+    return folder_of(row), OrgRole(row["role"]) if row["role"] else None
 
 
 def _content(row: Record) -> Content:
@@ -87,7 +97,8 @@ def _content_args(content: Content) -> tuple[object, ...]:
 def _document(row: Record) -> Document:
     return Document(
         row["doc_id"], row["org_id"], row["folder_id"], row["owner_id"], row["version"],
-        _content(row), row["created_at"], row["updated_at"],
+        _content(row), row["created_at"], row["updated_at"], row["trashed_at"],
+        row["trashed_by"], row["folder_trashed"],
     )
 
 
@@ -154,7 +165,8 @@ ON CONFLICT (doc_id, user_id) DO UPDATE SET role = EXCLUDED.role
 """
 DELETE_SHARE = "DELETE FROM shares WHERE doc_id = $1 AND user_id = $2"
 INSERT_FOLDER = """
-INSERT INTO folders (folder_id, org_id, parent_id, name, path) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO folders (folder_id, org_id, parent_id, name, path, ancestors)
+VALUES ($1, $2, $3, $4, $5, $6)
 """
 
 
@@ -164,11 +176,8 @@ class PgFolders:
         self._conn = conn
 
     async def get(self, folder_id: str) -> Folder | None:
-        row = await self._conn.fetchrow(
-            "SELECT folder_id, org_id, parent_id, name, path FROM folders WHERE folder_id = $1",
-            folder_id,
-        )
-        return Folder(*row.values()) if row else None
+        row = await self._conn.fetchrow(GET_FOLDER, folder_id)
+        return folder_of(row) if row else None
 
     async def get_with_role(
         self, folder_id: str, user_id: str
@@ -180,7 +189,8 @@ class PgFolders:
         f = folder
         try:
             await self._conn.execute(
-                INSERT_FOLDER, f.folder_id, f.org_id, f.parent_id, f.name, f.path
+                INSERT_FOLDER, f.folder_id, f.org_id, f.parent_id, f.name, f.path,
+                list(f.ancestors),
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "folders_pkey":
@@ -208,7 +218,7 @@ def page_sql(*, everything: bool, after: bool) -> str:
     Parameters: $1 folder_id, $2 limit, then $3 reader_id unless ``everything``, then the
     cursor's updated_at and doc_id if ``after``.
     """
-    conditions = ["folder_id = $1"]
+    conditions = ["folder_id = $1", "trashed_at IS NULL"]
     n = 3
     if not everything:
         conditions.append(

@@ -34,6 +34,7 @@ from sqlalchemy import (
     event,
     func,
     literal,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -48,6 +49,10 @@ def _id(name: str, *foreign_key: ForeignKey, nullable: bool = False) -> Column[s
 def _at(name: str, *, default_now: bool = False) -> Column[datetime]:
     default = func.now() if default_now else None
     return Column(name, DateTime(timezone=True), nullable=False, server_default=default)
+
+
+def _maybe_at(name: str) -> Column[datetime]:
+    return Column(name, DateTime(timezone=True), nullable=True)
 
 
 def _text(name: str, nullable: bool = False) -> Column[str]:
@@ -71,12 +76,21 @@ folders = Table(
     _id("parent_id", ForeignKey("folders.folder_id", name="folders_parent_id_fkey"),
         nullable=True),
     _text("name"), _text("path"), _at("created_at", default_now=True),
+    # Contract v2 (migration 0003): ids above, root first; trash state of its own.
+    Column("ancestors", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    _maybe_at("trashed_at"), _id("trashed_by", nullable=True),
     PrimaryKeyConstraint("folder_id", name="folders_pkey"),
 )
+# Names are unique among live siblings: a trashed folder gives its name up.
 Index(
     "uq_folders_sibling_name",
     folders.c.org_id, func.coalesce(folders.c.parent_id, literal("", Text)), folders.c.name,
-    unique=True,
+    unique=True, postgresql_where=folders.c.trashed_at.is_(None),
+)
+Index("ix_folders_ancestors", folders.c.ancestors, postgresql_using="gin")
+Index(
+    "ix_folders_trash", folders.c.org_id, folders.c.trashed_at.desc(), folders.c.folder_id.desc(),
+    postgresql_where=folders.c.trashed_at.isnot(None),
 )
 
 documents = Table(
@@ -87,7 +101,12 @@ documents = Table(
     _text("name"), _text("mime_type"), _text("blob_uri"),
     Column("size_bytes", BigInteger, nullable=True), _text("sha256", nullable=True), _tags(),
     _at("created_at"), _at("updated_at"),
+    _maybe_at("trashed_at"), _id("trashed_by", nullable=True),
     PrimaryKeyConstraint("doc_id", name="documents_pkey"),
+)
+Index(
+    "ix_documents_trash", documents.c.org_id, documents.c.trashed_at.desc(),
+    documents.c.doc_id.desc(), postgresql_where=documents.c.trashed_at.isnot(None),
 )
 # Keyset listing: one index range scan per page, whatever the folder's size.
 Index(
@@ -113,6 +132,15 @@ shares = Table(
     CheckConstraint("role IN ('viewer', 'editor', 'owner')", name="ck_shares_role"),
 )
 Index("ix_shares_user", shares.c.user_id, shares.c.doc_id)
+
+folder_shares = Table(
+    "folder_shares", metadata,
+    _id("folder_id", ForeignKey("folders.folder_id", name="folder_shares_folder_id_fkey")),
+    _id("user_id"), _text("role"), _id("shared_by"), _at("shared_at"), _maybe_at("expires_at"),
+    PrimaryKeyConstraint("folder_id", "user_id", name="folder_shares_pkey"),
+    CheckConstraint("role IN ('viewer', 'editor', 'owner')", name="ck_folder_shares_role"),
+)
+Index("ix_folder_shares_user", folder_shares.c.user_id, folder_shares.c.folder_id)
 
 # Keyed by (message_id, sender): see core.idempotency. routing_key and fingerprint are
 # NULL only in rows recorded before migration 0002; reply holds the exact bytes sent.

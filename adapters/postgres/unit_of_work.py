@@ -18,7 +18,9 @@ from adapters.postgres.errors import translated
 from adapters.postgres.inbox import PgInbox
 from adapters.postgres.outbox import OUTBOX_CHANNEL, PendingEvents
 from adapters.postgres.repositories import PgDocuments, PgFolders, PgMemberships, PgShares
+from adapters.postgres.tree import PgDocumentLifecycle, PgFolderTree
 from core.events import DomainEvent
+from core.lifecycle import DocumentLifecycle, FolderTree
 from core.ports import (
     DocumentRepository,
     FolderRepository,
@@ -37,6 +39,8 @@ class PgUnitOfWork:
     memberships: MembershipRepository
     shares: ShareRepository
     inbox: Inbox
+    tree: FolderTree
+    lifecycle: DocumentLifecycle
 
     def __init__(self, db: PgDatabase, *, read_only: bool = False) -> None:
         self._db = db
@@ -59,6 +63,8 @@ class PgUnitOfWork:
         self.memberships = PgMemberships(conn)
         self.shares = PgShares(conn)
         self.inbox = PgInbox(conn, self._events)
+        self.tree = PgFolderTree(conn)
+        self.lifecycle = PgDocumentLifecycle(conn)
 
     async def __aexit__(self, *exc: object) -> None:
         try:

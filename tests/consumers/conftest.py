@@ -99,7 +99,10 @@ async def harness() -> AsyncIterator[Harness]:
     responder = RecordingResponder()
     pipeline = Pipeline(responder, RetryPolicy(budget=0.2), poison_after=5)  # type: ignore[arg-type]
     broker = make_broker()
-    runners = build_runners(InMemoryUnitOfWorkFactory(db), cache, FixedClock(), SequentialIds())
+    runners = build_runners(
+        InMemoryUnitOfWorkFactory(db), cache, FixedClock(), SequentialIds(),
+        cursor_key=b"consumers-test-cursor-key",
+    )
     register_commands(broker, pipeline, runners, prefetch=8, delivery_limit=20)
     async with TestRabbitBroker(broker) as test_broker:
         yield Harness(test_broker, responder, pipeline, runners, db, cache, audit)

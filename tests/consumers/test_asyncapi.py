@@ -24,10 +24,16 @@ from ops.asyncapi import build_document
 COMMAND_KEYS = (
     "folder.create", "document.upload", "document.share", "document.unshare",
     "document.get", "folder.list", "org.member.set", "org.member.remove",
+    # contract v2: lives of documents and folders
+    "document.rename", "document.move", "document.revert", "document.trash",
+    "document.restore", "document.purge", "folder.rename", "folder.move", "folder.trash",
+    "folder.restore", "folder.purge", "folder.children", "trash.list",
 )
 EVENT_KEYS = (
     "folder.created", "document.uploaded", "document.shared.{role}", "document.unshared",
-    "org.member.changed",
+    "org.member.changed", "document.renamed", "document.moved", "document.trashed",
+    "document.restored", "document.purged", "folder.renamed", "folder.moved",
+    "folder.trashed", "folder.restored", "folder.purged",
 )
 ERROR_CODES = ("invalid", "not_found", "forbidden", "conflict", "unavailable")
 UPLOAD_FIELDS = {

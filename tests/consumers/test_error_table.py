@@ -224,7 +224,7 @@ def test_each_error_has_one_row(error: Exception, outcome: str, code: str, reaso
 @dataclass
 class Delivered:
     headers: dict[str, object]
-    redelivered: bool = True
+    redelivered: bool = True  # the broker's count is trusted only on a redelivery
 
 
 @pytest.mark.parametrize(("count", "poison"), [(None, False), (4, False), (5, True)])

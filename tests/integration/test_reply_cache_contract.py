@@ -21,6 +21,7 @@ from adapters.memory import (
     InMemoryUnitOfWorkFactory,
 )
 from adapters.valkey_cache import ValkeyReplyCache, make_client
+from core.cursor import CursorCodec
 from core.entities import Folder
 from core.ports import ReplyCache
 from core.values import OrgRole
@@ -133,7 +134,9 @@ async def test_an_empty_listing_is_served_from_the_cache(subject: Subject) -> No
     db.state.folders["reports"] = Folder.root("reports", "acme", "reports")
     db.state.memberships[("acme", "alice")] = OrgRole.MEMBER
     units = CountingUnits(db)
-    list_folder = ListFolderHandler(units, subject.cache, orjson.dumps)
+    list_folder = ListFolderHandler(
+        units, subject.cache, orjson.dumps, CursorCodec(b"integration-test-key")
+    )
     first = await list_folder(ListFolder("reports", "alice"))
     second = await list_folder(ListFolder("reports", "alice"))
     assert orjson.loads(first)["data"]["documents"] == []

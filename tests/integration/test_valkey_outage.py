@@ -21,6 +21,7 @@ from valkey.asyncio import Valkey
 from adapters.circuit_breaker import CircuitBreaker
 from adapters.memory import InMemoryDatabase, InMemoryMissedInvalidations, InMemoryUnitOfWorkFactory
 from adapters.valkey_cache import ValkeyReplyCache, make_client
+from core.cursor import CursorCodec
 from core.entities import Folder
 from core.errors import Unavailable
 from core.ports import Lookup, MissedInvalidations
@@ -166,7 +167,10 @@ async def test_queries_are_answered_from_the_database_while_the_server_is_down(
     db = InMemoryDatabase()
     db.state.folders["reports"] = Folder.root("reports", "acme", "reports")
     db.state.memberships[("acme", "alice")] = OrgRole.MEMBER
-    list_folder = ListFolderHandler(InMemoryUnitOfWorkFactory(db), workers.new(), orjson.dumps)
+    list_folder = ListFolderHandler(
+        InMemoryUnitOfWorkFactory(db), workers.new(), orjson.dumps,
+        CursorCodec(b"integration-test-key"),
+    )
     server.process.stop()
     reply, took = await timed(list_folder(ListFolder("reports", "alice")))
     assert orjson.loads(reply)["ok"] is True

@@ -20,6 +20,7 @@ from adapters.memory import (
     InMemoryUnitOfWorkFactory,
     SequentialIds,
 )
+from core.cursor import CursorCodec
 from core.entities import Content, Folder
 from core.idempotency import IdempotencyKey
 from core.ports import Json
@@ -33,6 +34,7 @@ from handlers.set_membership import RemoveMembership, SetMembership, SetMembersh
 from handlers.share_document import ShareDocument, ShareDocumentHandler
 from handlers.upload_document import UploadDocument, UploadDocumentHandler
 
+CURSORS = CursorCodec(b"unit-test-cursor-key")
 ORG = "acme"
 OTHER_ORG = "globex"
 REPORTS = "f-reports"  # root folder of acme
@@ -93,7 +95,7 @@ class World:
             RemoveMembership: SetMembershipHandler(self.clock, self.ids),
         }
         self.get_document = GetDocumentHandler(self.uow, self.cache, encode)
-        self.list_folder = ListFolderHandler(self.uow, self.cache, encode)
+        self.list_folder = ListFolderHandler(self.uow, self.cache, encode, CURSORS)
         for user in (ALICE, BOB, CAROL, DAVE):
             self.member(ORG, user)
         self.member(ORG, ADA, OrgRole.ADMIN)

@@ -76,7 +76,7 @@ async def test_the_outbox_row_is_the_event_with_its_routing_key_and_id(world: Wo
         ("share", ("f:f-reports", "d:d1")),
         ("revoke", ("f:f-reports", "d:d1")),
         ("member", ("u:bob",)),
-        ("folder", ("f:f-new",)),
+        ("folder", ("f:f-new", "t:acme")),
     ],
 )
 async def test_each_outbox_row_records_the_scopes_its_command_changed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.entities import Folder
+from core.values import Role
 from handlers.create_folder import CreateFolder
 from tests.unit.conftest import (
     ADA,
@@ -21,9 +22,10 @@ async def test_a_member_creates_a_root_folder_at_its_own_path(world: World) -> N
     outcome = await world.run(CreateFolder("f-new", ORG, None, "contracts", ALICE))
     assert outcome.decoded == {"ok": True, "data": {
         "folder_id": "f-new", "org_id": ORG, "parent_id": None, "name": "contracts",
-        "path": "/contracts",
+        "path": "/contracts", "trashed_at": None,
     }}
     assert world.db.state.folders["f-new"] == Folder("f-new", ORG, None, "contracts", "/contracts")
+    assert world.db.state.folder_shares["f-new", ALICE] == (Role.OWNER, None)
 
 
 async def test_a_child_folder_gets_the_parents_path_under_it(world: World) -> None:
@@ -42,9 +44,11 @@ async def test_creating_a_folder_emits_folder_created_with_the_folder(world: Wor
     assert event["folder"] == outcome.decoded["data"]
 
 
-async def test_creating_a_folder_reports_the_new_folders_scope(world: World) -> None:
+async def test_creating_a_folder_reports_the_new_folders_scope_and_the_orgs_tree(
+    world: World,
+) -> None:
     outcome = await world.run(CreateFolder("f-new", ORG, REPORTS, "2026", ALICE))
-    assert outcome.scopes == ("f:f-new",)
+    assert outcome.scopes == ("f:f-new", f"t:{ORG}")
 
 
 async def test_a_non_member_cannot_create_a_folder(world: World) -> None:

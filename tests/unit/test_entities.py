@@ -18,8 +18,8 @@ def test_a_root_folder_has_no_parent_and_a_path_of_its_name() -> None:
 def test_a_child_folder_lives_in_its_parents_org_under_its_parents_path() -> None:
     child = Folder.root("f1", "acme", "reports").child("f2", "2026")
     grandchild = child.child("f3", "q3")
-    assert child == Folder("f2", "acme", "f1", "2026", "/reports/2026")
-    assert grandchild == Folder("f3", "acme", "f2", "q3", "/reports/2026/q3")
+    assert child == Folder("f2", "acme", "f1", "2026", "/reports/2026", ("f1",))
+    assert grandchild == Folder("f3", "acme", "f2", "q3", "/reports/2026/q3", ("f1", "f2"))
 
 
 def test_creating_a_document_gives_version_1_by_the_uploader() -> None:

@@ -288,15 +288,15 @@ async def test_a_domain_error_in_a_group_splits_it_and_every_command_gets_its_ow
     grouped, alone = await with_d0(World()), await with_d0(World())
     spy = grouping(grouped)
     steps: list[Step] = [(upload(f"d{n}"), f"m{n}") for n in range(1, 5)]
-    steps.insert(2, (upload("bad", by=NOBODY), "m-bad"))  # not a member: forbidden
+    steps.insert(2, (upload("bad", by=NOBODY), "m-bad"))  # not a member: not_found
 
     outcomes = await all_at_once(grouped, steps)
     expected = await one_by_one(alone, steps)
 
     assert [o.reply for o in outcomes] == expected
-    assert [error_code(o.reply) for o in outcomes] == [None, None, "forbidden", None, None]
+    assert [error_code(o.reply) for o in outcomes] == [None, None, "not_found", None, None]
     assert group_commit(grouped).split == 1
-    assert "NotAMember" in group_commit(grouped).split_reason
+    assert "FolderNotFound" in group_commit(grouped).split_reason
     assert group_commit(grouped).groups == 0  # the group never committed
     assert spy.grouped_units == 1
     assert durable_state(grouped) == durable_state(alone)

@@ -154,3 +154,17 @@ async def test_a_cursor_we_never_issued_is_raised_as_invalid_and_not_cached(
     with pytest.raises(InvalidCommand):
         await five_docs.listing(ALICE, cursor=cursor)
     assert five_docs.cache.values == {}
+
+
+async def test_a_cursor_works_only_on_the_listing_it_was_issued_for(five_docs: World) -> None:
+    await five_docs.upload("b1", by=BOB)
+    await five_docs.share("b1", ADA, Role.VIEWER)
+    first = await five_docs.listing(ALICE, limit=2)
+    cursor = first["data"]["next_cursor"]
+    second = await five_docs.listing(ALICE, limit=2, cursor=cursor)
+    assert [d["doc_id"] for d in second["data"]["documents"]] == ["d3", "d2"]
+    assert (await five_docs.listing(ALICE, limit=4, cursor=cursor))["ok"]  # any page size
+    with pytest.raises(InvalidCommand):  # another reader of the same folder
+        await five_docs.listing(ADA, limit=2, cursor=cursor)
+    with pytest.raises(InvalidCommand):  # the same reader, another folder
+        await five_docs.listing(ALICE, folder_id=ARCHIVE, limit=2, cursor=cursor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -137,12 +138,19 @@ async def test_a_member_without_a_role_uploading_into_another_folder_gets_not_fo
 
 @pytest.mark.parametrize(("uploader", "org_id"), [(NOBODY, "acme"), (MALLORY, "acme"),
                                                    (ALICE, OTHER_ORG)])
-async def test_a_non_member_of_the_org_cannot_upload(
+async def test_a_non_member_of_the_org_is_told_the_folder_does_not_exist(
     world: World, uploader: str, org_id: str
 ) -> None:
     folder_id = REPORTS if org_id == "acme" else ELSEWHERE
     outcome = await world.upload("d1", by=uploader, org_id=org_id, folder_id=folder_id)
-    assert error_code(outcome.reply) == "forbidden"
+    missing = await world.upload("d2", by=uploader, org_id=org_id, folder_id="f-ghost")
+    assert json.loads(outcome.reply) == {
+        "ok": False,
+        "error": {"code": "not_found", "message": f"folder {folder_id} not found", "details": []},
+    }
+    assert json.loads(missing.reply)["error"] == {
+        "code": "not_found", "message": "folder f-ghost not found", "details": []
+    }
     assert world.db.state.documents == {}
     assert world.events == []
 

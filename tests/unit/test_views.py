@@ -25,12 +25,14 @@ from tests.unit.conftest import content
 DOCUMENT = (
     "Document: `doc_id`, `org_id`, `folder_id`, `owner_id`, `name`, `mime_type`, `version`,"
     " `blob_uri`, `size_bytes`, `sha256`, `tags`, `created_at`, `updated_at`."
+    # contract v2, "Replies' new data"
+    " Document: also `trashed_at`."
 )
 VERSION = (
     "`versions`: a list of `{version, blob_uri, name, mime_type, size_bytes, sha256,"
     " uploaded_by, uploaded_at}`, oldest first."
 )
-FOLDER = "Folder: `folder_id`, `org_id`, `parent_id`, `name`, `path`."
+FOLDER = "Folder: `folder_id`, `org_id`, `parent_id`, `name`, `path`. Folder: also `trashed_at`."
 SHARE = "Share: `doc_id`, `user_id`, `role` (null after a revoke)."
 MEMBERSHIP = "Membership: `org_id`, `user_id`, `role` (null after a remove)."
 LISTING = (
@@ -58,7 +60,7 @@ def _doc() -> tuple[Document, list[DocumentVersion]]:
 
 def test_the_quoted_contract_lists_are_read_whole() -> None:
     counts = [len(fields(q)) for q in (DOCUMENT, VERSION, FOLDER, SHARE, MEMBERSHIP, LISTING)]
-    assert counts == [13, 8, 5, 3, 3, 3]
+    assert counts == [14, 8, 6, 3, 3, 3]
 
 
 def test_a_document_reply_has_exactly_the_contract_fields() -> None:

@@ -1,0 +1,52 @@
+"""Use cases of contract v2's lifecycle commands and queries (plain use cases: each runs
+alone or in a group commit alike)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from core.cursor import CursorCodec
+from core.ports import Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
+from handlers.folder_children import FolderChildrenHandler
+from handlers.move_document import MoveDocumentHandler
+from handlers.move_folder import MoveFolderHandler
+from handlers.purge import PurgeDocumentHandler, PurgeFolderHandler
+from handlers.rename_document import RenameDocumentHandler
+from handlers.rename_folder import RenameFolderHandler
+from handlers.restore_document import RestoreDocumentHandler
+from handlers.restore_folder import RestoreFolderHandler
+from handlers.revert_document import RevertDocumentHandler
+from handlers.trash_document import TrashDocumentHandler
+from handlers.trash_folder import TrashFolderHandler
+from handlers.trash_list import TrashListHandler
+
+COMMANDS = {
+    "document.rename": RenameDocumentHandler,
+    "document.move": MoveDocumentHandler,
+    "document.revert": RevertDocumentHandler,
+    "document.trash": TrashDocumentHandler,
+    "document.restore": RestoreDocumentHandler,
+    "document.purge": PurgeDocumentHandler,
+    "folder.rename": RenameFolderHandler,
+    "folder.move": MoveFolderHandler,
+    "folder.trash": TrashFolderHandler,
+    "folder.restore": RestoreFolderHandler,
+    "folder.purge": PurgeFolderHandler,
+}
+
+
+def lifecycle_use_cases(clock: Clock, ids: IdGenerator) -> dict[str, Any]:
+    """The commands' use cases by routing key."""
+    return {key: make(clock, ids) for key, make in COMMANDS.items()}
+
+
+def lifecycle_queries(
+    uow: UnitOfWorkFactory, cache: ReplyCache, cursors: CursorCodec
+) -> dict[str, Any]:
+    """The queries by routing key (their cursors signed like folder.list's)."""
+    return {
+        "folder.children": FolderChildrenHandler(uow, cache, orjson.dumps, cursors),
+        "trash.list": TrashListHandler(uow, cache, orjson.dumps, cursors),
+    }
