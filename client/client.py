@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar, cast
 
 import aio_pika
 import orjson
 from aio_pika.abc import AbstractRobustConnection
 
 from client.channel import CommandChannel
-from client.errors import DocbusConnectionError, DocbusTimeout
+from client.errors import DocbusConnectionError, DocbusConnectionLost, DocbusTimeout
 from client.events import EventStream, subscribe
+from client.failover import FailoverConnection, node_urls
 from client.lifecycle import DocbusLifecycle
 from client.pending import PendingReplies
 from client.publishing import new_message_id
 from client.reply import Reply
 from client.topology import COMMANDS_EXCHANGE, DEFAULT_URL, EVENTS_EXCHANGE
+
+T = TypeVar("T")
+RESEND_PAUSE = 0.05
 
 
 class DocbusClient(DocbusLifecycle):
@@ -30,6 +35,12 @@ class DocbusClient(DocbusLifecycle):
     default per-request timeout in seconds; every call may override it.
     ``exchange``/``events_exchange`` exist so that tests can isolate themselves;
     ``connection_name`` is what the RabbitMQ management UI shows.
+
+    ``url`` may name the nodes of a cluster (client/failover.py): the client connects to
+    a random one and fails over to the next live one. With ``resend_on_loss`` (default),
+    a request whose connection or channel is lost before its reply is published again,
+    with the same message_id, once the connection is back (within its timeout): the
+    worker applies a message_id once, so the command still takes effect once.
     """
 
     def __init__(
@@ -43,8 +54,13 @@ class DocbusClient(DocbusLifecycle):
         exchange: str = COMMANDS_EXCHANGE,
         events_exchange: str = EVENTS_EXCHANGE,
         connection_name: str = "docbus-client",
+        resend_on_loss: bool = True,
     ) -> None:
         self.url = url
+        self.nodes = node_urls(url)
+        self.resend_on_loss = resend_on_loss
+        self.resent = 0
+        """Requests published again after a connection or channel loss."""
         self.timeout = timeout
         self.exchange = exchange
         self.events_exchange = events_exchange
@@ -68,6 +84,7 @@ class DocbusClient(DocbusLifecycle):
         exchange: str = COMMANDS_EXCHANGE,
         events_exchange: str = EVENTS_EXCHANGE,
         connection_name: str = "docbus-client",
+        resend_on_loss: bool = True,
     ) -> Self:
         """Create a client and open its connection."""
         client = cls(
@@ -79,6 +96,7 @@ class DocbusClient(DocbusLifecycle):
             exchange=exchange,
             events_exchange=events_exchange,
             connection_name=connection_name,
+            resend_on_loss=resend_on_loss,
         )
         await client.open()
         return client
@@ -89,7 +107,9 @@ class DocbusClient(DocbusLifecycle):
             return
         try:
             self._connection = await aio_pika.connect_robust(
-                self.url,
+                self.nodes[0],
+                # bound, not a keyword: aio-pika copies keywords into the URL's query
+                connection_class=cast(Any, partial(FailoverConnection, nodes=self.nodes)),
                 timeout=self.connect_timeout,
                 heartbeat=self.heartbeat,
                 reconnect_interval=self.reconnect_interval,
@@ -151,7 +171,10 @@ class DocbusClient(DocbusLifecycle):
         channel = self._open_channel()
         try:
             async with asyncio.timeout(limit):
-                body_bytes = await channel.request(routing_key, _encode(body), message_id)
+                data = _encode(body)
+                body_bytes = await self._resending(
+                    lambda: channel.request(routing_key, data, message_id)
+                )
         except TimeoutError:
             raise _timeout(routing_key, message_id, limit) from None
         return Reply.decode(body_bytes, message_id)
@@ -171,8 +194,13 @@ class DocbusClient(DocbusLifecycle):
         channel = self._open_channel()
         try:
             async with asyncio.timeout(limit):
-                await channel.ready()
-                await channel.publish(routing_key, _encode(body), message_id)
+                data = _encode(body)
+
+                async def publish() -> None:
+                    await channel.ready()
+                    await channel.publish(routing_key, data, message_id)
+
+                await self._resending(publish)
         except TimeoutError:
             raise _timeout(routing_key, message_id, limit) from None
         return message_id
@@ -185,6 +213,20 @@ class DocbusClient(DocbusLifecycle):
         if self._connection is None:
             raise DocbusConnectionError("connection", "the client is not open")
         return subscribe(self._connection, self.events_exchange, binding_keys, queue)
+
+    async def _resending(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()``, again (same message_id) while it fails with a lost connection
+        and the client is open; the caller's timeout bounds the whole."""
+        while True:
+            try:
+                return await attempt()
+            except DocbusConnectionLost:
+                if not self.resend_on_loss or self._channel is None:
+                    raise
+            self.resent += 1
+            # The channel waits for the reconnection itself; this pause only keeps a
+            # channel that fails at once from spinning.
+            await asyncio.sleep(RESEND_PAUSE)
 
     def _open_channel(self) -> CommandChannel:
         if self._channel is None:

@@ -21,14 +21,15 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
-import aio_pika
 import orjson
 from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from adapters import amqp_decoding
-from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
+from adapters.amqp_failover import connect_failover, connection_options
+from adapters.amqp_transport import deepen_write_queues
+from adapters.postgres.attempts import PgAttemptLog
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
 from adapters.postgres.grouped_unit import PgGroupedUnitFactory
@@ -48,7 +49,7 @@ from consumers.settings import DEVELOPMENT_CURSOR_KEY, Settings, mask_url, with_
 from consumers.subscribers import CommandConsumer, build_runners, make_broker, register_commands
 from consumers.sweeper import TrashSweepLoop
 from consumers.telemetry import telemetry, tracing_mode
-from consumers.topology import DEAD_QUEUE_NAME, declare_topology
+from consumers.topology import DEAD_QUEUE_NAME, QueueShape, declare_topology
 from consumers.worker import ROLES, Consumer, Service, Worker
 from core.ports import EventPublisher, Outbox, ReplyCache
 from handlers.bus import CommandBus
@@ -123,7 +124,8 @@ class _Shared:
     """What every role is built on."""
 
     settings: Settings
-    amqp_url: str
+    amqp_urls: list[str]
+    """Every node's URL, with the heartbeat."""
     db: PgDatabase
     cache: ValkeyReplyCache
     connection: AbstractRobustConnection
@@ -226,27 +228,41 @@ async def _shared(s: Settings, overrides: Overrides, resources: AsyncExitStack) 
     resources.push_async_callback(cache.aclose)
     cache_figures = metrics.counting("docbus_cache", "Reply cache", lambda: asdict(cache.stats()))
     resources.callback(metrics.forget, cache_figures)
-    amqp_url = with_query(s.rabbit.url, heartbeat=s.rabbit.heartbeat)
+    amqp_urls = [with_query(url, heartbeat=s.rabbit.heartbeat) for url in s.rabbit.urls()]
     # Before any connection: a value pamqp cannot decode must cost its message only, not
     # the connection (every consumer, the relay, the replies) that received it.
     amqp_decoding.install()
     deepen_write_queues()
-    connection = await _connect(amqp_url, "docbus-publish", resources)
-    async with connection.channel() as channel:
-        await declare_topology(channel, s.rabbit.delivery_limit)
+    # The first connection waits (within the budget) for a node; the others find it up.
+    connection = await _connect(
+        s, amqp_urls, "docbus-publish", resources, budget=s.rabbit.connect_budget
+    )
+    await declare_topology(connection, _shape(s))
     retry = RetryPolicy(budget=s.worker.retry_budget)
     tracing = None if traced is None else traced.tracing
     pipeline = overrides.pipeline(
         Responder(connection), retry, poison_after=s.rabbit.poison_after, tracing=tracing
     )
-    return _Shared(s, amqp_url, db, cache, connection, pipeline, resources, tracing)
+    pipeline.count_attempts(PgAttemptLog(db))
+    return _Shared(s, amqp_urls, db, cache, connection, pipeline, resources, tracing)
 
 
-async def _connect(url: str, name: str, resources: AsyncExitStack) -> AbstractRobustConnection:
-    """A robust connection named ``name`` in the management UI, closed with the worker."""
-    connection = await aio_pika.connect_robust(
-        url, client_properties={"connection_name": name},
-        connection_class=CoalescingRobustConnection,
+def _shape(s: Settings) -> QueueShape:
+    return QueueShape(
+        delivery_limit=s.rabbit.delivery_limit,
+        leader_locator=s.rabbit.leader_locator,
+        initial_group_size=s.rabbit.initial_group_size,
+        declare=s.rabbit.declare_queues,
+    )
+
+
+async def _connect(
+    s: Settings, urls: list[str], name: str, resources: AsyncExitStack, *, budget: float = 0.0
+) -> AbstractRobustConnection:
+    """A robust connection named ``name`` in the management UI, closed with the worker; it
+    fails over to the next live node of ``urls`` (adapters/amqp_failover.py)."""
+    connection = await connect_failover(
+        urls, name, reconnect_interval=s.rabbit.reconnect_interval, budget=budget
     )
     resources.push_async_callback(connection.close)
     return connection
@@ -297,21 +313,26 @@ def traced(tracing: Tracing, key: str, run: Run) -> Run:
 
 def _broker(shared: _Shared) -> RabbitBroker:
     broker = make_broker(
-        shared.amqp_url,
+        shared.amqp_urls[0],
         graceful_timeout=shared.settings.worker.shutdown_deadline,
         # connection_name is RabbitMQ's standard client property; FastStream's type omits it.
         client_properties=cast(Any, {"connection_name": "docbus-consume"}),
     )
     # FastStream hands its connection options to aio-pika's connect_robust but has no
-    # parameter for this one: the acks of a loop turn in one write.
-    broker._connection_kwargs["connection_class"] = CoalescingRobustConnection
+    # parameter for these: every node of the cluster (failover), the reconnect interval,
+    # and the coalescing transport (the acks of a loop turn in one write).
+    broker._connection_kwargs.update(
+        connection_options(shared.amqp_urls, shared.settings.rabbit.reconnect_interval)
+    )
     return broker
 
 
 async def _audit(shared: _Shared) -> AuditConsumer:
     """The audit consumer, on a consuming connection of its own."""
     s = shared.settings
-    connection = await _connect(shared.amqp_url, "docbus-audit", shared.resources)
+    connection = await _connect(
+        s, shared.amqp_urls, "docbus-audit", shared.resources, budget=s.rabbit.connect_budget
+    )
     return AuditConsumer(
         connection,
         RecordAuditEntry(PgAuditLog(shared.db)),

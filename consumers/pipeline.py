@@ -9,13 +9,18 @@
 |                                  |                      | jitter (prefetch bounds how many |
 |                                  |                      | wait); past the budget:          |
 |                                  |                      | ``unavailable`` + dead-lettered  |
-| redelivered ``poison_after`` times| ``unavailable``     | dead-lettered as poison          |
+| poison (see below)               | ``unavailable``      | dead-lettered as poison          |
 | anything else (a bug)            | ``unavailable``, no  | dead-lettered, logged with the   |
 |                                  | internals            | traceback                        |
 
 A message is acknowledged only after its transaction committed and its reply (or dead
 letter) was confirmed by the broker; a crash before that means a redelivery, which the
 inbox turns into the same reply.
+
+Poison: with an AttemptLog (production: PostgreSQL), a message on whose redeliveries
+``poison_after`` workers died (began it, never ended it); deliveries lost to a broker
+connection or node failure never count. Without one, the broker's ``x-delivery-count``
+(trusted on redeliveries only) reaching ``poison_after``.
 
 The table is implemented once, by ``poisoned`` and ``failure_of`` (each gives the row's
 ``ErrorRow``); the audit consumer applies the same rows to its batches.
@@ -25,11 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -172,11 +178,52 @@ NOT_PROCESSED = "the message could not be processed"
 
 
 def poisoned(raw: AbstractIncomingMessage, poison_after: int) -> ErrorRow | None:
-    """The poison row, if the broker delivered ``raw`` ``poison_after`` times already."""
+    """The poison row, if the broker delivered ``raw`` ``poison_after`` times already
+    (the rule without an AttemptLog: the audit consumer's, and the in-memory tests')."""
     deliveries = delivery_count(raw)
     if deliveries < poison_after:
         return None
     reason = f"poison: delivered {deliveries + 1} times without being completed"
+    return ErrorRow("poison", reason, "unavailable", NOT_PROCESSED)
+
+
+class AttemptLog(Protocol):
+    """Where the worker records the redeliveries it begins to handle (shared by workers)."""
+
+    async def begin(self, key: str) -> int:
+        """Record an attempt; return how many attempts began before it and never ended."""
+        ...
+
+    async def end(self, key: str, *, done: bool) -> None:
+        """The attempt ended with the worker alive: ``done`` (forget the key) or handed
+        back to the queue (take the attempt back)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Attempt:
+    key: str
+    died: int
+    """Attempts that began before this one and never ended: the workers died in them."""
+
+
+def delivery_key(raw: AbstractIncomingMessage) -> str:
+    """What identifies a message across its redeliveries: a digest of its routing key,
+    message_id and body. A publisher cannot give another message's key to its own
+    without sending that very command (which the inbox treats as the same one)."""
+    digest = hashlib.sha256()
+    for part in (raw.exchange or "", raw.routing_key or "", raw.message_id or ""):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(raw.body)
+    return digest.hexdigest()
+
+
+def poisoned_attempt(attempt: Attempt, poison_after: int) -> ErrorRow | None:
+    """The poison row, if workers died handling this message ``poison_after`` times (on
+    its redeliveries; the first delivery is not recorded, to keep it free)."""
+    if attempt.died < poison_after:
+        return None
+    reason = f"poison: {attempt.died} workers died handling it"
     return ErrorRow("poison", reason, "unavailable", NOT_PROCESSED)
 
 
@@ -214,6 +261,7 @@ class Pipeline:
         self._acks = acks or Acknowledger()
         self._retry = retry
         self._poison_after = poison_after
+        self._attempts: AttemptLog | None = None
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -262,6 +310,12 @@ class Pipeline:
             return passed_through(raw.headers)
         return self._tracing.consume(raw.headers, key, raw.message_id)
 
+    def count_attempts(self, log: AttemptLog) -> None:
+        """Judge poison by the attempts recorded in ``log`` (production: PostgreSQL), not
+        by the broker's delivery count, which also counts deliveries lost to a broker
+        failure. Without it, the header rule (``poisoned``) applies."""
+        self._attempts = log
+
     async def drained(self, timeout: float) -> bool:
         """Wait until no delivery is in flight; False if the timeout came first."""
         return await set_within(self._idle, timeout)
@@ -274,7 +328,44 @@ class Pipeline:
             return await self.dead_letter_undecodable(raw, bad, consumer="commands")
         if raw.redelivered:  # counted by the fault suite: raw duplicates after a crash
             log.info("message_redelivered", deliveries=delivery_count(raw) + 1)
-        failure = poisoned(raw, self._poison_after)
+        attempt = await self._begin(raw)
+        outcome = "requeued"  # if handling raises, process() gives the delivery back
+        try:
+            outcome = await self._attempt(raw, schema, run, query=query, attempt=attempt)
+        finally:
+            if attempt is not None:
+                await self._end(attempt, done=outcome != "requeued")
+        return outcome
+
+    async def _begin(self, raw: AbstractIncomingMessage) -> Attempt | None:
+        """Record a redelivery's attempt before handling it (the first delivery: none)."""
+        if self._attempts is None or not raw.redelivered:
+            return None
+        key = delivery_key(raw)
+        try:
+            return Attempt(key, await self._attempts.begin(key))
+        except Exception as error:  # the broker's delivery limit stays the backstop
+            log.warning("attempt_not_recorded", error=repr(error))
+            return None
+
+    async def _end(self, attempt: Attempt, *, done: bool) -> None:
+        assert self._attempts is not None
+        try:
+            await self._attempts.end(attempt.key, done=done)
+        except Exception as error:
+            log.warning("attempt_not_ended", error=repr(error))
+
+    def _poison(self, raw: AbstractIncomingMessage, attempt: Attempt | None) -> ErrorRow | None:
+        if self._attempts is None:
+            return poisoned(raw, self._poison_after)
+        return poisoned_attempt(attempt, self._poison_after) if attempt else None
+
+    async def _attempt(
+        self, raw: AbstractIncomingMessage, schema: type[BaseModel], run: Run, *, query: bool,
+        attempt: Attempt | None,
+    ) -> str:
+        """Handle one delivery (its attempt recorded); return its outcome."""
+        failure = self._poison(raw, attempt)
         if failure is not None:
             await self._fail(raw, failure)
             return failure.outcome

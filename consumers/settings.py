@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.amqp_failover import broker_urls
+
 
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCBUS_DATABASE_")
@@ -30,7 +32,35 @@ class ValkeySettings(BaseSettings):
 class RabbitSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCBUS_RABBIT_")
 
-    url: str = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
+    url: str = Field(
+        "amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ URL, or a cluster's nodes: comma-separated URLs, or one URL with"
+        " several hosts (amqp://u:p@h1:5672,h2:5672,h3:5672/vhost); they may differ only in"
+        " host and port",
+    )
+    reconnect_interval: float = Field(
+        1.0, description="seconds between attempts to reconnect (each tries every node once)",
+        gt=0,
+    )
+    connect_budget: float = Field(
+        60.0, description="seconds the worker keeps trying to reach a node at start-up", ge=0
+    )
+    leader_locator: str = Field(
+        "balanced",
+        description="x-queue-leader-locator of the quorum queues docbus declares: balanced or"
+        " client-local (empty: not set, the broker's default or a policy decides)",
+    )
+    initial_group_size: int = Field(
+        3, description="x-quorum-initial-group-size: members of a new quorum queue, at most the"
+        " cluster's nodes (0: not set, all nodes)", ge=0,
+    )
+    declare_queues: str = Field(
+        "missing",
+        description="missing: declare only the queues that do not exist, use existing ones as"
+        " they are (an operator's arguments win); always: declare every queue with docbus's"
+        " arguments, failing on a queue made with others",
+        pattern="^(missing|always)$",
+    )
     prefetch: int = Field(64, description="unacknowledged messages per queue and worker")
     audit_prefetch: int = Field(
         256, description="unacknowledged events for the audit consumer (written in batches)"
@@ -42,6 +72,11 @@ class RabbitSettings(BaseSettings):
     poison_after: int = Field(
         5, description="a message redelivered this many times is dead-lettered as poison"
     )
+
+
+    def urls(self) -> list[str]:
+        """The nodes' URLs (ValueError on a malformed list)."""
+        return broker_urls(self.url)
 
 
 DEVELOPMENT_CURSOR_KEY = "docbus-development-cursor-key"
@@ -118,6 +153,8 @@ def mask_url(url: str) -> str:
     """The URL with its password replaced by ``***`` (safe to print and log)."""
     from urllib.parse import urlsplit, urlunsplit
 
+    if "," in url:  # a list of nodes: each masked
+        return ",".join(mask_url(part) for part in url.split(","))
     parts = urlsplit(url)
     if parts.password is None:
         return url

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractConnection
+from aiormq.exceptions import ChannelNotFoundEntity
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
 
 COMMANDS = RabbitExchange("docbus.commands", type=ExchangeType.TOPIC, durable=True)
@@ -63,12 +64,15 @@ def work_queue_arguments(delivery_limit: int) -> dict[str, Any]:
 def work_queue(name: str, routing_key: str, delivery_limit: int) -> RabbitQueue:
     # The arguments are RabbitMQ's own names; FastStream's TypedDict spells them otherwise.
     arguments: Any = work_queue_arguments(delivery_limit)
+    # declare=False: FastStream only checks that the queue exists (a passive declare);
+    # declare_topology made it as the settings say, or found an operator's own.
     return RabbitQueue(
         name,
         queue_type=QueueType.QUORUM,
         durable=True,
         routing_key=routing_key,
         arguments=arguments,
+        declare=False,
     )
 
 
@@ -89,24 +93,71 @@ def dead_queue() -> RabbitQueue:
     )
 
 
-async def declare_topology(channel: AbstractChannel, delivery_limit: int) -> None:
+@dataclass(frozen=True, slots=True)
+class QueueShape:
+    """How docbus declares its quorum queues (DOCBUS_RABBIT_* settings).
+
+    - ``leader_locator``: ``balanced`` spreads new queues' leaders over the nodes
+      (RabbitMQ 3.10+; ``client-local`` puts them on the declaring client's node); empty:
+      not set, so the broker's default or an operator's policy decides.
+    - ``initial_group_size``: members of a new queue (0: not set, every node).
+    - ``declare``: ``missing`` declares only queues that do not exist and uses existing
+      ones as they are, so that an operator may pre-create them (or steer them with
+      policies) with other arguments; ``always`` declares every queue with these arguments
+      and fails with PRECONDITION_FAILED on a queue made with others.
+    """
+
+    delivery_limit: int = 20
+    leader_locator: str = "balanced"
+    initial_group_size: int = 3
+    declare: str = "missing"
+
+    def arguments(self) -> dict[str, Any]:
+        arguments = work_queue_arguments(self.delivery_limit)
+        return arguments | self.cluster_arguments()
+
+    def cluster_arguments(self) -> dict[str, Any]:
+        arguments: dict[str, Any] = {}
+        if self.leader_locator:
+            arguments["x-queue-leader-locator"] = self.leader_locator
+        if self.initial_group_size:
+            arguments["x-quorum-initial-group-size"] = self.initial_group_size
+        return arguments
+
+
+async def declare_topology(connection: AbstractConnection, shape: QueueShape | int) -> None:
     """Declare every exchange, queue and binding of the contract (idempotent).
 
     Run at every start so that a client may publish as soon as a worker started once.
+    ``shape`` (or just the delivery limit) says how queues are declared.
     """
-    commands = await channel.declare_exchange(COMMANDS.name, "topic", durable=True)
-    events = await channel.declare_exchange(EVENTS.name, "topic", durable=True)
-    dead = await channel.declare_exchange(DEAD.name, "fanout", durable=True)
-    dead_q = await channel.declare_queue(
-        DEAD_QUEUE_NAME, durable=True, arguments={"x-queue-type": "quorum"}
-    )
-    await dead_q.bind(dead, routing_key="")
-    for route in ROUTES:
-        queue = await channel.declare_queue(
-            route.queue, durable=True, arguments=work_queue_arguments(delivery_limit)
-        )
-        await queue.bind(commands, routing_key=route.routing_key)
-    audit = await channel.declare_queue(
-        AUDIT_QUEUE_NAME, durable=True, arguments=work_queue_arguments(delivery_limit)
-    )
-    await audit.bind(events, routing_key="#")
+    if isinstance(shape, int):
+        shape = QueueShape(delivery_limit=shape)
+    async with connection.channel() as channel:
+        commands = await channel.declare_exchange(COMMANDS.name, "topic", durable=True)
+        events = await channel.declare_exchange(EVENTS.name, "topic", durable=True)
+        dead = await channel.declare_exchange(DEAD.name, "fanout", durable=True)
+        dead_arguments = {"x-queue-type": "quorum"} | shape.cluster_arguments()
+        queues = [(DEAD_QUEUE_NAME, dead, "", dead_arguments)]
+        queues += [(r.queue, commands, r.routing_key, shape.arguments()) for r in ROUTES]
+        queues.append((AUDIT_QUEUE_NAME, events, "#", shape.arguments()))
+        for name, exchange, key, arguments in queues:
+            if shape.declare == "always" or not await _exists(connection, name):
+                queue = await channel.declare_queue(name, durable=True, arguments=arguments)
+            else:
+                queue = await channel.declare_queue(name, passive=True)
+            await queue.bind(exchange, routing_key=key)
+
+
+async def _exists(connection: AbstractConnection, name: str) -> bool:
+    """Whether the queue exists (a passive declare on a channel of its own: a missing
+    queue closes the channel)."""
+    channel = await connection.channel()
+    try:
+        await channel.declare_queue(name, passive=True)
+    except ChannelNotFoundEntity:
+        return False
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    return True

@@ -78,17 +78,35 @@ def run_loop(main: Coroutine[Any, Any, None], loop: str) -> None:
 
 
 async def _require_servers(settings: Settings) -> None:
-    """Fail in one line, before anything starts, if PostgreSQL or RabbitMQ cannot be
-    reached (the cache may be down: the worker then runs degraded)."""
+    """Fail in one line, before anything starts, if PostgreSQL cannot be reached, or if no
+    RabbitMQ node answers within ``DOCBUS_RABBIT_CONNECT_BUDGET`` seconds (a cluster whose
+    nodes are restarting is waited for). The cache may be down: the worker then runs
+    degraded."""
+    import time
+
+    import structlog
+
     from ops.doctor import postgres_probe, rabbit_probe
+    from ops.reach import Unreachable
 
     await postgres_probe(settings.database.url)()
-    await rabbit_probe(settings.rabbit.url)()
+    deadline = time.monotonic() + settings.rabbit.connect_budget
+    while True:
+        try:
+            await rabbit_probe(settings.rabbit.url)()
+            return
+        except Unreachable as error:
+            if time.monotonic() + settings.rabbit.reconnect_interval > deadline:
+                raise
+            structlog.get_logger("docbus.cli").warning(
+                "rabbitmq_unreachable", error=str(error),
+                retry_in=settings.rabbit.reconnect_interval,
+            )
+            await asyncio.sleep(settings.rabbit.reconnect_interval)
 
 
 async def _migrate(settings: Settings) -> None:
-    import aio_pika
-
+    from adapters.amqp_failover import connect_first
     from adapters.postgres.migrate import ensure_database, upgrade_async
     from consumers.topology import declare_topology
 
@@ -96,9 +114,9 @@ async def _migrate(settings: Settings) -> None:
         await ensure_database(settings.database.url)
         await upgrade_async(settings.database.url)
     async with reaching("RabbitMQ", settings.rabbit.url):
-        connection = await aio_pika.connect(settings.rabbit.url)
+        connection = await connect_first(settings.rabbit.url)
     async with connection:
-        await declare_topology(await connection.channel(), settings.rabbit.delivery_limit)
+        await declare_topology(connection, settings.rabbit.delivery_limit)
 
 
 @app.command()

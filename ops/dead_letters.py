@@ -18,6 +18,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aiormq.exceptions import ChannelNotFoundEntity
 
 from adapters import amqp_decoding
+from adapters.amqp_failover import connect_first
 from consumers.responder import persistent_copy
 from consumers.topology import COMMANDS, DEAD_QUEUE_NAME, ERROR_HEADER
 from ops.reach import OperatorError
@@ -155,7 +156,7 @@ async def _take(channel: AbstractChannel, limit: int) -> list[AbstractIncomingMe
 
 async def list_dead(url: str, limit: int = 100) -> list[DeadLetter]:
     """Peek: the messages are taken unacknowledged and given back when the channel closes."""
-    connection = await aio_pika.connect(url)
+    connection = await connect_first(url)
     async with connection:
         channel = await connection.channel()
         taken = await _take(channel, limit)
@@ -166,7 +167,7 @@ async def replay_dead(
     url: str, limit: int = 100, select: Callable[[DeadLetter], bool] = lambda _: True
 ) -> list[DeadLetter]:
     """Re-publish (confirmed, mandatory) the selected dead letters, then remove them."""
-    connection = await aio_pika.connect(url)
+    connection = await connect_first(url)
     replayed: list[DeadLetter] = []
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -182,7 +183,7 @@ async def replay_dead(
 
 
 async def purge_dead(url: str) -> int:
-    connection = await aio_pika.connect(url)
+    connection = await connect_first(url)
     async with connection:
         queue = await _dead_queue(await connection.channel())
         result = await queue.purge()

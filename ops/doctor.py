@@ -122,10 +122,10 @@ def migrations_probe(url: str) -> Probe:
 
 def rabbit_probe(url: str) -> Probe:
     async def probe() -> Check:
-        import aio_pika
+        from adapters.amqp_failover import connect_first
 
         async with reaching("RabbitMQ", url):
-            connection = await aio_pika.connect(url, timeout=5)
+            connection = await connect_first(url, timeout=5)
         async with connection:
             props = connection.transport.connection.server_properties  # type: ignore[union-attr]
             version = _text(props.get("version", "?"))
@@ -152,16 +152,16 @@ def topology_probe(url: str) -> Probe:
 
 
 async def _missing_topology(url: str) -> list[str]:
-    import aio_pika
     from aiormq.exceptions import ChannelClosed
 
+    from adapters.amqp_failover import connect_first
     from consumers.topology import AUDIT_QUEUE_NAME, COMMANDS, DEAD, DEAD_QUEUE_NAME, EVENTS, ROUTES
 
     exchanges = [COMMANDS.name, EVENTS.name, DEAD.name]
     queues = [DEAD_QUEUE_NAME, AUDIT_QUEUE_NAME, *(route.queue for route in ROUTES)]
     missing: list[str] = []
     async with reaching("RabbitMQ", url):
-        connection = await aio_pika.connect(url, timeout=5)
+        connection = await connect_first(url, timeout=5)
     async with connection:
         for name in exchanges + queues:
             channel = await connection.channel()

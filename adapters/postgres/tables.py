@@ -187,6 +187,15 @@ cache_misses = Table(
     PrimaryKeyConstraint("id", name="cache_misses_pkey"),
 )
 
+delivery_attempts = Table(
+    "delivery_attempts", metadata,
+    _text("delivery_key"),
+    Column("attempts", Integer, nullable=False),
+    _at("first_at", default_now=True),
+    PrimaryKeyConstraint("delivery_key", name="delivery_attempts_pkey"),
+)
+"""Redeliveries a worker began and did not finish (the poison rule; migration 0005)."""
+
 AUDIT_APPEND_ONLY_FUNCTION = """
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

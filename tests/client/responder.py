@@ -8,6 +8,7 @@ Directives in a request body steer it, so each test states its scenario in its d
 - ``_dup``: how many extra copies of the reply to send (the client must drop them)
 - ``_error``: an error object: reply ``{"ok": false, "error": ...}``
 - ``_silent``: never reply
+- ``_silent_first``: no reply to the first delivery of a message_id, a reply to the next
 - ``_raw``: reply with this text as the body, as is
 
 Without directives it echoes: ``{"ok": true, "data": {"echo": body, ...}}``.
@@ -58,9 +59,12 @@ class Responder:
         await self._channel.close()
 
     async def _on_command(self, message: AbstractIncomingMessage) -> None:
+        first = all(m.message_id != message.message_id for m in self.received)
         self.received.append(message)
         body = orjson.loads(message.body)
         if message.reply_to is None or body.get("_silent"):
+            return
+        if body.get("_silent_first") and first:
             return
         delay = body.get("_delay", 0)
         if delay:

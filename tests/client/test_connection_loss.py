@@ -1,5 +1,6 @@
-"""Losing the channel or the connection: requests in flight fail fast, then the client
-works again on the reopened channel with a re-established reply consumer."""
+"""Losing the channel or the connection: requests in flight are published again with their
+message_id (or, with ``resend_on_loss=False``, fail fast), then the client works again on
+the reopened channel with a re-established reply consumer."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ async def drop_connection(connection_name: str) -> None:
 async def test_requests_in_flight_fail_fast_when_the_broker_drops_the_connection(
     docbus: DocbusClient, responder: Responder
 ) -> None:
+    docbus.resend_on_loss = False
     tasks = await in_flight(docbus, responder, 10)
     await drop_connection(docbus.connection_name)
     results = await outcomes(tasks)
@@ -75,6 +77,7 @@ async def test_requests_in_flight_fail_fast_when_the_broker_drops_the_connection
 async def test_requests_in_flight_fail_fast_when_the_broker_closes_the_channel(
     docbus: DocbusClient, rabbit: AbstractConnection, commands_exchange: str
 ) -> None:
+    docbus.resend_on_loss = False
     worker = await Responder.start(rabbit, commands_exchange)
     tasks = await in_flight(docbus, worker, 10)
     channel = await rabbit.channel()
@@ -91,6 +94,26 @@ async def test_requests_in_flight_fail_fast_when_the_broker_closes_the_channel(
     assert reply.unwrap()["echo"]["after"] == "reopen"
     await worker.stop()
     await channel.close()
+
+
+async def test_requests_in_flight_are_resent_with_their_message_id_after_a_drop(
+    docbus: DocbusClient, responder: Responder
+) -> None:
+    tasks = [
+        asyncio.create_task(
+            docbus.request("echo.test", {"_silent_first": True, "n": n}, timeout=PATIENT)
+        )
+        for n in range(5)
+    ]
+    await eventually(lambda: len(responder.received) == 5)
+    await drop_connection(docbus.connection_name)
+    replies = await outcomes(tasks)
+    assert [r.unwrap()["echo"]["n"] for r in replies] == list(range(5))  # type: ignore[attr-defined]
+    ids = [m.message_id for m in responder.received]
+    assert len(ids) == 10
+    assert all(ids.count(i) == 2 for i in ids)  # each command twice, with one message_id
+    assert docbus.resent == 5
+    assert docbus.in_flight == 0
 
 
 async def test_closing_the_client_fails_requests_in_flight(

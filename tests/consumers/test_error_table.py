@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import orjson
 import pytest
 
-from consumers.pipeline import BudgetExhausted, Invalid, delivery_count, failure_of, poisoned
+from consumers.pipeline import (
+    BudgetExhausted,
+    Invalid,
+    delivery_count,
+    delivery_key,
+    failure_of,
+    poisoned,
+)
 from consumers.schemas import REPLY_DATA, Failure, UploadDocumentIn
 from core.errors import InvalidCommand
 from tests.consumers.conftest import Harness, delivered
@@ -228,3 +235,87 @@ def test_poison_after_so_many_deliveries(count: int | None, poison: bool) -> Non
     if row is not None:
         assert (row.outcome, row.code) == ("poison", "unavailable")
         assert row.reason == "poison: delivered 6 times without being completed"
+
+
+# Poison by the attempts a worker began and never finished (production's rule).
+
+
+class Attempts:
+    """An AttemptLog in memory: attempts begun and not ended, by key."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, int] = {}
+        self.begun = 0
+
+    async def begin(self, key: str) -> int:
+        self.begun += 1
+        before = self.open.get(key, 0)
+        self.open[key] = before + 1
+        return before
+
+    async def end(self, key: str, *, done: bool) -> None:
+        if done:
+            self.open.pop(key, None)
+        else:
+            self.open[key] -= 1
+
+
+def redelivery(count: int = 19) -> object:
+    return delivered(
+        "document.upload", upload(), redelivered=True, headers={"x-delivery-count": count},
+        message_id="m-again", correlation_id="c-again",
+    )
+
+
+async def test_with_attempts_a_high_delivery_count_alone_is_not_poison(harness: Harness) -> None:
+    """Deliveries lost to broker failures (x-delivery-count 19 here) count for nothing:
+    the message is handled, and its record is gone once it is done."""
+    attempts = Attempts()
+    harness.pipeline.count_attempts(attempts)
+    await seed(harness)
+    await harness.pipeline.process(
+        redelivery(), UploadDocumentIn, harness.runners["document.upload"], query=False  # type: ignore[arg-type]
+    )
+    assert harness.responder.last()["ok"] is True
+    assert "d1" in harness.db.state.documents
+    assert (attempts.begun, attempts.open) == (1, {})
+
+
+async def test_the_first_delivery_records_nothing(harness: Harness) -> None:
+    attempts = Attempts()
+    harness.pipeline.count_attempts(attempts)
+    await seed(harness)
+    await harness.send("document.upload", upload())
+    assert attempts.begun == 0
+
+
+async def test_poison_after_so_many_workers_died_handling_it(harness: Harness) -> None:
+    attempts = Attempts()
+    harness.pipeline.count_attempts(attempts)
+    await seed(harness)
+    raw = redelivery(count=1)
+    attempts.open[delivery_key(raw)] = 5  # type: ignore[arg-type]  # five workers began it and never ended (killed)
+    await harness.pipeline.process(
+        raw, UploadDocumentIn, harness.runners["document.upload"], query=False  # type: ignore[arg-type]
+    )
+    assert harness.responder.dead[-1][0] == "poison: 5 workers died handling it"
+    assert "d1" not in harness.db.state.documents
+    assert attempts.open == {}
+
+
+async def test_an_attempt_handed_back_is_taken_back(harness: Harness) -> None:
+    """The reply cannot go out (the broker connection went away): the delivery goes back
+    to the queue, and its attempt is taken back: the worker did not die of it."""
+    attempts = Attempts()
+    harness.pipeline.count_attempts(attempts)
+    await seed(harness)
+
+    async def connection_lost(*_: object, **__: object) -> None:
+        raise ConnectionResetError("the broker went away")
+
+    harness.responder.reply = connection_lost  # type: ignore[method-assign]
+    await harness.pipeline.process(
+        redelivery(), UploadDocumentIn, harness.runners["document.upload"], query=False  # type: ignore[arg-type]
+    )
+    assert list(attempts.open.values()) == [0]
+    assert not harness.responder.dead

@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 import uuid
 
 import aio_pika
@@ -35,7 +36,8 @@ def closed_port_env(base: dict[str, str], **urls: str) -> dict[str, str]:
 
 @pytest.fixture
 def env(worker_pg_url: str, valkey_url: str, rabbit_url: str) -> dict[str, str]:
-    return worker_env(worker_pg_url, valkey_url, rabbit_url)
+    # No start-up wait for RabbitMQ (test_the_worker_waits_for_rabbitmq_within_its_budget)
+    return worker_env(worker_pg_url, valkey_url, rabbit_url, DOCBUS_RABBIT_CONNECT_BUDGET="0")
 
 
 @pytest.mark.parametrize(
@@ -58,6 +60,22 @@ def test_an_unreachable_server_is_one_line_naming_it_the_address_and_the_setting
     assert server in lines[0] and setting in lines[0] and "127.0.0.1:1" in lines[0]
     assert "pw" not in lines[0], "passwords are masked"
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_worker_waits_for_rabbitmq_within_its_budget(env: dict[str, str]) -> None:
+    """A node that is down at start-up (a cluster restarting) is waited for, then the
+    worker stops with the one line."""
+    two_dead = f"{RABBIT_DOWN},amqp://guest:pw@127.0.0.1:2/"
+    started = time.monotonic()
+    done = docbus(closed_port_env(
+        env, DOCBUS_RABBIT_URL=two_dead, DOCBUS_RABBIT_CONNECT_BUDGET="1.5",
+        DOCBUS_RABBIT_RECONNECT_INTERVAL="0.3",
+    ), "worker")
+    assert 1.2 <= time.monotonic() - started < 30
+    assert done.returncode == 2, done.stderr
+    assert (done.stdout + done.stderr).count("rabbitmq_unreachable") >= 3
+    assert "RabbitMQ" in done.stderr.strip().splitlines()[-1]
+    assert "pw" not in done.stdout + done.stderr
 
 
 def test_doctor_passes_against_a_migrated_stack(env: dict[str, str], worker: WorkerProcess) -> None:

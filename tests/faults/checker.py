@@ -90,6 +90,8 @@ class Result:
     stale_reads: int | None = None
     reads: int | None = None
     duration_s: float = 0.0
+    commit_gap_s: float | None = None  # longest pause between two commits of the load
+    max_commit_gap_s: float | None = None  # a promise on it (the cluster scenarios)
     control: bool = False  # expected to fail: proves the checker bites
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -116,6 +118,9 @@ class Result:
             f.append("did not drain in time")
         if self.consumers_ok is False:
             f.append("consumers did not come back")
+        gap, limit = self.commit_gap_s, self.max_commit_gap_s
+        if gap is not None and limit is not None and gap > limit:
+            f.append(f"commit_gap_s={gap} > {limit}")
         if self.stale_reads:
             f.append(f"stale_reads={self.stale_reads}")
         if no_redelivery and self.inbox_duplicates:

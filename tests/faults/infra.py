@@ -30,6 +30,7 @@ import aio_pika
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from adapters.amqp_failover import connect_first
 from adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
 from consumers.topology import (
     AUDIT_QUEUE_NAME,
@@ -329,7 +330,7 @@ SUITE_QUEUES = ("faults.replies", "faults.tap")
 async def fresh_topology(url: str) -> None:
     """Delete every queue and exchange of the contract (and the suite's), then declare
     the contract's again: a vhost as good as new, without rabbitmqctl's second per call."""
-    connection = await aio_pika.connect(url, timeout=10)
+    connection = await connect_first(url, timeout=10)
     async with connection:
         channel = await connection.channel()
         for queue in (*(r.queue for r in ROUTES), AUDIT_QUEUE_NAME, DEAD_QUEUE_NAME,
@@ -337,7 +338,7 @@ async def fresh_topology(url: str) -> None:
             await channel.queue_delete(queue)
         for exchange in (COMMANDS.name, EVENTS.name, DEAD.name):
             await channel.exchange_delete(exchange)
-        await declare_topology(channel, DELIVERY_LIMIT)
+        await declare_topology(connection, DELIVERY_LIMIT)
 
 
 @dataclass
@@ -408,6 +409,10 @@ class Stage:
 
     def count(self, event: str) -> int:
         return sum(w.count(event) for w in self.workers)
+
+    async def queue_table(self) -> dict[str, tuple[int, int]]:
+        """{queue: (messages, consumers)} of the stage's vhost (on its broker)."""
+        return await queue_table(self.vhost)
 
     async def close(self) -> list[str]:
         """Kill workers, restore servers, drop the database, delete the vhost: what failed."""

@@ -37,6 +37,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import DeliveryError
 
+from adapters.amqp_failover import connect_first
 from tests.faults.life import ROUTES, LifePlan, Op
 
 COMMANDS_EXCHANGE = "docbus.commands"
@@ -187,7 +188,7 @@ class Amqp:
         self._closing = False
 
     async def open(self) -> None:
-        connection = await aio_pika.connect(self.url, timeout=10)
+        connection = await connect_first(self.url, timeout=10)
         async with connection:
             channel = await connection.channel()
             replies = await channel.declare_queue(REPLY_QUEUE, durable=True, arguments=QUORUM)
@@ -220,7 +221,7 @@ class Amqp:
                         await self._connection.close()
                     self.stats.reconnects += 1
                 self._connection = None
-                self._connection = await aio_pika.connect(self.url, timeout=5)
+                self._connection = await connect_first(self.url, timeout=5)
                 self._channel = await self._connection.channel(
                     publisher_confirms=True, on_return_raises=True
                 )
@@ -292,7 +293,7 @@ class Amqp:
     async def _consume_replies(self) -> None:
         while not self._closing:
             try:
-                connection = await aio_pika.connect(self.url, timeout=5)
+                connection = await connect_first(self.url, timeout=5)
                 async with connection:
                     channel = await connection.channel()
                     await channel.set_qos(prefetch_count=500)
@@ -345,7 +346,7 @@ async def send_all(
 async def drain_queue(url: str, name: str, quiet: float = 1.0) -> list[AbstractIncomingMessage]:
     """Take every message of a queue (acknowledged: they are gone afterwards)."""
     taken: list[AbstractIncomingMessage] = []
-    connection = await aio_pika.connect(url, timeout=10)
+    connection = await connect_first(url, timeout=10)
     async with connection:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=1000)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aio_pika
 import asyncpg
 
+from adapters.amqp_failover import connect_first
 from consumers.topology import DEAD_QUEUE_NAME
 from tests.faults.checker import WORK_QUEUES, Result, check
 from tests.faults.crash import POINTS
@@ -146,8 +146,21 @@ class Run:
         finally:
             await conn.close()
 
+    async def commit_gap(self) -> float | None:
+        """The longest pause between two commits of the load's commands (inbox rows)."""
+        conn = await asyncpg.connect(plain_dsn(self.stage.pg_url), timeout=5)
+        try:
+            gap = await conn.fetchval(
+                "SELECT max(d) FROM (SELECT created_at - lag(created_at) OVER"
+                " (ORDER BY created_at) AS d FROM inbox WHERE message_id = ANY($1)) g",
+                [c.message_id for c in self.plan.load + self.extra],
+            )
+        finally:
+            await conn.close()
+        return None if gap is None else round(gap.total_seconds(), 2)
+
     async def dead_count(self) -> int:
-        connection = await aio_pika.connect(self.stage.rabbit_url, timeout=5)
+        connection = await connect_first(self.stage.rabbit_url, timeout=5)
         async with connection:
             channel = await connection.channel()
             queue = await channel.declare_queue(DEAD_QUEUE_NAME, passive=True)
@@ -172,7 +185,7 @@ class Run:
                 last, still_since = now, time.monotonic()
             settled = inbox + dead >= expected or time.monotonic() - still_since > 5
             if settled and outbox == 0:
-                table = self.queues = await queue_table(self.stage.vhost)
+                table = self.queues = await self.stage.queue_table()
                 if all(table.get(q, (0, 0))[0] == 0 for q in WORK_QUEUES):
                     _, outbox, _ = await self.counts()
                     if outbox == 0:
@@ -197,7 +210,7 @@ class Run:
 
     async def finish(self, *, no_redelivery: bool = False,
                      allowed_dead: tuple[str, ...] = ()) -> Result:
-        queues = self.queues if self.result.drained else await queue_table(self.stage.vhost)
+        queues = self.queues if self.result.drained else await self.stage.queue_table()
         tap = await drain_queue(self.stage.rabbit_url, TAP_QUEUE, quiet=0.5)
         dead = await drain_queue(self.stage.rabbit_url, DEAD_QUEUE_NAME, quiet=0.5)
         r = self.result
@@ -224,10 +237,10 @@ class Run:
 
 async def run_scenario(
     name: str, cfg: Config, body: Callable[[Run], Awaitable[None]], *,
-    size: Size | None = None, readers: int = 0, control: bool = False,
+    size: Size | None = None, readers: int = 0, control: bool = False, run: Run | None = None,
 ) -> Result:
-    """Run one scenario under its time limit; always clean up."""
-    run = Run(name, cfg, size or cfg.size, readers=readers)
+    """Run one scenario (on ``run`` if given) under its time limit; always clean up."""
+    run = run or Run(name, cfg, size or cfg.size, readers=readers)
     run.result.control = control
     try:
         async with asyncio.timeout(cfg.time_limit):

@@ -1,7 +1,9 @@
 """The fault-injection suite: ``python -m tests.faults.suite [--full] [--only NAME ...]``.
 
 Runs every scenario of ``tests.faults.scenarios`` against real servers (PostgreSQL,
-RabbitMQ, a packaged valkey-server) with real worker subprocesses, prints a table per
+RabbitMQ, a packaged valkey-server) with real worker subprocesses, then the cluster
+scenarios of ``tests.faults.cluster_scenarios`` on a three-node RabbitMQ cluster it
+starts on loopback (skipped, saying why, where it cannot), prints a table per
 scenario and a final JSON line, and exits non-zero if any scenario lost a command,
 doubled an effect, missed an audit event (or broke another promise), or if the control
 run, which is broken on purpose, was not caught.
@@ -19,14 +21,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.cluster.cluster import Cluster, available
 from tests.faults.checker import Result
+from tests.faults.cluster_scenarios import BODIES as CLUSTER_NAMES
+from tests.faults.cluster_scenarios import cluster_scenarios
 from tests.faults.infra import create_vhost, delete_vhost, ensure_services
 from tests.faults.scenarios import SIZES, config, scenarios
 
 COLUMNS = (
     ("scenario", 18), ("faults", 6), ("confirmed", 9), ("lost", 4), ("dup eff", 7),
     ("miss audit", 10), ("dup ev", 6), ("redeliv", 7), ("inbox dup", 9), ("tap dup", 7),
-    ("diverg", 6), ("dead", 6), ("empty", 5), ("recover s", 9), ("time s", 6), ("ok", 4),
+    ("diverg", 6), ("dead", 6), ("empty", 5), ("recover s", 9), ("gap s", 5), ("time s", 6),
+    ("ok", 4),
 )
 
 
@@ -41,6 +47,7 @@ def row(r: Result) -> list[str]:
         str(r.missing_audit), str(r.duplicate_events), str(r.redeliveries),
         str(r.inbox_duplicates), str(r.tap_redelivered), str(r.divergent_replies), str(dead),
         "yes" if empty else "NO", "-" if r.recover_s is None else f"{r.recover_s:.1f}",
+        "-" if r.commit_gap_s is None else f"{r.commit_gap_s:.1f}",
         f"{r.duration_s:.0f}", ok,
     ]
 
@@ -99,6 +106,37 @@ async def run_suite(size: str, names: Sequence[str], log_root: Path, seed: int,
         await delete_vhost(vhost)
 
 
+async def run_cluster_suite(size: str, names: Sequence[str], log_root: Path, seed: int,
+                            echo: bool = True) -> list[Result]:
+    """The cluster scenarios on a three-node cluster of their own (tests/cluster/cluster.py),
+    started for them and removed after; one that already runs is used as it is."""
+    if not names:
+        return []
+    cluster = Cluster()
+    reuse = cluster.running()
+    if not reuse and (why := available()):
+        print(f"-- cluster scenarios skipped: {why}", flush=True)
+        return []
+    if not reuse:
+        began = time.monotonic()
+        await asyncio.to_thread(cluster.start)
+        print(f"-- cluster started in {time.monotonic() - began:.0f} s", flush=True)
+    try:
+        table_of = cluster_scenarios(config(size, log_root, seed), cluster, size)
+        results = []
+        for name in names:
+            if echo:
+                print(f"-- {name} ...", flush=True)
+            results.append(result := await table_of[name]())
+            if echo:
+                print(table([result]).splitlines()[-1], flush=True)
+                print(details(result), flush=True)
+        return results
+    finally:
+        if not reuse:
+            await asyncio.to_thread(cluster.stop)
+
+
 def quiet_client_logs() -> None:
     """The suite's own AMQP client sees every broker restart: that is expected, not news."""
     for name in ("aiormq", "aio_pika"):
@@ -121,13 +159,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_client_logs()
     size = args.size or ("full" if args.full else "default")
     log_root = args.log_dir or Path(tempfile.mkdtemp(prefix="docbus-faults-"))
-    names = list(scenarios(config(size, log_root)))
+    names = list(scenarios(config(size, log_root))) + list(CLUSTER_NAMES)
     if unknown := set(args.only) - set(names):
         parser.error(f"unknown scenario(s) {sorted(unknown)}; known: {names}")
     chosen = [n for n in names if not args.only or n in args.only]
     print(f"docbus fault suite, size {size}, logs in {log_root}", flush=True)
     started = time.monotonic()
-    results = asyncio.run(run_suite(size, chosen, log_root, args.seed))
+    local = [n for n in chosen if n not in CLUSTER_NAMES]
+    results = asyncio.run(run_suite(size, local, log_root, args.seed)) if local else []
+    on_cluster = [n for n in chosen if n in CLUSTER_NAMES]
+    results += asyncio.run(run_cluster_suite(size, on_cluster, log_root, args.seed))
     elapsed = time.monotonic() - started
     print()
     print(table(results))

@@ -266,7 +266,7 @@ async def rig(rabbit_url: str) -> AsyncIterator[Rig]:
     connection = await aio_pika.connect(rabbit_url, timeout=STEP)
     async with connection:
         channel = await connection.channel()
-        await declare_topology(channel, DELIVERY_LIMIT)
+        await declare_topology(connection, DELIVERY_LIMIT)
         for name in (AUDIT_QUEUE_NAME, DEAD_QUEUE_NAME):
             queue = await channel.declare_queue(name, passive=True)
             await queue.purge()
