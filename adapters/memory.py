@@ -27,7 +27,7 @@ from core.errors import FolderIdTaken, FolderNameTaken
 from core.events import DomainEvent
 from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
-from core.ports import AuditEntry, Lookup, OutboxMessage
+from core.ports import RABBITMQ, AuditEntry, Lookup, OutboxMessage
 from core.reads import Reads
 from core.values import OrgRole, Role
 
@@ -313,21 +313,39 @@ class _Batch:
 
 
 class InMemoryOutbox:
-    def __init__(self, db: InMemoryDatabase) -> None:
+    """core.ports.Outbox in memory: a mark per transport; gone once all of them have it."""
+
+    def __init__(self, db: InMemoryDatabase, transports: Sequence[str] = (RABBITMQ,)) -> None:
         self._db = db
-        self._claimed: set[int] = set()
+        self._transports = frozenset(transports)
+        self._claimed: set[tuple[str, int]] = set()
+        self._marks: dict[int, frozenset[str]] = {}
 
     @asynccontextmanager
-    async def claim(self, limit: int) -> AsyncIterator[_Batch]:
-        free = [m for m in self._db.state.outbox if m.id not in self._claimed][:limit]
-        self._claimed.update(m.id for m in free)
+    async def claim(self, limit: int, transport: str = RABBITMQ) -> AsyncIterator[_Batch]:
+        free = [
+            replace(m, sent_to=tuple(sorted(self._marks.get(m.id, ()))))
+            for m in self._db.state.outbox
+            if (transport, m.id) not in self._claimed
+            and transport not in self._marks.get(m.id, ())
+        ][:limit]
+        self._claimed.update((transport, m.id) for m in free)
         batch = _Batch(free)
         try:
             yield batch
         finally:
-            self._claimed.difference_update(m.id for m in free)
-            self._db.sent.update(batch.sent)
-            self._db.state.outbox = [m for m in self._db.state.outbox if m.id not in batch.sent]
+            self._claimed.difference_update((transport, m.id) for m in free)
+            self._mark(transport, batch.sent)
+
+    def _mark(self, transport: str, ids: set[int]) -> None:
+        gone = set()
+        for id_ in ids:
+            self._marks[id_] = self._marks.get(id_, frozenset()) | {transport}
+            if self._marks[id_] >= self._transports:
+                gone.add(id_)
+                del self._marks[id_]
+        self._db.sent.update(gone)
+        self._db.state.outbox = [m for m in self._db.state.outbox if m.id not in gone]
 
 
 class RecordingEventPublisher:

@@ -89,10 +89,14 @@ def dead_queue() -> RabbitQueue:
     )
 
 
-async def declare_topology(channel: AbstractChannel, delivery_limit: int) -> None:
+async def declare_topology(
+    channel: AbstractChannel, delivery_limit: int, *, audit_bound: bool = True
+) -> None:
     """Declare every exchange, queue and binding of the contract (idempotent).
 
     Run at every start so that a client may publish as soon as a worker started once.
+    When the audit reads Valkey Streams (``audit_bound`` False), docbus.audit is unbound
+    from doc.events: nobody consumes it, and it must not grow without end.
     """
     commands = await channel.declare_exchange(COMMANDS.name, "topic", durable=True)
     events = await channel.declare_exchange(EVENTS.name, "topic", durable=True)
@@ -109,4 +113,7 @@ async def declare_topology(channel: AbstractChannel, delivery_limit: int) -> Non
     audit = await channel.declare_queue(
         AUDIT_QUEUE_NAME, durable=True, arguments=work_queue_arguments(delivery_limit)
     )
-    await audit.bind(events, routing_key="#")
+    if audit_bound:
+        await audit.bind(events, routing_key="#")
+    else:
+        await audit.unbind(events, routing_key="#")

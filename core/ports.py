@@ -230,21 +230,34 @@ class OutboxMessage:
     body: bytes
     scopes: tuple[str, ...]
     created_at: datetime
+    sent_to: tuple[str, ...] = ()
+    """The transports that already confirmed it (only when several are configured)."""
+    traceparent: str | None = None
+    """W3C trace context of the command that emitted it, when there was one."""
+
+
+RABBITMQ = "rabbitmq"
+VALKEY_STREAMS = "valkey-streams"
+EVENT_TRANSPORTS = (RABBITMQ, VALKEY_STREAMS)
+"""The event transports a relay can publish to (DOCBUS_EVENT_TRANSPORTS)."""
 
 
 class OutboxBatch(Protocol):
     messages: list[OutboxMessage]
 
     async def done(self, ids: Sequence[int]) -> None:
-        """Mark these events sent (only after the broker confirmed them)."""
+        """Mark these events sent to the claim's transport (only after it confirmed them);
+        an event every configured transport confirmed is gone for good."""
         ...
 
 
 class Outbox(Protocol):
-    def claim(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]:
-        """Up to ``limit`` unsent events, oldest first, held so that no other relay takes
-        them; on exit the ``done`` ones are gone for good and the rest are given back (also
-        when the claimer dies)."""
+    def claim(
+        self, limit: int, transport: str = RABBITMQ
+    ) -> AbstractAsyncContextManager[OutboxBatch]:
+        """Up to ``limit`` events not yet sent to ``transport``, oldest first, held so that
+        no other relay takes them; on exit the ``done`` ones are marked (and gone once every
+        transport has them) and the rest are given back (also when the claimer dies)."""
         ...
 
 

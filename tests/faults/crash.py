@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from consumers.bootstrap import Overrides
 from consumers.pipeline import Pipeline, Run
-from core.ports import EventPublisher, Outbox, OutboxBatch, OutboxMessage
+from core.ports import RABBITMQ, EventPublisher, Outbox, OutboxBatch, OutboxMessage
 
 POINTS = ("after_receive", "after_commit", "after_claim", "after_confirm")
 
@@ -95,12 +95,16 @@ class CrashingOutbox:
         self._points = points
         self._naive = naive
 
-    def claim(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]:
-        return self._naive_claim(limit) if self._naive else self._claim(limit)
+    def claim(
+        self, limit: int, transport: str = RABBITMQ
+    ) -> AbstractAsyncContextManager[OutboxBatch]:
+        if self._naive:
+            return self._naive_claim(limit, transport)
+        return self._claim(limit, transport)
 
     @asynccontextmanager
-    async def _naive_claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
-        async with self._outbox.claim(limit) as batch:
+    async def _naive_claim(self, limit: int, transport: str) -> AsyncIterator[OutboxBatch]:
+        async with self._outbox.claim(limit, transport) as batch:
             messages = list(batch.messages)
             await batch.done([m.id for m in messages])
         if messages:
@@ -108,8 +112,8 @@ class CrashingOutbox:
         yield _Deleted(messages)
 
     @asynccontextmanager
-    async def _claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
-        async with self._outbox.claim(limit) as batch:
+    async def _claim(self, limit: int, transport: str) -> AsyncIterator[OutboxBatch]:
+        async with self._outbox.claim(limit, transport) as batch:
             if batch.messages:
                 self._points.crash("after_claim")
             yield batch

@@ -25,7 +25,7 @@ from consumers import bootstrap as boot
 from consumers.bootstrap import Overrides, bootstrap
 from consumers.pipeline import Pipeline, Run
 from consumers.settings import Settings
-from core.ports import EventPublisher, Outbox, OutboxBatch, OutboxMessage
+from core.ports import RABBITMQ, EventPublisher, Outbox, OutboxBatch, OutboxMessage
 from tests.fixtures.postgres import migrated_scratch_database
 from tests.fixtures.rabbit import own_vhost
 
@@ -85,9 +85,11 @@ def recording(seen: Seen) -> Overrides:
         def __init__(self, outbox: Outbox) -> None:
             self._outbox = outbox
 
-        def claim(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]:
+        def claim(
+            self, limit: int, transport: str = RABBITMQ
+        ) -> AbstractAsyncContextManager[OutboxBatch]:
             seen.claims += 1
-            return self._outbox.claim(limit)
+            return self._outbox.claim(limit, transport)
 
     class RecordingPublisher:
         def __init__(self, publisher: EventPublisher) -> None:
