@@ -71,6 +71,7 @@ PAIRED_RATIOS: dict[str, str] = {
     "size_raw_drift_ratio": "raw RPC p50 beside the largest over beside the smallest",
     "upload_stored_vs_raw_ratio": "uploads/s with the store full over the raw loop",
     "upload_2workers_ratio": "uploads/s, two workers over one",
+    "stream_both_ratio": "relay events/s, RabbitMQ + Valkey Streams over RabbitMQ only",
 }
 """Ratios measured in paired repetitions (``bench.paired``): the median, with ``_min`` and
 ``_max`` beside it in the figures."""
@@ -153,6 +154,10 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
          "size_large_p50_ms|size_large_p99_ms|size_large_raw_p50_ms"),
         ("small / medium / large: member p50",
          "size_small_member_p50_ms|size_medium_member_p50_ms|size_large_member_p50_ms"),
+    )),
+    ("events through the relay (issue 12: Valkey Streams)", (
+        ("RabbitMQ only / Valkey Streams only / both",
+         "stream_rabbit_per_s|stream_stream_per_s|stream_both_per_s"),
     )),
     ("worker memory", (
         ("RSS warm / K/2 / K", "rss_warm_mib|rss_half_mib|rss_mib"),

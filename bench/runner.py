@@ -31,6 +31,7 @@ from bench.raw import RawProcess, RawRpcClient, declare_raw_topology
 from bench.report import json_line, print_tables, with_ratios
 from bench.rpc import request_reply
 from bench.stats import BenchError
+from bench.streams import streams
 from bench.throughput import RawPipeline
 from client import DocbusClient
 from devtools.embedded_valkey import valkey_binary
@@ -46,6 +47,7 @@ DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
     ("uploads with the store full", db.stored),
     ("worker memory over K commands", db.memory),
     ("one and two workers", db.two_workers),
+    ("events on Valkey Streams (relay)", streams),
 )
 
 
