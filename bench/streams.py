@@ -120,15 +120,22 @@ async def _side(world: _World, name: str, count: int, rep: int) -> Mapping[str, 
     return {f"stream_{name}_per_s": count / elapsed}
 
 
+def _bound(world: _World, name: str, count: int) -> paired.Side:
+    async def side(rep: int) -> Mapping[str, float]:
+        return await _side(world, name, count, rep)
+
+    return side
+
+
 async def streams(scenario: Scenario) -> dict[str, float]:
     """``stream_rabbit_per_s``, ``stream_stream_per_s``, ``stream_both_per_s`` (medians) and
     ``stream_both_ratio`` (both over RabbitMQ only, paired, with its spread)."""
     config = scenario.config
     count = EVENTS.get(config.mode, EVENTS["default"])
     async with _World(scenario.stack.valkey_url) as world:
-        samples = await paired.repeat(config.repetitions, [
-            lambda rep, name=name: _side(world, name, count, rep) for name in SIDES
-        ])
+        samples = await paired.repeat(
+            config.repetitions, [_bound(world, name, count) for name in SIDES]
+        )
     figures = paired.medians(samples)
     figures |= paired.ratio("stream_both_ratio", samples, "stream_both_per_s",
                             "stream_rabbit_per_s")
