@@ -576,6 +576,29 @@ async def kill9_streams(run: Run) -> None:
     run.result.notes.append(f"kills at {[round(t, 1) for t in times]} s")
 
 
+async def crash_after_stream_confirm(run: Run) -> None:
+    """The relay dies after the stream confirmed a batch, before marking its rows: the
+    batch is published again to the stream after the restart, and must not be doubled
+    there (its de-dup key). RabbitMQ had marked its rows already: it sees each once."""
+    (worker,) = await run.open(**STREAMS_ENV)
+    await run.setup()
+    worker.kill()
+    await worker.start(DOCBUS_CRASH_AT="after_stream_confirm:3")
+    load = run.spawn(run.send_load())
+    code = await worker.wait_exit(run.load_seconds + 30)
+    if code is None:
+        run.result.failures.append("the worker never crashed after the stream's confirm")
+        worker.kill()
+    run.result.faults += 1
+    await worker.start()
+    fault_end = time.monotonic()
+    await load
+    await run.drain(fault_end)
+    await _stream_audited(run)
+    await run.finish()
+    await _check_stream(run)
+
+
 async def _stream_events(run: Run) -> tuple[list[str], int]:
     """Every event id on the stream, in order, and the audit group's pending count."""
     client = Valkey.from_url(run.stage.valkey_url)
@@ -657,6 +680,9 @@ def scenarios(cfg: Config) -> dict[str, Callable[[], Awaitable[Result]]]:
         "twice", cfg, twice, size=Size(max(20, cfg.size.uploads // 3), cfg.size.shares // 3)
     )
     table["kill9_streams"] = _bind("kill9_streams", cfg, kill9_streams)
+    table["crash_stream_confirm"] = _bind(
+        "crash_stream_confirm", cfg, crash_after_stream_confirm
+    )
     table["control"] = lambda: run_scenario(
         "control", cfg, control_naive_relay, control=True
     )
