@@ -306,10 +306,13 @@ class InMemoryUnitOfWorkFactory:
 @dataclass
 class _Batch:
     messages: list[OutboxMessage]
-    sent: set[int] = field(default_factory=set)
+    transport: str | None = RABBITMQ
+    sent: dict[str | None, set[int]] = field(default_factory=dict)
 
-    async def done(self, ids: Sequence[int]) -> None:
-        self.sent.update(ids)
+    async def done(self, ids: Sequence[int], transport: str | None = "") -> None:
+        """Marks ``ids`` sent to ``transport`` (the claim's by default; None: to all)."""
+        marked = self.transport if transport == "" else transport
+        self.sent.setdefault(marked, set()).update(ids)
 
 
 class InMemoryOutbox:
@@ -322,25 +325,29 @@ class InMemoryOutbox:
         self._marks: dict[int, frozenset[str]] = {}
 
     @asynccontextmanager
-    async def claim(self, limit: int, transport: str = RABBITMQ) -> AsyncIterator[_Batch]:
+    async def claim(
+        self, limit: int, transport: str | None = RABBITMQ
+    ) -> AsyncIterator[_Batch]:
+        wanted = self._transports if transport is None else frozenset({transport})
         free = [
             replace(m, sent_to=tuple(sorted(self._marks.get(m.id, ()))))
             for m in self._db.state.outbox
-            if (transport, m.id) not in self._claimed
-            and transport not in self._marks.get(m.id, ())
+            if not any((t, m.id) in self._claimed for t in wanted)
+            and not wanted <= self._marks.get(m.id, frozenset())
         ][:limit]
-        self._claimed.update((transport, m.id) for m in free)
-        batch = _Batch(free)
+        self._claimed.update((t, m.id) for m in free for t in wanted)
+        batch = _Batch(free, transport)
         try:
             yield batch
         finally:
-            self._claimed.difference_update((transport, m.id) for m in free)
-            self._mark(transport, batch.sent)
+            self._claimed.difference_update((t, m.id) for m in free for t in wanted)
+            for marked, ids in batch.sent.items():
+                self._mark(self._transports if marked is None else {marked}, ids)
 
-    def _mark(self, transport: str, ids: set[int]) -> None:
+    def _mark(self, transports: frozenset[str] | set[str], ids: set[int]) -> None:
         gone = set()
         for id_ in ids:
-            self._marks[id_] = self._marks.get(id_, frozenset()) | {transport}
+            self._marks[id_] = self._marks.get(id_, frozenset()) | transports
             if self._marks[id_] >= self._transports:
                 gone.add(id_)
                 del self._marks[id_]

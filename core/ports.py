@@ -245,19 +245,21 @@ EVENT_TRANSPORTS = (RABBITMQ, VALKEY_STREAMS)
 class OutboxBatch(Protocol):
     messages: list[OutboxMessage]
 
-    async def done(self, ids: Sequence[int]) -> None:
-        """Mark these events sent to the claim's transport (only after it confirmed them);
-        an event every configured transport confirmed is gone for good."""
+    async def done(self, ids: Sequence[int], transport: str | None = "") -> None:
+        """Mark these events sent to ``transport`` (by default the claim's; only after it
+        confirmed them); an event every configured transport confirmed is gone for good.
+        ``None``: every transport has them now (they are gone)."""
         ...
 
 
 class Outbox(Protocol):
     def claim(
-        self, limit: int, transport: str = RABBITMQ
+        self, limit: int, transport: str | None = RABBITMQ
     ) -> AbstractAsyncContextManager[OutboxBatch]:
-        """Up to ``limit`` events not yet sent to ``transport``, oldest first, held so that
-        no other relay takes them; on exit the ``done`` ones are marked (and gone once every
-        transport has them) and the rest are given back (also when the claimer dies)."""
+        """Up to ``limit`` events not yet sent to ``transport`` (``None``: to some
+        transport), oldest first, held so that no other relay takes them; on exit the
+        ``done`` ones are marked (and gone once every transport has them) and the rest are
+        given back (also when the claimer dies)."""
         ...
 
 

@@ -10,7 +10,8 @@ given back at the end of the claim (also when the claim's block raises: what was
 stays done), or when the claimer's connection dies.
 
 With several event transports, a claim is for one transport: the rows it has not
-confirmed yet (``sent_to`` lacks it). A row leaves only once all of them confirmed it
+confirmed yet (``sent_to`` lacks it); or for all of them at once (``None``): the rows
+some transport has not confirmed. A row leaves only once all of them confirmed it
 (docs/decisions.md, "Events on several transports").
 """
 
@@ -100,6 +101,11 @@ SELECT id, event_id, routing_key, body, scopes, created_at, sent_to, traceparent
 WHERE NOT ($2::text = ANY(sent_to))
 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 """
+CLAIM_ANY = """
+SELECT id, event_id, routing_key, body, scopes, created_at, sent_to, traceparent FROM outbox
+WHERE NOT (sent_to @> $2::text[])
+ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
 
 MARK = "UPDATE outbox SET sent_to = array_append(sent_to, $2) WHERE id = ANY($1::bigint[])"
 DELETE_COMPLETE = """
@@ -117,20 +123,21 @@ class PgOutboxBatch:
     transports never mark the same row at once."""
 
     def __init__(
-        self, conn: Conn, messages: list[OutboxMessage], transport: str, every: list[str]
+        self, conn: Conn, messages: list[OutboxMessage], transport: str | None, every: list[str]
     ) -> None:
         self._conn = conn
         self.messages = messages
         self._transport = transport
         self._every = every
 
-    async def done(self, ids: Sequence[int]) -> None:
+    async def done(self, ids: Sequence[int], transport: str | None = "") -> None:
         if not ids:
             return
-        if self._every == [self._transport]:
+        transport = self._transport if transport == "" else transport
+        if transport is None or self._every == [transport]:
             await self._conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", list(ids))
             return
-        await self._conn.execute(MARK, list(ids), self._transport)
+        await self._conn.execute(MARK, list(ids), transport)
         await self._conn.execute(DELETE_COMPLETE, list(ids), self._every)
 
 
@@ -142,9 +149,11 @@ class PgOutbox:
         self._every = sorted(set(transports))
 
     @asynccontextmanager
-    async def claim(self, limit: int, transport: str = RABBITMQ) -> AsyncIterator[PgOutboxBatch]:
+    async def claim(
+        self, limit: int, transport: str | None = RABBITMQ
+    ) -> AsyncIterator[PgOutboxBatch]:
         async with self._db.connection() as conn:
-            rows = await _claim_rows(conn, limit, transport)
+            rows = await _claim_rows(conn, limit, transport, self._every)
             try:
                 yield PgOutboxBatch(conn, [_message(row) for row in rows], transport, self._every)
             except BaseException:
@@ -155,10 +164,14 @@ class PgOutbox:
                 await conn.execute("COMMIT")
 
 
-async def _claim_rows(conn: Conn, limit: int, transport: str) -> list[Record]:
+async def _claim_rows(
+    conn: Conn, limit: int, transport: str | None, every: list[str]
+) -> list[Record]:
     try:
         with translated():
             await conn.execute("BEGIN")
+            if transport is None:
+                return await conn.fetch(CLAIM_ANY, limit, every)
             return await conn.fetch(CLAIM, limit, transport)
     except BaseException:
         await end_transaction(conn, "ROLLBACK")

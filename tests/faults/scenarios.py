@@ -579,7 +579,8 @@ async def kill9_streams(run: Run) -> None:
 async def crash_after_stream_confirm(run: Run) -> None:
     """The relay dies after the stream confirmed a batch, before marking its rows: the
     batch is published again to the stream after the restart, and must not be doubled
-    there (its de-dup key). RabbitMQ had marked its rows already: it sees each once."""
+    there (its de-dup key). RabbitMQ got the batch at the same time, unmarked too: it sees
+    it twice (allowed, consumers de-duplicate by event_id; the tap counts it)."""
     (worker,) = await run.open(**STREAMS_ENV)
     await run.setup()
     worker.kill()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -226,3 +227,23 @@ async def test_scopes_are_invalidated_before_the_first_transport_only(world: Wor
     relay = _two(world, LoggingPublisher(log), LoggingPublisher(log))
     await relay()
     assert [entry[0] for entry in log] == ["invalidate", "publish", "publish"]
+
+
+async def test_healthy_transports_share_one_claim_and_publish_at_once(world: World) -> None:
+    await _three_events(world)
+    claims: list[str | None] = []
+
+    class CountingOutbox(InMemoryOutbox):
+        def claim(self, limit: int, transport: str | None = "rabbitmq") -> Any:
+            claims.append(transport)
+            return super().claim(limit, transport)
+
+    rabbit, streams = RecordingEventPublisher(), RecordingEventPublisher()
+    relay = RelayOutbox(
+        CountingOutbox(world.db, ("rabbitmq", "valkey-streams")),
+        {"rabbitmq": rabbit, "valkey-streams": streams}, world.cache,
+    )
+    assert await relay() == 3
+    assert claims == [None]  # one claim for both
+    assert world.db.state.outbox == []
+    assert rabbit.published == streams.published
