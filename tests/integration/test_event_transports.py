@@ -30,12 +30,15 @@ from adapters.rabbit_publisher import RabbitEventPublisher
 from adapters.valkey_cache import ValkeyReplyCache, make_client
 from adapters.valkey_streams import StreamGroupReader, ValkeyStreamPublisher, make_streams_client
 from consumers.background import RelayLoop
+from consumers.bootstrap import bootstrap
 from consumers.pipeline import RetryPolicy
+from consumers.settings import Settings
 from consumers.streams_audit import StreamsAuditConsumer
 from consumers.topology import AUDIT_QUEUE_NAME, declare_topology
 from core.ports import RABBITMQ, VALKEY_STREAMS
 from handlers.record_audit import RecordAuditEntry
 from handlers.relay_outbox import RelayOutbox
+from tests.fixtures.postgres import migrated_scratch_database
 from tests.fixtures.rabbit import own_vhost
 from tests.fixtures.tcp_proxy import TcpProxy
 from tests.fixtures.valkey import cleanup_prefix
@@ -43,7 +46,7 @@ from tests.fixtures.valkey import cleanup_prefix
 pytestmark = pytest.mark.integration
 
 BOTH = (RABBITMQ, VALKEY_STREAMS)
-STEP = 20.0
+STEP = 30.0
 
 
 @pytest.fixture
@@ -166,3 +169,68 @@ async def test_with_rabbitmq_cut_events_reach_the_stream_and_audit_then_rabbitmq
     entries = [f[b"event_id"].decode() for _, f in await streams.xrange(stream)]
     assert entries == committed  # in commit order, none twice
 
+
+
+@pytest.fixture
+async def own_pg_url() -> AsyncIterator[str]:
+    async for db_url in migrated_scratch_database("docbus_transports"):
+        yield db_url
+
+
+async def test_the_worker_whose_rabbitmq_is_cut_still_streams_and_audits(
+    vhost: str, proxy: TcpProxy, own_pg_url: str, valkey_url: str, key_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same through the composition root: the worker's RabbitMQ URL is the forwarder."""
+    stream = f"{key_prefix}events"
+    for name, value in {
+        "DATABASE_URL": own_pg_url, "VALKEY_URL": valkey_url,
+        "RABBIT_URL": through(vhost, proxy), "EVENT_TRANSPORTS": "rabbitmq,valkey-streams",
+        "AUDIT_SOURCE": "valkey-streams", "STREAMS_STREAM": stream, "SHUTDOWN_DEADLINE": "5",
+    }.items():
+        monkeypatch.setenv(f"DOCBUS_{name}", value)
+    worker = await bootstrap(Settings(), roles=frozenset({"relay", "audit"}))
+    tap_connection = await aio_pika.connect(vhost)  # not through the forwarder
+    tap = await (await tap_connection.channel()).declare_queue(exclusive=True)
+    await tap.bind("doc.events", "#")
+    db = await PgDatabase.connect(own_pg_url, min_size=1, max_size=2)
+    uid = f"t{uuid.uuid4().hex[:8]}"
+
+    async def audited() -> int:
+        return int(await db.fetchval("SELECT count(*) FROM audit_log"))
+
+    async def waiting() -> int:
+        return int(await db.fetchval("SELECT count(*) FROM outbox"))
+
+    await worker.start()
+    try:
+        await proxy.cut()
+        committed = await commit_events(db, uid, range(12))
+        await until(audited, 12)
+        assert await waiting() == 12  # RabbitMQ has none of them yet
+        await proxy.restore()
+        await until(waiting, 0)
+        tapped = []
+        async with asyncio.timeout(STEP):
+            while len(tapped) < 12:
+                if (message := await tap.get(fail=False, no_ack=True)) is not None:
+                    tapped.append(message.message_id)
+                else:
+                    await asyncio.sleep(0.05)
+        assert sorted(tapped) == sorted(committed)
+        entries = [f[b"event_id"].decode() for _, f in await worker_stream(valkey_url, stream)]
+        assert entries == committed
+    finally:
+        await worker.stop()
+        await tap_connection.close()
+        await db.close()
+        await cleanup_prefix(valkey_url, key_prefix)
+
+
+async def worker_stream(url: str, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    client = make_streams_client(url)
+    try:
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(stream)
+        return entries
+    finally:
+        await client.aclose()
