@@ -40,11 +40,12 @@ FIGURES = (
     "rss_warm_mib", "rss_half_mib", "rss_mib", "upload_1worker_per_s",
     "upload_2workers_per_s", "elapsed_s", "raw_pipeline_paired_per_s", "list_hit_raw_p50_ms",
     "list_miss_raw_64_per_s", "get_miss_raw_p99_ms", "size_large_raw_p50_ms",
+    "stream_rabbit_per_s", "stream_stream_per_s", "stream_both_per_s", "stream_events",
 )
 REQUIRED_RATIOS = (
     "upload_ratio", "share_ratio", "list_hit_p50_ratio", "list_hit_p99_ratio",
     "list_miss_p50_ratio", "list_64_ratio", "client_vs_faststream_ratio", "size_latency_ratio",
-    "upload_2workers_ratio",
+    "upload_2workers_ratio", "stream_both_ratio",
 )
 
 
