@@ -28,7 +28,7 @@ from core.errors import FolderIdTaken, FolderNameTaken
 from core.events import DomainEvent
 from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
-from core.ports import AuditEntry, Lookup, OutboxMessage
+from core.ports import RABBITMQ, AuditEntry, Lookup, OutboxMessage
 from core.reads import Reads
 from core.values import OrgRole, Role
 
@@ -285,7 +285,7 @@ class InMemoryUnitOfWork:
                     body,
                     scopes,
                     self._db.clock.now(),
-                    traceparent,
+                    traceparent=traceparent,
                 )
             )
         self._state.outbox = [m for m in self._state.outbox if m.id not in self._db.sent]
@@ -309,28 +309,53 @@ class InMemoryUnitOfWorkFactory:
 @dataclass
 class _Batch:
     messages: list[OutboxMessage]
-    sent: set[int] = field(default_factory=set)
+    transport: str | None = RABBITMQ
+    sent: dict[str | None, set[int]] = field(default_factory=dict)
 
-    async def done(self, ids: Sequence[int]) -> None:
-        self.sent.update(ids)
+    async def done(self, ids: Sequence[int], transport: str | None = "") -> None:
+        """Marks ``ids`` sent to ``transport`` (the claim's by default; None: to all)."""
+        marked = self.transport if transport == "" else transport
+        self.sent.setdefault(marked, set()).update(ids)
 
 
 class InMemoryOutbox:
-    def __init__(self, db: InMemoryDatabase) -> None:
+    """core.ports.Outbox in memory: a mark per transport; gone once all of them have it."""
+
+    def __init__(self, db: InMemoryDatabase, transports: Sequence[str] = (RABBITMQ,)) -> None:
         self._db = db
-        self._claimed: set[int] = set()
+        self._transports = frozenset(transports)
+        self._claimed: set[tuple[str, int]] = set()
+        self._marks: dict[int, frozenset[str]] = {}
 
     @asynccontextmanager
-    async def claim(self, limit: int) -> AsyncIterator[_Batch]:
-        free = [m for m in self._db.state.outbox if m.id not in self._claimed][:limit]
-        self._claimed.update(m.id for m in free)
-        batch = _Batch(free)
+    async def claim(
+        self, limit: int, transport: str | None = RABBITMQ
+    ) -> AsyncIterator[_Batch]:
+        wanted = self._transports if transport is None else frozenset({transport})
+        free = [
+            replace(m, sent_to=tuple(sorted(self._marks.get(m.id, ()))))
+            for m in self._db.state.outbox
+            if not any((t, m.id) in self._claimed for t in wanted)
+            and not wanted <= self._marks.get(m.id, frozenset())
+        ][:limit]
+        self._claimed.update((t, m.id) for m in free for t in wanted)
+        batch = _Batch(free, transport)
         try:
             yield batch
         finally:
-            self._claimed.difference_update(m.id for m in free)
-            self._db.sent.update(batch.sent)
-            self._db.state.outbox = [m for m in self._db.state.outbox if m.id not in batch.sent]
+            self._claimed.difference_update((t, m.id) for m in free for t in wanted)
+            for marked, ids in batch.sent.items():
+                self._mark(self._transports if marked is None else {marked}, ids)
+
+    def _mark(self, transports: frozenset[str] | set[str], ids: set[int]) -> None:
+        gone = set()
+        for id_ in ids:
+            self._marks[id_] = self._marks.get(id_, frozenset()) | transports
+            if self._marks[id_] >= self._transports:
+                gone.add(id_)
+                del self._marks[id_]
+        self._db.sent.update(gone)
+        self._db.state.outbox = [m for m in self._db.state.outbox if m.id not in gone]
 
 
 class RecordingEventPublisher:

@@ -86,6 +86,7 @@ PAIRED_RATIOS: dict[str, str] = {
     "upload_stored_vs_raw_ratio": "uploads/s with the store full over the raw loop",
     "upload_2workers_ratio": "uploads/s, two workers over one",
     "upload_tracing_ratio": "uploads/s, tracing on (spans dropped) over off",
+    "stream_both_ratio": "relay events/s, RabbitMQ + Valkey Streams over RabbitMQ only",
 }
 """Ratios measured in paired repetitions (``bench.paired``): the median, with ``_min`` and
 ``_max`` beside it in the figures."""
@@ -178,6 +179,10 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("folder.restore", "subtree_restore_small_p50_ms|subtree_restore_large_p50_ms"),
         ("first page after the restore (owner)",
          "subtree_list_small_p50_ms|subtree_list_large_p50_ms"),
+    )),
+    ("events through the relay (issue 12: Valkey Streams)", (
+        ("RabbitMQ only / Valkey Streams only / both",
+         "stream_rabbit_per_s|stream_stream_per_s|stream_both_per_s"),
     )),
     ("worker memory", (
         ("RSS warm / K/2 / K", "rss_warm_mib|rss_half_mib|rss_mib"),

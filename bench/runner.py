@@ -31,6 +31,7 @@ from bench.raw import RawProcess, RawRpcClient, declare_raw_topology
 from bench.report import json_line, print_tables, with_ratios
 from bench.rpc import request_reply
 from bench.stats import BenchError
+from bench.streams import streams
 from bench.throughput import RawPipeline
 from bench.tracing_cost import tracing_overhead
 from client import DocbusClient
@@ -50,6 +51,7 @@ DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
     ("worker memory over K commands", db.memory),
     ("one and two workers", db.two_workers),
     ("tracing on and off", tracing_overhead),
+    ("events on Valkey Streams (relay)", streams),
 )
 
 

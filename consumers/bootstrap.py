@@ -22,9 +22,11 @@ from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
 import orjson
+import structlog
 from aio_pika.abc import AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
 from opentelemetry.sdk.trace import TracerProvider
+from valkey.asyncio import Valkey
 
 from adapters import amqp_decoding
 from adapters.amqp_failover import connect_failover, connection_options
@@ -39,6 +41,7 @@ from adapters.postgres.unit_of_work import PgUnitOfWorkFactory
 from adapters.rabbit_publisher import RabbitEventPublisher
 from adapters.tracing import TracedReplyCache, Tracing
 from adapters.valkey_cache import CircuitBreaker, ValkeyReplyCache, make_client
+from adapters.valkey_streams import StreamGroupReader, ValkeyStreamPublisher, make_streams_client
 from consumers import metrics, readiness
 from consumers.audit_consumer import AuditConsumer
 from consumers.background import HealthService, Maintenance, RelayLoop
@@ -46,12 +49,13 @@ from consumers.health import HealthServer, Readiness
 from consumers.pipeline import Pipeline, RetryPolicy, Run
 from consumers.responder import Responder
 from consumers.settings import DEVELOPMENT_CURSOR_KEY, Settings, mask_url, with_query
+from consumers.streams_audit import StreamsAuditConsumer
 from consumers.subscribers import CommandConsumer, build_runners, make_broker, register_commands
 from consumers.sweeper import TrashSweepLoop
 from consumers.telemetry import telemetry, tracing_mode
 from consumers.topology import DEAD_QUEUE_NAME, QueueShape, declare_topology
 from consumers.worker import ROLES, Consumer, Service, Worker
-from core.ports import EventPublisher, Outbox, ReplyCache
+from core.ports import RABBITMQ, VALKEY_STREAMS, EventPublisher, Outbox, ReplyCache
 from handlers.bus import CommandBus
 from handlers.group_commit import GroupCommit
 from handlers.record_audit import RecordAuditEntry
@@ -59,6 +63,7 @@ from handlers.relay_outbox import RelayOutbox
 from handlers.sweep_trash import SweepTrash
 
 T = TypeVar("T")
+log = structlog.get_logger("docbus.relay")
 
 
 def same(part: T) -> T:
@@ -141,6 +146,8 @@ class _Shared:
         if self.tracing is None:
             return self.cache
         return TracedReplyCache(self.cache, self.tracing)
+    streams: Valkey | None
+    """The Valkey Streams client, when events go there (DOCBUS_EVENT_TRANSPORTS)."""
 
 
 async def _build(
@@ -157,7 +164,8 @@ async def _build(
     if "audit" in roles:
         audit = await _audit(shared)
         consumers.append(audit)
-        connections.append(audit.connection)
+        if isinstance(audit, AuditConsumer):  # the stream reader has no AMQP connection
+            connections.append(audit.connection)
     probes += [
         readiness.rabbitmq(connections),
         readiness.outbox(shared.db, s.worker.ready_outbox_backlog),
@@ -189,6 +197,8 @@ async def _about(shared: _Shared) -> dict[str, object]:
         "version": metrics.BUILD_VERSION,
         "database": mask_url(s.database.url),
         "rabbitmq": mask_url(s.rabbit.url),
+        "event_transports": list(s.worker.transports()),
+        "audit_source": s.worker.audit_source,
         "valkey": mask_url(s.valkey.url),
         "valkey_server": await shared.cache.server(),
         "migration": migration,
@@ -237,14 +247,29 @@ async def _shared(s: Settings, overrides: Overrides, resources: AsyncExitStack) 
     connection = await _connect(
         s, amqp_urls, "docbus-publish", resources, budget=s.rabbit.connect_budget
     )
-    await declare_topology(connection, _shape(s))
+    await declare_topology(
+        connection, _shape(s), audit_bound=s.worker.audit_source == RABBITMQ
+    )
     retry = RetryPolicy(budget=s.worker.retry_budget)
     tracing = None if traced is None else traced.tracing
     pipeline = overrides.pipeline(
         Responder(connection), retry, poison_after=s.rabbit.poison_after, tracing=tracing
     )
     pipeline.count_attempts(PgAttemptLog(db))
-    return _Shared(s, amqp_urls, db, cache, connection, pipeline, resources, tracing)
+    streams = _streams(s, resources)
+    return _Shared(s, amqp_urls, db, cache, connection, pipeline, resources, tracing, streams)
+
+
+def _streams(s: Settings, resources: AsyncExitStack) -> Valkey | None:
+    """The streams client, when the relay writes or the audit reads Valkey Streams."""
+    if VALKEY_STREAMS not in s.worker.transports():
+        if s.worker.audit_source == VALKEY_STREAMS:
+            raise ValueError("DOCBUS_AUDIT_SOURCE=valkey-streams needs it among"
+                             " DOCBUS_EVENT_TRANSPORTS")
+        return None
+    client = make_streams_client(s.streams.url or s.valkey.url, s.streams.timeout)
+    resources.push_async_callback(client.aclose)
+    return client
 
 
 def _shape(s: Settings) -> QueueShape:
@@ -327,9 +352,20 @@ def _broker(shared: _Shared) -> RabbitBroker:
     return broker
 
 
-async def _audit(shared: _Shared) -> AuditConsumer:
-    """The audit consumer, on a consuming connection of its own."""
+async def _audit(shared: _Shared) -> AuditConsumer | StreamsAuditConsumer:
+    """The audit consumer, on a consuming connection of its own (or on the stream)."""
     s = shared.settings
+    if shared.streams is not None and s.worker.audit_source == VALKEY_STREAMS:
+        reader = StreamGroupReader(
+            shared.streams, s.streams.stream, s.streams.audit_group, f"docbus-{uuid.uuid4()}"
+        )
+        audit = StreamsAuditConsumer(
+            reader, RecordAuditEntry(PgAuditLog(shared.db)),
+            RetryPolicy(budget=s.worker.retry_budget), batch=s.streams.audit_batch,
+            block_ms=s.streams.block_ms, reclaim_idle_ms=s.streams.reclaim_idle_ms,
+        )
+        shared.resources.push_async_callback(audit.close)
+        return audit
     connection = await _connect(
         s, shared.amqp_urls, "docbus-audit", shared.resources, budget=s.rabbit.connect_budget
     )
@@ -345,17 +381,33 @@ async def _audit(shared: _Shared) -> AuditConsumer:
 
 
 def _relay(shared: _Shared, overrides: Overrides) -> RelayLoop:
-    """The outbox relay, publishing on the publishing connection."""
-    publisher = RabbitEventPublisher(
-        shared.connection, on_failure=metrics.PUBLISH_FAILURES.inc, tracing=shared.tracing
-    )
-    batch = shared.settings.worker.relay_batch
+    """The outbox relay, publishing on the publishing connection (and to the stream)."""
+    s = shared.settings
+    transports = s.worker.transports()
+    publishers = {t: overrides.publisher(_publisher(shared, t)) for t in transports}
     relay = RelayOutbox(
-        overrides.outbox(PgOutbox(shared.db)), overrides.publisher(publisher),
-        shared.traced_cache,
-        batch=batch,
+        overrides.outbox(PgOutbox(shared.db, transports)), publishers, shared.traced_cache,
+        batch=s.worker.relay_batch, on_failure=_transport_failed,
     )
-    return RelayLoop(relay, shared.db, batch=batch)
+    return RelayLoop(relay, shared.db, batch=s.worker.relay_batch)
+
+
+def _publisher(shared: _Shared, transport: str) -> EventPublisher:
+    if transport == RABBITMQ:
+        return RabbitEventPublisher(
+            shared.connection, on_failure=metrics.PUBLISH_FAILURES.inc, tracing=shared.tracing
+        )
+    assert shared.streams is not None  # _streams made it: the transport is configured
+    s = shared.settings.streams
+    return ValkeyStreamPublisher(
+        shared.streams, s.stream, maxlen=s.maxlen, dedup_seconds=s.dedup_seconds
+    )
+
+
+def _transport_failed(transport: str, error: BaseException | None) -> None:
+    """One transport failed while others go on: it rests, its events wait (visible here)."""
+    metrics.PUBLISH_FAILURES.inc()
+    log.warning("event_transport_failed", transport=transport, error=repr(error))
 
 
 def _sweeper(shared: _Shared) -> TrashSweepLoop:

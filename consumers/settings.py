@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -79,6 +81,31 @@ class RabbitSettings(BaseSettings):
         return broker_urls(self.url)
 
 
+class StreamsSettings(BaseSettings):
+    """Events on Valkey Streams (DOCBUS_EVENT_TRANSPORTS, DOCBUS_AUDIT_SOURCE)."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCBUS_STREAMS_")
+
+    url: str = Field("", description="Valkey (or Redis 7) URL of the stream; empty: the cache's")
+    stream: str = Field("docbus:events", description="the stream's key")
+    maxlen: int = Field(
+        1_000_000, description="entries kept at most (XADD MAXLEN ~; trimming is approximate)",
+        ge=1,
+    )
+    dedup_seconds: int = Field(
+        3600, description="how long a re-published event is recognised (and not added again)",
+        ge=1,
+    )
+    audit_group: str = Field("docbus.audit", description="consumer group of the audit reader")
+    audit_batch: int = Field(256, description="entries the audit reader takes at once", ge=1)
+    block_ms: int = Field(1000, description="how long one read waits for new entries", ge=1)
+    reclaim_idle_ms: int = Field(
+        30_000, description="a pending entry idle this long is reclaimed (its reader died)",
+        ge=1,
+    )
+    timeout: float = Field(5.0, description="socket timeout, seconds (beyond block_ms)", gt=0)
+
+
 DEVELOPMENT_CURSOR_KEY = "docbus-development-cursor-key"
 """The cursor key when none is set: every worker of every installation agrees on it (so
 ``make run`` and several local workers need no configuration), but it is public, so a
@@ -137,6 +164,20 @@ class WorkerSettings(BaseSettings):
     ready_outbox_backlog: int = Field(
         10_000, description="not ready while more events than this wait in the outbox"
     )
+    event_transports: str = Field(
+        "rabbitmq",
+        description="where the relay publishes events, comma-separated: rabbitmq,"
+        " valkey-streams; an event leaves the outbox once every one confirmed it",
+        pattern=r"^\s*(rabbitmq|valkey-streams)\s*(,\s*(rabbitmq|valkey-streams)\s*)*$",
+    )
+    audit_source: Literal["rabbitmq", "valkey-streams"] = Field(
+        "rabbitmq", description="where the audit consumer reads events: rabbitmq or"
+        " valkey-streams (which must then be among the event transports)",
+    )
+
+    def transports(self) -> tuple[str, ...]:
+        """The event transports, each once, in the order given."""
+        return tuple(dict.fromkeys(t.strip() for t in self.event_transports.split(",")))
 
 
 class Settings:
@@ -147,6 +188,7 @@ class Settings:
         self.valkey = ValkeySettings()
         self.rabbit = RabbitSettings()
         self.worker = WorkerSettings()
+        self.streams = StreamsSettings()
 
 
 def mask_url(url: str) -> str:

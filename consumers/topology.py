@@ -125,11 +125,15 @@ class QueueShape:
         return arguments
 
 
-async def declare_topology(connection: AbstractConnection, shape: QueueShape | int) -> None:
+async def declare_topology(
+    connection: AbstractConnection, shape: QueueShape | int, *, audit_bound: bool = True
+) -> None:
     """Declare every exchange, queue and binding of the contract (idempotent).
 
     Run at every start so that a client may publish as soon as a worker started once.
-    ``shape`` (or just the delivery limit) says how queues are declared.
+    ``shape`` (or just the delivery limit) says how queues are declared. When the audit
+    reads Valkey Streams (``audit_bound`` False), docbus.audit is unbound from doc.events:
+    nobody consumes it, and it must not grow without end.
     """
     if isinstance(shape, int):
         shape = QueueShape(delivery_limit=shape)
@@ -146,7 +150,10 @@ async def declare_topology(connection: AbstractConnection, shape: QueueShape | i
                 queue = await channel.declare_queue(name, durable=True, arguments=arguments)
             else:
                 queue = await channel.declare_queue(name, passive=True)
-            await queue.bind(exchange, routing_key=key)
+            if name == AUDIT_QUEUE_NAME and not audit_bound:
+                await queue.unbind(exchange, routing_key=key)
+            else:
+                await queue.bind(exchange, routing_key=key)
 
 
 async def _exists(connection: AbstractConnection, name: str) -> bool:

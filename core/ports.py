@@ -230,23 +230,36 @@ class OutboxMessage:
     body: bytes
     scopes: tuple[str, ...]
     created_at: datetime
+    sent_to: tuple[str, ...] = ()
+    """The transports that already confirmed it (only when several are configured)."""
     traceparent: str | None = None
-    """The W3C context of the command that caused the event (None: written before 0004)."""
+    """W3C trace context of the command that emitted it, when there was one."""
+
+
+RABBITMQ = "rabbitmq"
+VALKEY_STREAMS = "valkey-streams"
+EVENT_TRANSPORTS = (RABBITMQ, VALKEY_STREAMS)
+"""The event transports a relay can publish to (DOCBUS_EVENT_TRANSPORTS)."""
 
 
 class OutboxBatch(Protocol):
     messages: list[OutboxMessage]
 
-    async def done(self, ids: Sequence[int]) -> None:
-        """Mark these events sent (only after the broker confirmed them)."""
+    async def done(self, ids: Sequence[int], transport: str | None = "") -> None:
+        """Mark these events sent to ``transport`` (by default the claim's; only after it
+        confirmed them); an event every configured transport confirmed is gone for good.
+        ``None``: every transport has them now (they are gone)."""
         ...
 
 
 class Outbox(Protocol):
-    def claim(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]:
-        """Up to ``limit`` unsent events, oldest first, held so that no other relay takes
-        them; on exit the ``done`` ones are gone for good and the rest are given back (also
-        when the claimer dies)."""
+    def claim(
+        self, limit: int, transport: str | None = RABBITMQ
+    ) -> AbstractAsyncContextManager[OutboxBatch]:
+        """Up to ``limit`` events not yet sent to ``transport`` (``None``: to some
+        transport), oldest first, held so that no other relay takes them; on exit the
+        ``done`` ones are marked (and gone once every transport has them) and the rest are
+        given back (also when the claimer dies)."""
         ...
 
 

@@ -44,6 +44,7 @@ from consumers.topology import (
     dead_queue,
 )
 from core.values import ROLE_CAPABILITIES, Capability
+from ops import asyncapi_streams as streams
 from ops.dead_letters import DOCBUS_HEADERS
 
 Json = dict[str, Any]
@@ -151,16 +152,21 @@ class _ComponentNames(GenerateJsonSchema):
 def build_document() -> Json:
     """The whole AsyncAPI 3.0.0 document, as JSON-ready dicts and lists."""
     refs, component_schemas = _schemas()
+    channels = _channels(component_schemas, refs)
+    for channel in channels.values():  # every channel so far is RabbitMQ's
+        channel["servers"] = [{"$ref": "#/servers/rabbitmq"}]
+    events = [_message_name(m) for m in schemas.EVENTS.values()]
+    channels[streams.CHANNEL] = streams.channel(events)
     return {
         "asyncapi": "3.0.0",
         "info": _info(),
         "defaultContentType": "application/json",
-        "servers": _servers(),
-        "channels": _channels(component_schemas, refs),
-        "operations": _operations(),
+        "servers": {**_servers(), streams.SERVER: streams.server()},
+        "channels": channels,
+        "operations": {**_operations(), **streams.operations()},
         "components": {
             "schemas": component_schemas,
-            "messages": _messages(refs),
+            "messages": {**_messages(refs), streams.MESSAGE: streams.message()},
             "correlationIds": {"correlation_id": _correlation_id()},
         },
     }

@@ -8,6 +8,11 @@ in several workers never take the same rows and never wait for each other. Delet
 row is how it is marked sent (the audit log keeps the history); rows not deleted are
 given back at the end of the claim (also when the claim's block raises: what was done
 stays done), or when the claimer's connection dies.
+
+With several event transports, a claim is for one transport: the rows it has not
+confirmed yet (``sent_to`` lacks it); or for all of them at once (``None``): the rows
+some transport has not confirmed. A row leaves only once all of them confirmed it
+(docs/decisions.md, "Events on several transports").
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from adapters.postgres.errors import translate_errors, translated
 from adapters.postgres.notify import PgListener
 from core import tracing
 from core.events import DomainEvent
-from core.ports import OutboxMessage
+from core.ports import RABBITMQ, OutboxMessage
 
 OUTBOX_CHANNEL = "docbus_outbox"
 
@@ -101,36 +106,65 @@ class PendingEvents:
 
 
 CLAIM = """
-SELECT id, event_id, routing_key, body, scopes, created_at, traceparent FROM outbox
+SELECT id, event_id, routing_key, body, scopes, created_at, sent_to, traceparent FROM outbox
+WHERE NOT ($2::text = ANY(sent_to))
 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+CLAIM_ANY = """
+SELECT id, event_id, routing_key, body, scopes, created_at, sent_to, traceparent FROM outbox
+WHERE NOT (sent_to @> $2::text[])
+ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+
+MARK = "UPDATE outbox SET sent_to = array_append(sent_to, $2) WHERE id = ANY($1::bigint[])"
+DELETE_COMPLETE = """
+DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND sent_to @> $2::text[]
 """
 
 
 @translate_errors
 class PgOutboxBatch:
-    """core.ports.OutboxBatch: the claimed messages, on the claim's connection."""
+    """core.ports.OutboxBatch: the claimed messages, on the claim's connection.
 
-    def __init__(self, conn: Conn, messages: list[OutboxMessage]) -> None:
+    With one transport a confirmed row is deleted at once (no mark: the fast path). With
+    several, the transport is added to the row's ``sent_to``, and the row is deleted once
+    ``sent_to`` holds them all; rows stay locked by the claim until it ends, so two
+    transports never mark the same row at once."""
+
+    def __init__(
+        self, conn: Conn, messages: list[OutboxMessage], transport: str | None, every: list[str]
+    ) -> None:
         self._conn = conn
         self.messages = messages
+        self._transport = transport
+        self._every = every
 
-    async def done(self, ids: Sequence[int]) -> None:
-        if ids:
+    async def done(self, ids: Sequence[int], transport: str | None = "") -> None:
+        if not ids:
+            return
+        transport = self._transport if transport == "" else transport
+        if transport is None or self._every == [transport]:
             await self._conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", list(ids))
+            return
+        await self._conn.execute(MARK, list(ids), transport)
+        await self._conn.execute(DELETE_COMPLETE, list(ids), self._every)
 
 
 class PgOutbox:
-    """core.ports.Outbox on PostgreSQL."""
+    """core.ports.Outbox on PostgreSQL, for the configured ``transports``."""
 
-    def __init__(self, db: PgDatabase) -> None:
+    def __init__(self, db: PgDatabase, transports: Sequence[str] = (RABBITMQ,)) -> None:
         self._db = db
+        self._every = sorted(set(transports))
 
     @asynccontextmanager
-    async def claim(self, limit: int) -> AsyncIterator[PgOutboxBatch]:
+    async def claim(
+        self, limit: int, transport: str | None = RABBITMQ
+    ) -> AsyncIterator[PgOutboxBatch]:
         async with self._db.connection() as conn:
-            rows = await _claim_rows(conn, limit)
+            rows = await _claim_rows(conn, limit, transport, self._every)
             try:
-                yield PgOutboxBatch(conn, [_message(row) for row in rows])
+                yield PgOutboxBatch(conn, [_message(row) for row in rows], transport, self._every)
             except BaseException:
                 # What was done stays done (the broker confirmed it); the rest is given back.
                 await end_transaction(conn, "COMMIT")
@@ -139,11 +173,15 @@ class PgOutbox:
                 await conn.execute("COMMIT")
 
 
-async def _claim_rows(conn: Conn, limit: int) -> list[Record]:
+async def _claim_rows(
+    conn: Conn, limit: int, transport: str | None, every: list[str]
+) -> list[Record]:
     try:
         with translated():
             await conn.execute("BEGIN")
-            return await conn.fetch(CLAIM, limit)
+            if transport is None:
+                return await conn.fetch(CLAIM_ANY, limit, every)
+            return await conn.fetch(CLAIM, limit, transport)
     except BaseException:
         await end_transaction(conn, "ROLLBACK")
         raise
@@ -152,7 +190,7 @@ async def _claim_rows(conn: Conn, limit: int) -> list[Record]:
 def _message(row: Record) -> OutboxMessage:
     return OutboxMessage(
         row["id"], row["event_id"], row["routing_key"], row["body"], tuple(row["scopes"]),
-        row["created_at"], row["traceparent"],
+        row["created_at"], tuple(row["sent_to"]), row["traceparent"],
     )
 
 

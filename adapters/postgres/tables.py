@@ -165,6 +165,8 @@ outbox = Table(
     Column("body", LargeBinary, nullable=False),
     Column("scopes", ARRAY(Text), nullable=False),
     _at("created_at", default_now=True),
+    # the transports that confirmed the event (several configured: DOCBUS_EVENT_TRANSPORTS)
+    Column("sent_to", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("traceparent", Text, nullable=True),
     PrimaryKeyConstraint("id", name="outbox_pkey"),
     UniqueConstraint("event_id", name="outbox_event_id_key"),

@@ -170,7 +170,7 @@ def test_every_ref_resolves_inside_the_document(doc: dict[str, Any]) -> None:
     refs = set(refs_in(doc))
     assert refs
     for ref in refs:
-        assert ref.startswith(("#/components/", "#/channels/")), ref
+        assert ref.startswith(("#/components/", "#/channels/", "#/servers/")), ref
         resolve(doc, ref)
     assert "$defs" not in json.dumps(doc)
 
@@ -202,3 +202,18 @@ def test_document_validates_against_the_asyncapi_3_schema(doc: dict[str, Any]) -
     schema = json.loads(Path(path).read_text())
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=str)
     assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]]
+
+
+def test_the_event_stream_is_documented_on_its_own_server(doc: dict[str, Any]) -> None:
+    stream = doc["channels"]["eventStream"]
+    assert stream["address"] == "docbus:events"
+    assert stream["servers"] == [{"$ref": "#/servers/valkey"}]
+    assert doc["servers"]["valkey"]["protocol"] == "redis"
+    entry = doc["components"]["messages"]["StreamEntry"]["payload"]
+    assert entry["required"] == ["event_id", "routing_key", "body"]
+    assert set(entry["properties"]) == {"event_id", "routing_key", "body", "traceparent"}
+    actions = {doc["operations"][op]["action"] for op in ("sendStreamEntry",
+                                                            "receiveStreamAuditEvents")}
+    assert actions == {"send", "receive"}
+    others = [c for name, c in doc["channels"].items() if name != "eventStream"]
+    assert all(c["servers"] == [{"$ref": "#/servers/rabbitmq"}] for c in others)

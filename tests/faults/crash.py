@@ -28,18 +28,23 @@ from typing import Any
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel
 
+from adapters.valkey_streams import ValkeyStreamPublisher
 from consumers.bootstrap import Overrides
 from consumers.pipeline import Pipeline, Run
-from core.ports import EventPublisher, Outbox, OutboxBatch, OutboxMessage
+from core.ports import RABBITMQ, EventPublisher, Outbox, OutboxBatch, OutboxMessage
 
 POINTS = ("after_receive", "after_commit", "after_claim", "after_confirm")
+STREAM_POINTS = ("after_stream_confirm",)
+"""Points only a relay with the Valkey stream among its transports passes (their own
+scenario, not one per point)."""
 
 
 class CrashPoints:
     def __init__(self, spec: str = "") -> None:
         point, _, nth = spec.partition(":")
-        if point and point not in POINTS:
-            raise ValueError(f"unknown crash point {point!r}; known: {', '.join(POINTS)}")
+        if point and point not in (*POINTS, *STREAM_POINTS):
+            known = ", ".join((*POINTS, *STREAM_POINTS))
+            raise ValueError(f"unknown crash point {point!r}; known: {known}")
         self.point = point
         self._left = int(nth or 1)
 
@@ -95,12 +100,16 @@ class CrashingOutbox:
         self._points = points
         self._naive = naive
 
-    def claim(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]:
-        return self._naive_claim(limit) if self._naive else self._claim(limit)
+    def claim(
+        self, limit: int, transport: str = RABBITMQ
+    ) -> AbstractAsyncContextManager[OutboxBatch]:
+        if self._naive:
+            return self._naive_claim(limit, transport)
+        return self._claim(limit, transport)
 
     @asynccontextmanager
-    async def _naive_claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
-        async with self._outbox.claim(limit) as batch:
+    async def _naive_claim(self, limit: int, transport: str) -> AsyncIterator[OutboxBatch]:
+        async with self._outbox.claim(limit, transport) as batch:
             messages = list(batch.messages)
             await batch.done([m.id for m in messages])
         if messages:
@@ -108,15 +117,16 @@ class CrashingOutbox:
         yield _Deleted(messages)
 
     @asynccontextmanager
-    async def _claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
-        async with self._outbox.claim(limit) as batch:
+    async def _claim(self, limit: int, transport: str) -> AsyncIterator[OutboxBatch]:
+        async with self._outbox.claim(limit, transport) as batch:
             if batch.messages:
                 self._points.crash("after_claim")
             yield batch
 
 
 class CrashingPublisher:
-    """Event publisher that dies after the broker confirmed (``after_confirm``)."""
+    """Event publisher that dies after the broker confirmed (``after_confirm``), or after
+    the Valkey stream confirmed (``after_stream_confirm``: with several transports)."""
 
     def __init__(self, publisher: EventPublisher, points: CrashPoints) -> None:
         self._publisher = publisher
@@ -125,7 +135,8 @@ class CrashingPublisher:
     async def publish(self, messages: Sequence[OutboxMessage]) -> list[int]:
         confirmed = await self._publisher.publish(messages)
         if confirmed:
-            self._points.crash("after_confirm")
+            stream = isinstance(self._publisher, ValkeyStreamPublisher)
+            self._points.crash("after_stream_confirm" if stream else "after_confirm")
         return confirmed
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+from valkey.asyncio import Valkey
 
 from adapters.amqp_failover import connect_first
 from consumers.topology import DEAD_QUEUE_NAME
@@ -552,6 +553,110 @@ async def twice(run: Run) -> None:
     await run.finish()
 
 
+# 7. kill -9 of the relay publishing to RabbitMQ and Valkey Streams -------------------------
+
+STREAMS_ENV = {
+    "DOCBUS_EVENT_TRANSPORTS": "rabbitmq,valkey-streams",
+    "DOCBUS_AUDIT_SOURCE": "valkey-streams",
+    # a killed worker's pending entries are reclaimed by its next incarnation soon
+    "DOCBUS_STREAMS_RECLAIM_IDLE_MS": "2000",
+}
+STREAM_KEY = "docbus:events"  # DOCBUS_STREAMS_STREAM's default
+
+
+async def kill9_streams(run: Run) -> None:
+    """kill -9 at random moments of the worker whose relay publishes every event to both
+    transports, its audit reading the stream. Besides the checker's rules (every committed
+    effect's event on the tap and in the audit log, once): every event is on the stream
+    exactly once, and the stream holds no event the audit log lacks. Only this scenario's
+    worker and Valkey are touched; the shared servers are not."""
+    (worker,) = await run.open(**STREAMS_ENV)
+    await run.setup()
+    rng = random.Random(run.cfg.seed + 7)
+    load = run.spawn(run.send_load())
+    span = max(run.load_seconds, run.cfg.kills * 6.0)
+    times = sorted(rng.uniform(0.3, span) for _ in range(run.cfg.kills))
+    t0 = time.monotonic()
+    for at in times:
+        await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+        worker.kill()
+        run.result.faults += 1
+        await worker.start()
+    fault_end = time.monotonic()
+    await load
+    await run.drain(fault_end)
+    await _stream_audited(run)
+    await run.finish()
+    await _check_stream(run)
+    run.result.notes.append(f"kills at {[round(t, 1) for t in times]} s")
+
+
+async def crash_after_stream_confirm(run: Run) -> None:
+    """The relay dies after the stream confirmed a batch, before marking its rows: the
+    batch is published again to the stream after the restart, and must not be doubled
+    there (its de-dup key). RabbitMQ got the batch at the same time, unmarked too: it sees
+    it twice (allowed, consumers de-duplicate by event_id; the tap counts it)."""
+    (worker,) = await run.open(**STREAMS_ENV)
+    await run.setup()
+    worker.kill()
+    await worker.start(DOCBUS_CRASH_AT="after_stream_confirm:3")
+    load = run.spawn(run.send_load())
+    code = await worker.wait_exit(run.load_seconds + 30)
+    if code is None:
+        run.result.failures.append("the worker never crashed after the stream's confirm")
+        worker.kill()
+    run.result.faults += 1
+    await worker.start()
+    fault_end = time.monotonic()
+    await load
+    await run.drain(fault_end)
+    await _stream_audited(run)
+    await run.finish()
+    await _check_stream(run)
+
+
+async def _stream_events(run: Run) -> tuple[list[str], int]:
+    """Every event id on the stream, in order, and the audit group's pending count."""
+    client = Valkey.from_url(run.stage.valkey_url)
+    try:
+        entries = await client.xrange(STREAM_KEY)
+        pending = await client.xpending(STREAM_KEY, "docbus.audit")
+        return [f[b"event_id"].decode() for _, f in entries], int(pending["pending"])
+    finally:
+        await client.aclose()
+
+
+async def _audit_ids(run: Run) -> set[str]:
+    conn = await asyncpg.connect(plain_dsn(run.stage.pg_url), timeout=5)
+    try:
+        return {r[0] for r in await conn.fetch("SELECT event_id FROM audit_log")}
+    finally:
+        await conn.close()
+
+
+async def _stream_audited(run: Run) -> None:
+    """Until the audit read the whole stream (nothing pending, every event logged)."""
+    deadline = time.monotonic() + run.cfg.drain_timeout
+    while time.monotonic() < deadline:
+        events, pending = await _stream_events(run)
+        if not pending and set(events) <= await _audit_ids(run):
+            return
+        await asyncio.sleep(0.5)
+    run.result.failures.append("the audit never caught up with the stream")
+
+
+async def _check_stream(run: Run) -> None:
+    events, pending = await _stream_events(run)
+    doubled = len(events) - len(set(events))
+    if doubled:
+        run.result.failures.append(f"{doubled} event(s) twice on the stream")
+    if extra := await _audit_ids(run) - set(events):
+        run.result.failures.append(f"{len(extra)} audited event(s) not on the stream")
+    if pending:
+        run.result.failures.append(f"{pending} stream entries never acknowledged")
+    run.result.notes.append(f"stream: {len(events)} entries, {doubled} doubled")
+
+
 # control: a relay that deletes outbox rows before publishing, with a crash in between -----
 
 
@@ -589,6 +694,10 @@ def scenarios(cfg: Config) -> dict[str, Callable[[], Awaitable[Result]]]:
     table["graceful"] = _bind("graceful", cfg, graceful)
     table["twice"] = lambda: run_scenario(
         "twice", cfg, twice, size=Size(max(20, cfg.size.uploads // 3), cfg.size.shares // 3)
+    )
+    table["kill9_streams"] = _bind("kill9_streams", cfg, kill9_streams)
+    table["crash_stream_confirm"] = _bind(
+        "crash_stream_confirm", cfg, crash_after_stream_confirm
     )
     table["control"] = lambda: run_scenario(
         "control", cfg, control_naive_relay, control=True

@@ -19,15 +19,17 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import BaseModel
+from valkey.asyncio import Valkey
 
 from adapters.postgres.database import PgDatabase
 from consumers import bootstrap as boot
 from consumers.bootstrap import Overrides, bootstrap
 from consumers.pipeline import Pipeline, Run
 from consumers.settings import Settings
-from core.ports import EventPublisher, Outbox, OutboxBatch, OutboxMessage
+from core.ports import RABBITMQ, EventPublisher, Outbox, OutboxBatch, OutboxMessage
 from tests.fixtures.postgres import migrated_scratch_database
 from tests.fixtures.rabbit import own_vhost
+from tests.fixtures.valkey import cleanup_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -85,9 +87,11 @@ def recording(seen: Seen) -> Overrides:
         def __init__(self, outbox: Outbox) -> None:
             self._outbox = outbox
 
-        def claim(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]:
+        def claim(
+            self, limit: int, transport: str = RABBITMQ
+        ) -> AbstractAsyncContextManager[OutboxBatch]:
             seen.claims += 1
-            return self._outbox.claim(limit)
+            return self._outbox.claim(limit, transport)
 
     class RecordingPublisher:
         def __init__(self, publisher: EventPublisher) -> None:
@@ -159,6 +163,39 @@ async def test_the_built_worker_answers_relays_and_audits_through_the_overrides(
         await eventually(lambda: audit.figures()["audit_written"] == 1, "the event is audited")
     finally:
         await worker.stop()
+
+
+async def test_with_streams_the_relay_writes_the_stream_and_the_audit_reads_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, key_prefix: str, valkey_url: str
+) -> None:
+    monkeypatch.setenv("DOCBUS_EVENT_TRANSPORTS", "rabbitmq,valkey-streams")
+    monkeypatch.setenv("DOCBUS_AUDIT_SOURCE", "valkey-streams")
+    monkeypatch.setenv("DOCBUS_STREAMS_STREAM", f"{key_prefix}events")
+    worker = await bootstrap(Settings())
+    await worker.start()
+    streams = Valkey.from_url(valkey_url)
+    try:
+        uid = uuid.uuid4().hex[:8]
+        reply = await request(
+            settings.rabbit.url, "org.member.set",
+            {"org_id": f"org-{uid}", "user_id": f"u-{uid}", "role": "member"}, f"m-{uid}",
+        )
+        assert reply["ok"], reply
+        audit = next(c for c in worker.consumers if c.name == "audit")
+        await eventually(lambda: audit.figures()["audit_written"] == 1, "audited")
+        assert "audit_reclaimed" in audit.figures()  # the stream's reader, not RabbitMQ's
+        [(_, entry)] = await streams.xrange(f"{key_prefix}events")
+        assert entry[b"routing_key"] == b"org.member.changed"
+        assert orjson.loads(entry[b"body"])["user_id"] == f"u-{uid}"
+        # docbus.audit is unbound: nobody reads it, so it must not fill up
+        connection = await aio_pika.connect(settings.rabbit.url)
+        async with connection:
+            queue = await (await connection.channel()).declare_queue("docbus.audit", passive=True)
+            assert queue.declaration_result.message_count == 0
+    finally:
+        await worker.stop()
+        await streams.aclose()
+        await cleanup_prefix(valkey_url, key_prefix)
 
 
 @dataclass

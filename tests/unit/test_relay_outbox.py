@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -156,3 +157,93 @@ async def test_a_sent_event_stays_gone_when_an_older_unit_commits_after_the_rela
     release.set()
     await command
     assert world.db.state.outbox == []
+
+
+# Several transports (DOCBUS_EVENT_TRANSPORTS): gone only once every one confirmed.
+
+
+def _two(world: World, rabbit: RecordingEventPublisher, streams: RecordingEventPublisher,
+         batch: int = 500, clock: list[float] | None = None) -> RelayOutbox:
+    now = clock if clock is not None else [0.0]
+    return RelayOutbox(
+        InMemoryOutbox(world.db, ("rabbitmq", "valkey-streams")),
+        {"rabbitmq": rabbit, "valkey-streams": streams}, world.cache, batch,
+        clock=lambda: now[0],
+    )
+
+
+async def test_an_event_leaves_the_outbox_only_once_every_transport_confirmed_it(
+    world: World,
+) -> None:
+    await _three_events(world)
+    committed = [m.event_id for m in world.db.state.outbox]
+    rabbit, streams = RecordingEventPublisher(), RecordingEventPublisher()
+    rabbit.unroutable = {world.db.state.outbox[0].routing_key}
+    relay = _two(world, rabbit, streams)
+    await relay()
+    assert [m.event_id for m in streams.published] == committed
+    # the one RabbitMQ refused stays, for RabbitMQ only
+    assert [m.event_id for m in world.db.state.outbox] == committed[:1]
+    streams.published.clear()
+    rabbit.unroutable = set()
+    await relay()
+    assert world.db.state.outbox == []
+    assert streams.published == []  # Streams had it already: not published twice
+    assert sorted(m.event_id for m in rabbit.published) == sorted(committed)
+
+
+async def test_a_transport_that_is_down_rests_and_never_holds_the_other_back(
+    world: World,
+) -> None:
+    for n in range(7):
+        await world.upload(f"d{n}")
+    committed = [m.event_id for m in world.db.state.outbox]
+    streams, failures = RecordingEventPublisher(), []
+    clock = [0.0]
+    relay = _two(world, DownPublisher(), streams, batch=2, clock=clock)
+    relay._on_failure = lambda transport, error: failures.append(transport)
+    for _ in range(4):  # a full batch at a time, while RabbitMQ rests
+        await relay()
+    assert [m.event_id for m in streams.published] == committed
+    assert failures == ["rabbitmq"]  # tried once, then resting (the clock stood still)
+    assert [m.event_id for m in world.db.state.outbox] == committed  # nothing deleted
+    clock[0] = 10.0
+    await relay()
+    assert failures == ["rabbitmq", "rabbitmq"]  # tried again once the rest was over
+
+
+async def test_when_every_transport_fails_the_error_reaches_the_relay_loop(world: World) -> None:
+    await _three_events(world)
+    relay = _two(world, DownPublisher(), DownPublisher())
+    with pytest.raises(Unavailable):
+        await relay()
+    assert len(world.db.state.outbox) == 3
+
+
+async def test_scopes_are_invalidated_before_the_first_transport_only(world: World) -> None:
+    await world.upload("d1")
+    log: list[tuple[str, object]] = []
+    world.cache = LoggingCache(log)
+    relay = _two(world, LoggingPublisher(log), LoggingPublisher(log))
+    await relay()
+    assert [entry[0] for entry in log] == ["invalidate", "publish", "publish"]
+
+
+async def test_healthy_transports_share_one_claim_and_publish_at_once(world: World) -> None:
+    await _three_events(world)
+    claims: list[str | None] = []
+
+    class CountingOutbox(InMemoryOutbox):
+        def claim(self, limit: int, transport: str | None = "rabbitmq") -> Any:
+            claims.append(transport)
+            return super().claim(limit, transport)
+
+    rabbit, streams = RecordingEventPublisher(), RecordingEventPublisher()
+    relay = RelayOutbox(
+        CountingOutbox(world.db, ("rabbitmq", "valkey-streams")),
+        {"rabbitmq": rabbit, "valkey-streams": streams}, world.cache,
+    )
+    assert await relay() == 3
+    assert claims == [None]  # one claim for both
+    assert world.db.state.outbox == []
+    assert rabbit.published == streams.published
