@@ -84,7 +84,7 @@ class _World:
             }) for i in ids]
             scopes = [orjson.dumps([f"d:{i}", "f:bench-org:root"]).decode() for i in ids]
             await self.db.execute(WRITE_OUTBOX, ids, ["document.uploaded"] * len(ids), bodies,
-                                  scopes)
+                                  scopes, [None] * len(ids))
 
     def relay(self, transports: tuple[str, ...], stream: str) -> RelayOutbox:
         publishers: dict[str, EventPublisher] = {}

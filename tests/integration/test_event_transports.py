@@ -90,7 +90,7 @@ async def commit_events(db: PgDatabase, uid: str, numbers: range) -> list[str]:
         "occurred_at": "2026-12-01T00:00:00Z",
     }) for i in ids]
     keys = [f"org.{uid}.document.uploaded"] * len(ids)
-    await db.execute(WRITE_OUTBOX, ids, keys, bodies, ["[]"] * len(ids))
+    await db.execute(WRITE_OUTBOX, ids, keys, bodies, ["[]"] * len(ids), [None] * len(ids))
     return ids
 
 
