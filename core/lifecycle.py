@@ -11,39 +11,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from core.access import capabilities
 from core.entities import Document, DocumentVersion, Folder
 from core.errors import FolderCapabilityMissing, FolderNotFound
-from core.values import ALL_CAPABILITIES, Capability, OrgRole, Role
-
-RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
-
-
-def highest(roles: Sequence[Role | None]) -> Role | None:
-    """The highest of the roles (None: none at all)."""
-    held = [r for r in roles if r is not None]
-    return max(held, key=RANK.__getitem__) if held else None
+from core.values import Capability, OrgRole, Role
 
 
 @dataclass(frozen=True, slots=True)
 class FolderAccess:
-    """What one user holds on one folder: org role and effective (inherited) folder role."""
+    """What one user holds on one folder: org role, effective (inherited) folder role, and
+    when the first of the live folder shares that make it up expires."""
 
     user_id: str
     org_role: OrgRole | None
     folder_role: Role | None
+    valid_until: datetime | None = None
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        if self.org_role is None:
-            return frozenset()
-        if self.org_role is OrgRole.ADMIN:
-            return ALL_CAPABILITIES
-        return self.folder_role.capabilities if self.folder_role else frozenset()
+        return capabilities(self.org_role, self.folder_role)
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities

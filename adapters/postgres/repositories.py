@@ -10,15 +10,32 @@ so READ COMMITTED is enough.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
 from asyncpg import Record
 
 from adapters.postgres.errors import translate_errors
-from adapters.postgres.tree_sql import ABOVE_IN_TRASH, FOLDER_COLUMNS, folder_in_trash, folder_of
+from adapters.postgres.tree_sql import (
+    ABOVE_IN_TRASH,
+    FOLDER_COLUMNS,
+    LIVE_SHARE,
+    folder_in_trash,
+    folder_of,
+    inherited_role,
+    inherited_until,
+)
 from core.cursor import Cursor
-from core.entities import Content, Document, DocumentVersion, Folder, Membership, Share
+from core.entities import (
+    Content,
+    Document,
+    DocumentVersion,
+    Folder,
+    Membership,
+    Share,
+    ShareGrant,
+)
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.policies import Access
 from core.values import OrgRole, Role
@@ -48,14 +65,18 @@ SELECT d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version, d.name, d.mime_ty
 FROM documents d WHERE d.doc_id = $1
 """  # noqa: S608 - constants only
 LOCK_DOCUMENT = GET_DOCUMENT + " FOR UPDATE"
-# One round trip for a document and its reader's access (org role, document role).
+# One round trip for a document and its reader's access: org role, live document share,
+# highest live folder share on its folder or above, and when the earliest of those expires
+# (contract v2, section 1; core.access is the same rule in Python).
 DOCUMENT_WITH_ACCESS = f"""
 SELECT d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version, d.name, d.mime_type,
     d.blob_uri, d.size_bytes, d.sha256, d.tags, d.created_at, d.updated_at, {TRASH_COLUMNS},
-    m.role AS org_role, s.role AS doc_role
+    m.role AS org_role, s.role AS doc_role, s.expires_at AS doc_until,
+    {inherited_role('d.folder_id', '$2')} AS folder_role,
+    {inherited_until('d.folder_id', '$2')} AS folder_until
 FROM documents d
 LEFT JOIN memberships m ON m.org_id = d.org_id AND m.user_id = $2
-LEFT JOIN shares s ON s.doc_id = d.doc_id AND s.user_id = $2
+LEFT JOIN shares s ON s.doc_id = d.doc_id AND s.user_id = $2 AND {LIVE_SHARE}
 WHERE d.doc_id = $1
 """  # noqa: S608 - constants only
 LOCK_DOCUMENT_WITH_ACCESS = DOCUMENT_WITH_ACCESS + " FOR UPDATE OF d"
@@ -103,11 +124,20 @@ def _document(row: Record) -> Document:
 
 
 def with_access(row: Record | None, user_id: str) -> tuple[Document | None, Access]:
+    """From a row of DOCUMENT_WITH_ACCESS (or the read-ahead's ACCESS)."""
     if row is None:
         return None, Access(user_id, None, None)
     org_role = OrgRole(row["org_role"]) if row["org_role"] else None
-    doc_role = Role(row["doc_role"]) if row["doc_role"] else None
-    return _document(row), Access(user_id, org_role, doc_role)
+    ends = [at for at in (row["doc_until"], row["folder_until"]) if at is not None]
+    access = Access(
+        user_id, org_role, _role(row["doc_role"]), _role(row["folder_role"]),
+        min(ends) if ends else None,
+    )
+    return _document(row), access
+
+
+def _role(value: str | None) -> Role | None:
+    return Role(value) if value else None
 
 
 def _version(row: Record) -> DocumentVersion:
@@ -153,17 +183,49 @@ WITH doc AS (
         $21::text[], $22::text, $23::timestamptz
     FROM doc
 ), shared AS (
-    INSERT INTO shares (doc_id, user_id, role)
-    SELECT doc.doc_id, s.user_id, s.role
+    INSERT INTO shares (doc_id, user_id, role, shared_by, shared_at)
+    SELECT doc.doc_id, s.user_id, s.role, $4::text, $12::timestamptz
     FROM doc, unnest($24::text[], $25::text[]) AS s(user_id, role)
 )
 SELECT count(*) FROM doc
 """
 UPSERT_SHARE = """
-INSERT INTO shares (doc_id, user_id, role) VALUES ($1, $2, $3)
-ON CONFLICT (doc_id, user_id) DO UPDATE SET role = EXCLUDED.role
+INSERT INTO shares (doc_id, user_id, role, shared_by, shared_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (doc_id, user_id) DO UPDATE SET role = EXCLUDED.role,
+    shared_by = EXCLUDED.shared_by, shared_at = EXCLUDED.shared_at,
+    expires_at = EXCLUDED.expires_at
 """
 DELETE_SHARE = "DELETE FROM shares WHERE doc_id = $1 AND user_id = $2"
+# Expired shares count for nothing, whether or not the sweeper removed them yet.
+GET_SHARE = f"""
+SELECT s.doc_id, s.user_id, s.role, s.shared_by, s.shared_at, s.expires_at FROM shares s
+WHERE s.doc_id = $1 AND s.user_id = $2 AND {LIVE_SHARE}
+"""  # noqa: S608 - constants only
+OWNERS = f"SELECT count(*) FROM shares s WHERE s.doc_id = $1 AND s.role = 'owner' AND {LIVE_SHARE}"  # noqa: S608
+
+# least() skips nulls; each side walks the user's own shares (ix_shares_user,
+# ix_folder_shares_user), whatever the size of the org.
+GRANTS_UNTIL = """
+SELECT least(
+    (SELECT min(s.expires_at) FROM shares s JOIN documents d ON d.doc_id = s.doc_id
+        WHERE s.user_id = $1 AND d.org_id = $2 AND s.expires_at > now()),
+    (SELECT min(s.expires_at) FROM folder_shares s JOIN folders f ON f.folder_id = s.folder_id
+        WHERE s.user_id = $1 AND f.org_id = $2 AND s.expires_at > now()))
+"""
+
+
+def share_of(row: Record) -> Share:
+    return Share(row["doc_id"], row["user_id"], Role(row["role"]), row["expires_at"],
+                 row["shared_by"], row["shared_at"])
+
+
+def upsert_args(
+    doc_id: str, user_id: str, role: Role, grant: ShareGrant | None
+) -> tuple[object, ...]:
+    """The arguments of UPSERT_SHARE."""
+    g = grant or ShareGrant()
+    return (doc_id, user_id, role.value, g.shared_by, g.shared_at, g.expires_at)
 INSERT_FOLDER = """
 INSERT INTO folders (folder_id, org_id, parent_id, name, path, ancestors)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -215,14 +277,17 @@ WHERE doc_id = $1
 def page_sql(*, everything: bool, after: bool) -> str:
     """The keyset listing query: an index range scan on ix_documents_listing.
 
-    Parameters: $1 folder_id, $2 limit, then $3 reader_id unless ``everything``, then the
-    cursor's updated_at and doc_id if ``after``.
+    Parameters: $1 folder_id, $2 limit, then $3 reader_id unless ``everything`` (an admin,
+    or a reader with a live share on the folder or above: every document is readable), then
+    the cursor's updated_at and doc_id if ``after``. Otherwise only documents the reader
+    holds a live document share on.
     """
     conditions = ["folder_id = $1", "trashed_at IS NULL"]
     n = 3
     if not everything:
         conditions.append(
-            f"EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = ${n})"  # noqa: S608 - placeholders only
+            f"EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = ${n}"  # noqa: S608 - placeholders only
+            f" AND {LIVE_SHARE})"
         )
         n += 1
     if after:
@@ -318,19 +383,25 @@ class PgShares:
         self._conn = conn
 
     async def role_of(self, doc_id: str, user_id: str) -> Role | None:
-        role: str | None = await self._conn.fetchval(
-            "SELECT role FROM shares WHERE doc_id = $1 AND user_id = $2", doc_id, user_id
-        )
-        return Role(role) if role else None
+        found = await self.get(doc_id, user_id)
+        return found.role if found else None
 
-    async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
+    async def get(self, doc_id: str, user_id: str) -> Share | None:
+        row = await self._conn.fetchrow(GET_SHARE, doc_id, user_id)
+        return share_of(row) if row else None
+
+    async def put(
+        self, doc_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
         if role is None:
             await self._conn.execute(DELETE_SHARE, doc_id, user_id)
         else:
-            await self._conn.execute(UPSERT_SHARE, doc_id, user_id, role)
+            await self._conn.execute(UPSERT_SHARE, *upsert_args(doc_id, user_id, role, grant))
 
     async def owners(self, doc_id: str) -> int:
-        count: int = await self._conn.fetchval(
-            "SELECT count(*) FROM shares WHERE doc_id = $1 AND role = 'owner'", doc_id
-        )
+        count: int = await self._conn.fetchval(OWNERS, doc_id)
         return count
+
+    async def until(self, user_id: str, org_id: str) -> datetime | None:
+        until: datetime | None = await self._conn.fetchval(GRANTS_UNTIL, user_id, org_id)
+        return until

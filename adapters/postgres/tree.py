@@ -59,7 +59,7 @@ class PgFolderTree:
             return None
         org_role = OrgRole(row["org_role"]) if row["org_role"] else None
         role = Role(row["folder_role"]) if row["folder_role"] else None
-        access = FolderAccess(user_id, org_role, role)
+        access = FolderAccess(user_id, org_role, role, row["folder_until"])
         return FolderState(folder_of(row), row["above_in_trash"], access)
 
     async def lock_tree(self, org_id: str) -> None:
