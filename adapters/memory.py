@@ -22,7 +22,7 @@ from adapters.memory_tree import (
     folder_in_trash,
     name_clash,
 )
-from core.access import highest, live_grants, valid_until
+from core.access import Grant, highest, live_grants, valid_until
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.errors import FolderIdTaken, FolderNameTaken
@@ -71,6 +71,8 @@ class State:
     """(folder_id, user_id) -> (role, expires_at)."""
     share_grants: dict[tuple[str, str], ShareGrant] = field(default_factory=dict)
     """(doc_id, user_id) -> who granted the share, when, until when (absent: unknown)."""
+    folder_share_grants: dict[tuple[str, str], ShareGrant] = field(default_factory=dict)
+    """(folder_id, user_id) -> who granted the folder share, when (absent: unknown)."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def now(self) -> datetime:
@@ -88,6 +90,7 @@ class State:
             list(self.outbox),
             dict(self.folder_shares),
             dict(self.share_grants),
+            dict(self.folder_share_grants),
             self.clock,
         )
 
@@ -249,6 +252,20 @@ class _Shares:
             1 for (d, u), r in self._s.shares.items()
             if d == doc_id and r is Role.OWNER and self._s.live_share(d, u) is not None
         )
+
+    async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
+        document = self._s.documents.get(doc_id)
+        if document is None:
+            return []
+        now, org = self._s.now(), document.org_id
+        users = {u for (o, u) in self._s.memberships if o == org}
+        found = [
+            (u, g) for u in sorted(users) if user_id in (None, u)
+            for g in document_grants(self._s, doc_id, u) if g.live(now)
+        ]
+        found += [(u, Grant(Role.OWNER, "org_admin")) for u in sorted(users)
+                  if user_id in (None, u) and self._s.memberships[org, u] is OrgRole.ADMIN]
+        return found
 
     async def until(self, user_id: str, org_id: str) -> datetime | None:
         now = self._s.now()

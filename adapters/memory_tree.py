@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.access import Grant, highest, valid_until
-from core.entities import Document, DocumentVersion, Folder, ShareGrant
+from core.entities import Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderNameTaken
 from core.lifecycle import (
     FolderAccess,
@@ -31,6 +31,7 @@ class State(Protocol):
     shares: dict[tuple[str, str], Role]
     folder_shares: dict[tuple[str, str], tuple[Role, datetime | None]]
     share_grants: dict[tuple[str, str], ShareGrant]
+    folder_share_grants: dict[tuple[str, str], ShareGrant]
 
     def now(self) -> datetime: ...
 
@@ -140,6 +141,24 @@ class InMemoryFolderTree:
 
     async def grant(self, folder_id: str, user_id: str, role: Role) -> None:
         self._s.folder_shares[folder_id, user_id] = (role, None)
+        self._s.folder_share_grants[folder_id, user_id] = ShareGrant(user_id, self._s.now())
+
+    async def share_of(self, folder_id: str, user_id: str) -> FolderShare | None:
+        found = self._s.folder_shares.get((folder_id, user_id))
+        if found is None or not Grant(found[0], "folder", folder_id, found[1]).live(self._s.now()):
+            return None
+        g = self._s.folder_share_grants.get((folder_id, user_id), ShareGrant())
+        return FolderShare(folder_id, user_id, found[0], found[1], g.shared_by, g.shared_at)
+
+    async def put_share(
+        self, folder_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
+        self._s.folder_shares.pop((folder_id, user_id), None)
+        self._s.folder_share_grants.pop((folder_id, user_id), None)
+        if role is not None:
+            g = grant or ShareGrant()
+            self._s.folder_shares[folder_id, user_id] = (role, g.expires_at)
+            self._s.folder_share_grants[folder_id, user_id] = g
 
     async def purge(self, folder: Folder) -> list[PurgedDocument]:
         ids = {f.folder_id for f in self._s.folders.values() if folder.contains(f)}
@@ -147,6 +166,7 @@ class InMemoryFolderTree:
         purged = [purge_document(self._s, doc_id) for doc_id in doc_ids]
         for key in [k for k in self._s.folder_shares if k[0] in ids]:
             del self._s.folder_shares[key]
+            self._s.folder_share_grants.pop(key, None)
         for folder_id in ids:
             del self._s.folders[folder_id]
         return purged

@@ -15,14 +15,14 @@ from aio_pika.abc import AbstractRobustConnection
 from client.channel import CommandChannel
 from client.errors import DocbusConnectionError, DocbusTimeout
 from client.events import EventStream, subscribe
-from client.lifecycle import DocbusLifecycle
 from client.pending import PendingReplies
 from client.publishing import new_message_id
 from client.reply import Reply
+from client.sharing import DocbusSharing
 from client.topology import COMMANDS_EXCHANGE, DEFAULT_URL, EVENTS_EXCHANGE
 
 
-class DocbusClient(DocbusLifecycle):
+class DocbusClient(DocbusSharing):
     """Async client of the docbus message contract.
 
     Any number of requests may be in flight at once: each gets its own correlation_id

@@ -22,12 +22,13 @@ from typing import Literal
 from core.values import ALL_CAPABILITIES, Capability, OrgRole, Role
 
 RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
-Source = Literal["document", "folder"]
+Source = Literal["document", "folder", "org_admin"]
 
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """One share: on the document itself (``folder_id`` None) or on a folder."""
+    """One share: on the document itself (``folder_id`` None) or on a folder; or, as
+    ``org_admin``, the owner role every admin of the org holds."""
 
     role: Role
     source: Source = "document"
@@ -39,15 +40,18 @@ class Grant:
 
 
 def live_grants(grants: Iterable[Grant], now: datetime) -> list[Grant]:
-    """The grants that still count, highest role first (then documents before folders,
-    then the one that lasts longest: the order in which Explanation lists them)."""
+    """The grants that still count, highest role first (then an admin's, a document's,
+    a folder's; then the one that lasts longest: the order Explanation lists them in)."""
     live = [g for g in grants if g.live(now)]
     return sorted(live, key=_order)
 
 
+SOURCES = {"org_admin": 0, "document": 1, "folder": 2}
+
+
 def _order(grant: Grant) -> tuple[int, int, float, str]:
     lasts = grant.expires_at.timestamp() if grant.expires_at else float("inf")
-    return (-RANK[grant.role], grant.source != "document", -lasts, grant.folder_id or "")
+    return (-RANK[grant.role], SOURCES[grant.source], -lasts, grant.folder_id or "")
 
 
 def highest(roles: Iterable[Role | None]) -> Role | None:
@@ -78,3 +82,28 @@ def valid_until(grants: Iterable[Grant], now: datetime) -> datetime | None:
     itself (None: not before some write)."""
     ends = [g.expires_at for g in grants if g.live(now) and g.expires_at is not None]
     return min(ends) if ends else None
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a user may do what on a document (contract v2, access.explain)."""
+
+    role: Role | None
+    capabilities: tuple[Capability, ...]
+    grants: tuple[Grant, ...]
+
+
+ORDERED_CAPABILITIES = (Capability.READ, Capability.WRITE, Capability.SHARE)
+
+
+def explain(org_role: OrgRole | None, grants: Iterable[Grant], now: datetime) -> Explanation:
+    """The effective role from the grants that apply (a non-member: none at all), with
+    its capabilities and those grants, highest first."""
+    if org_role is None:
+        return Explanation(None, (), ())
+    live = live_grants(grants, now)
+    if org_role is OrgRole.ADMIN and not any(g.source == "org_admin" for g in live):
+        live = live_grants([Grant(Role.OWNER, "org_admin"), *live], now)
+    role = effective_role(org_role, live, now)
+    held = capabilities(org_role, role)
+    return Explanation(role, tuple(c for c in ORDERED_CAPABILITIES if c in held), tuple(live))

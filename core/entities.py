@@ -135,3 +135,16 @@ class DocumentPage:
     folder_id: str
     documents: tuple[Document, ...]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FolderShare:
+    """A folder share (role None: none): reaches the folder, its subtree and their
+    documents (contract v2, section 1)."""
+
+    folder_id: str
+    user_id: str
+    role: Role | None
+    expires_at: datetime | None = None
+    shared_by: str | None = None
+    shared_at: datetime | None = None

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from core.access import capabilities
-from core.entities import Document, DocumentVersion, Folder
+from core.entities import Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderCapabilityMissing, FolderNotFound
 from core.values import Capability, OrgRole, Role
 
@@ -131,6 +131,17 @@ class FolderTree(Protocol):
 
     async def grant(self, folder_id: str, user_id: str, role: Role) -> None:
         """Give the user a share on the folder (the creator's owner share)."""
+        ...
+
+    async def share_of(self, folder_id: str, user_id: str) -> FolderShare | None:
+        """The user's live share on this very folder (not inherited), or None."""
+        ...
+
+    async def put_share(
+        self, folder_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
+        """Grant or replace (role, with who grants it until when) or remove (None) the
+        user's share on the folder: one row, whatever the size of its subtree."""
         ...
 
     async def purge(self, folder: Folder) -> list[PurgedDocument]:

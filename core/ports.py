@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, Self
 
+from core.access import Grant
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.events import DomainEvent
@@ -125,6 +126,12 @@ class ShareRepository(Protocol):
 
     async def owners(self, doc_id: str) -> int:
         """How many users hold a live owner share on the document."""
+        ...
+
+    async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
+        """(user_id, grant) for every live grant through which a member of the document's
+        org holds a role on it (only ``user_id``'s if given): document shares, folder
+        shares on its folder and above, and an ``org_admin`` owner grant per admin."""
         ...
 
     async def until(self, user_id: str, org_id: str) -> datetime | None:

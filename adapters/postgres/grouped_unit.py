@@ -29,6 +29,7 @@ from adapters.postgres.repositories import (
 from adapters.postgres.tree import GroupedDocumentLifecycle, GroupedFolderTree
 from adapters.postgres.unit_of_work import PgUnitOfWork
 from adapters.postgres.unit_state import Flushing, FolderRole, GroupState
+from core.access import Grant
 from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.errors import Unavailable
@@ -152,6 +153,9 @@ class GroupedShares:
 
     async def until(self, user_id: str, org_id: str) -> datetime | None:
         return await self._plain.until(user_id, org_id)
+
+    async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
+        return await self._plain.grants(doc_id, user_id)
 
 
 class QueuedInbox:

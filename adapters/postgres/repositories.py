@@ -26,6 +26,7 @@ from adapters.postgres.tree_sql import (
     inherited_role,
     inherited_until,
 )
+from core.access import Grant
 from core.cursor import Cursor
 from core.entities import (
     Content,
@@ -213,6 +214,27 @@ SELECT least(
     (SELECT min(s.expires_at) FROM folder_shares s JOIN folders f ON f.folder_id = s.folder_id
         WHERE s.user_id = $1 AND f.org_id = $2 AND s.expires_at > now()))
 """
+
+# Every live grant on a document held by a member of its org ($2: one user, or NULL for
+# all): its own shares, folder shares on its folder and above (primary-key probes on
+# folder_shares), and the org's admins.
+GRANTS = f"""
+WITH d AS (SELECT d.doc_id, d.org_id, t.ancestors || t.folder_id::text AS chain
+           FROM documents d JOIN folders t ON t.folder_id = d.folder_id WHERE d.doc_id = $1)
+SELECT s.user_id, s.role, 'document' AS source, NULL::text AS folder_id, s.expires_at
+FROM d JOIN shares s ON s.doc_id = d.doc_id
+JOIN memberships m ON m.org_id = d.org_id AND m.user_id = s.user_id
+WHERE {LIVE_SHARE} AND ($2::text IS NULL OR s.user_id = $2)
+UNION ALL
+SELECT s.user_id, s.role, 'folder', s.folder_id, s.expires_at
+FROM d JOIN folder_shares s ON s.folder_id = ANY(d.chain)
+JOIN memberships m ON m.org_id = d.org_id AND m.user_id = s.user_id
+WHERE {LIVE_SHARE} AND ($2::text IS NULL OR s.user_id = $2)
+UNION ALL
+SELECT m.user_id, 'owner', 'org_admin', NULL, NULL
+FROM d JOIN memberships m ON m.org_id = d.org_id
+WHERE m.role = 'admin' AND ($2::text IS NULL OR m.user_id = $2)
+"""  # noqa: S608 - constants only
 
 
 def share_of(row: Record) -> Share:
@@ -405,3 +427,10 @@ class PgShares:
     async def until(self, user_id: str, org_id: str) -> datetime | None:
         until: datetime | None = await self._conn.fetchval(GRANTS_UNTIL, user_id, org_id)
         return until
+
+    async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
+        rows = await self._conn.fetch(GRANTS, doc_id, user_id)
+        return [
+            (r["user_id"], Grant(Role(r["role"]), r["source"], r["folder_id"], r["expires_at"]))
+            for r in rows
+        ]

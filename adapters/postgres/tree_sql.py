@@ -112,6 +112,18 @@ CHILDREN_AFTER = (
     ' ORDER BY f.name COLLATE "C", f.folder_id LIMIT $3'
 )
 
+FOLDER_SHARE = f"""
+SELECT s.folder_id, s.user_id, s.role, s.shared_by, s.shared_at, s.expires_at
+FROM folder_shares s WHERE s.folder_id = $1 AND s.user_id = $2 AND {LIVE_SHARE}
+"""  # noqa: S608 - constants only
+PUT_FOLDER_SHARE = """
+INSERT INTO folder_shares (folder_id, user_id, role, shared_by, shared_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (folder_id, user_id) DO UPDATE SET role = EXCLUDED.role,
+    shared_by = EXCLUDED.shared_by, shared_at = EXCLUDED.shared_at,
+    expires_at = EXCLUDED.expires_at
+"""
+DELETE_FOLDER_SHARE = "DELETE FROM folder_shares WHERE folder_id = $1 AND user_id = $2"
 GRANT_FOLDER = """
 INSERT INTO folder_shares (folder_id, user_id, role, shared_by, shared_at)
 VALUES ($1, $2, $3, $2, now())

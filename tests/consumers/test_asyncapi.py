@@ -28,12 +28,15 @@ COMMAND_KEYS = (
     "document.rename", "document.move", "document.revert", "document.trash",
     "document.restore", "document.purge", "folder.rename", "folder.move", "folder.trash",
     "folder.restore", "folder.purge", "folder.children", "trash.list",
+    # contract v2: sharing
+    "folder.share", "folder.unshare", "document.shares", "access.explain",
 )
 EVENT_KEYS = (
     "folder.created", "document.uploaded", "document.shared.{role}", "document.unshared",
     "org.member.changed", "document.renamed", "document.moved", "document.trashed",
     "document.restored", "document.purged", "folder.renamed", "folder.moved",
     "folder.trashed", "folder.restored", "folder.purged",
+    "folder.shared.{role}", "folder.unshared",
 )
 ERROR_CODES = ("invalid", "not_found", "forbidden", "conflict", "unavailable")
 UPLOAD_FIELDS = {
