@@ -31,6 +31,7 @@ from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
 from core.ports import AuditEntry, Lookup, OutboxMessage
 from core.reads import Reads
+from core.sharing import SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 
@@ -266,6 +267,31 @@ class _Shares:
         found += [(u, Grant(Role.OWNER, "org_admin")) for u in sorted(users)
                   if user_id in (None, u) and self._s.memberships[org, u] is OrgRole.ADMIN]
         return found
+
+    async def with_me(
+        self, org_id: str, user_id: str, *, limit: int, after: SharedPosition | None
+    ) -> list[SharedItem]:
+        s, now = self._s, self._s.now()
+        items = [
+            SharedItem("document", document, None, s.shares[d, u], g.shared_by, g.shared_at,
+                       g.expires_at)
+            for (d, u), g in s.share_grants.items()
+            if u == user_id and (document := s.document(d)) is not None
+            and document.org_id == org_id and not document.in_trash
+            and (d, u) in s.shares and s.live_share(d, u) is not None
+            and g.shared_by not in (None, user_id) and g.shared_at is not None
+        ]
+        items += [
+            SharedItem("folder", None, s.folders[f], role, g.shared_by, g.shared_at, expires_at)
+            for (f, u), (role, expires_at) in s.folder_shares.items()
+            if u == user_id and s.folders[f].org_id == org_id and s.live_folder(f) is not None
+            and (expires_at is None or expires_at > now)
+            and (g := s.folder_share_grants.get((f, u), ShareGrant())).shared_by
+            not in (None, user_id) and g.shared_at is not None
+        ]
+        items = [i for i in items if after is None or i.position < after]
+        items.sort(key=lambda i: i.position, reverse=True)
+        return items[:limit]
 
     async def until(self, user_id: str, org_id: str) -> datetime | None:
         now = self._s.now()

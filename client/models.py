@@ -317,3 +317,39 @@ class Explanation:
         return cls(data["doc_id"], data["user_id"], data.get("role"),
                    tuple(data["capabilities"]),
                    tuple(AccessGrant.from_dict(g) for g in data["grants"]), data)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedItem:
+    """A grant made to the reader by someone else (contract v2, shared.with_me)."""
+
+    kind: str
+    document: Document | None
+    folder: Folder | None
+    role: str
+    shared_by: str
+    shared_at: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SharedItem:
+        document, folder = data.get("document"), data.get("folder")
+        return cls(
+            data["kind"], Document.from_dict(document) if document else None,
+            Folder.from_dict(folder) if folder else None, data["role"], data["shared_by"],
+            parse_time(data["shared_at"]), _maybe_time(data.get("expires_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SharedWithMe:
+    """One page of shared.with_me, newest grant first."""
+
+    items: tuple[SharedItem, ...]
+    next_cursor: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SharedWithMe:
+        items = tuple(SharedItem.from_dict(i) for i in data["items"])
+        return cls(items, data.get("next_cursor"), data)

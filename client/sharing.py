@@ -9,7 +9,7 @@ from typing import Any
 
 from client.commands import _parse, _present, instant
 from client.lifecycle import DocbusLifecycle
-from client.models import Explanation, FolderShare, ShareList
+from client.models import Explanation, FolderShare, SharedWithMe, ShareList
 from client.topology import RoutingKey, ShareRole
 
 
@@ -59,3 +59,13 @@ class DocbusSharing(DocbusLifecycle):
         body.update(_present(about=about))
         data = await self._data(RoutingKey.EXPLAIN_ACCESS, body, message_id, timeout)
         return _parse(Explanation.from_dict, data)
+
+    async def shared_with_me(
+        self, org_id: str, user_id: str, *, limit: int | None = None, cursor: str | None = None,
+        message_id: str | None = None, timeout: float | None = None,
+    ) -> SharedWithMe:
+        """Grants made to ``user_id`` by someone else in the org, newest first."""
+        body: dict[str, Any] = {"org_id": org_id, "user_id": user_id}
+        body.update(_present(limit=limit, cursor=cursor))
+        data = await self._data(RoutingKey.SHARED_WITH_ME, body, message_id, timeout)
+        return _parse(SharedWithMe.from_dict, data)

@@ -50,3 +50,4 @@ class RoutingKey(StrEnum):
     UNSHARE_FOLDER = "folder.unshare"
     DOCUMENT_SHARES = "document.shares"
     EXPLAIN_ACCESS = "access.explain"
+    SHARED_WITH_ME = "shared.with_me"

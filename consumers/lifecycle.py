@@ -20,6 +20,7 @@ from handlers.restore_document import RestoreDocumentHandler
 from handlers.restore_folder import RestoreFolderHandler
 from handlers.revert_document import RevertDocumentHandler
 from handlers.share_folder import ShareFolderHandler, UnshareFolderHandler
+from handlers.shared_with_me import SharedWithMeHandler
 from handlers.trash_document import TrashDocumentHandler
 from handlers.trash_folder import TrashFolderHandler
 from handlers.trash_list import TrashListHandler
@@ -57,9 +58,12 @@ def lifecycle_queries(
     }
 
 
-def sharing_queries(uow: UnitOfWorkFactory, clock: Clock) -> dict[str, Any]:
+def sharing_queries(
+    uow: UnitOfWorkFactory, clock: Clock, cursors: CursorCodec
+) -> dict[str, Any]:
     """Contract v2's sharing queries by routing key (decided in PostgreSQL, not cached)."""
     return {
         "document.shares": DocumentSharesHandler(uow, clock, orjson.dumps),
         "access.explain": ExplainAccessHandler(uow, clock, orjson.dumps),
+        "shared.with_me": SharedWithMeHandler(uow, orjson.dumps, cursors),
     }

@@ -44,6 +44,8 @@ from handlers.revoke_share import RevokeShare
 from handlers.set_membership import RemoveMembership, SetMembership
 from handlers.share_document import ShareDocument
 from handlers.share_folder import ShareFolder, UnshareFolder
+from handlers.shared_with_me import DEFAULT_LIMIT as SHARED_DEFAULT_LIMIT
+from handlers.shared_with_me import SharedWithMe
 from handlers.trash_document import TrashDocument
 from handlers.trash_folder import TrashFolder
 from handlers.trash_list import ListTrash
@@ -411,6 +413,18 @@ class ExplainAccessIn(Inbound):
         return ExplainAccess(self.doc_id, self.user_id, self.about)
 
 
+class SharedWithMeIn(Inbound):
+    """Grants made to the reader by someone else, newest first (contract v2)."""
+
+    org_id: Identifier
+    user_id: Identifier = Field(description="the reader; must be a member")
+    limit: Limit = SHARED_DEFAULT_LIMIT
+    cursor: CursorText | None = None
+
+    def to_command(self) -> SharedWithMe:
+        return SharedWithMe(self.org_id, self.user_id, self.limit, self.cursor)
+
+
 class FolderActionIn(Inbound):
     """A folder and the acting user (trash, restore, purge: need share on the folder)."""
 
@@ -597,6 +611,21 @@ class ExplanationOut(Outbound):
     role: Role3 | None = Field(description="effective role; null: none")
     capabilities: list[Literal["read", "write", "share"]]
     grants: list[AccessGrantOut] = Field(description="every grant that applies, highest first")
+
+
+class SharedItemOut(Outbound):
+    kind: Literal["document", "folder"]
+    document: DocumentOut | None = Field(None, description="when kind is document")
+    folder: FolderOut | None = Field(None, description="when kind is folder")
+    role: Role3
+    shared_by: str
+    shared_at: datetime
+    expires_at: datetime | None = Field(description="null: no expiry")
+
+
+class SharedWithMeOut(Outbound):
+    items: list[SharedItemOut] = Field(description="newest grant first")
+    next_cursor: str | None = Field(description="null on the last page")
 
 
 class ErrorOut(Outbound):
@@ -787,6 +816,7 @@ INBOUND: dict[str, type[Inbound]] = {
     "folder.unshare": UnshareFolderIn,
     "document.shares": DocumentSharesIn,
     "access.explain": ExplainAccessIn,
+    "shared.with_me": SharedWithMeIn,
 }
 REPLY_DATA: dict[str, type[Outbound]] = {
     "folder.create": FolderOut,
@@ -814,6 +844,7 @@ REPLY_DATA: dict[str, type[Outbound]] = {
     "folder.unshare": FolderShareOut,
     "document.shares": ShareListOut,
     "access.explain": ExplanationOut,
+    "shared.with_me": SharedWithMeOut,
 }
 EVENTS: dict[str, type[EventOut]] = {
     "folder.created": FolderCreatedOut,

@@ -118,7 +118,10 @@ def build_runners(
             k: query_runner(q)
             for k, q in lifecycle_queries(uow, cache, CursorCodec(cursor_key)).items()
         },
-        **{k: query_runner(q) for k, q in sharing_queries(uow, clock).items()},
+        **{
+            k: query_runner(q)
+            for k, q in sharing_queries(uow, clock, CursorCodec(cursor_key)).items()
+        },
     }
 
 

@@ -51,6 +51,7 @@ ROUTES: tuple[Route, ...] = (
     Route("folder.unshare", "docbus.folder.unshare"),
     Route("document.shares", "docbus.document.shares", query=True),
     Route("access.explain", "docbus.access.explain", query=True),
+    Route("shared.with_me", "docbus.shared.with_me", query=True),
 )
 
 

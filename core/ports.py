@@ -20,6 +20,7 @@ from core.idempotency import IdempotencyKey, StoredReply
 from core.lifecycle import DocumentLifecycle, FolderTree
 from core.policies import Access
 from core.reads import Reads
+from core.sharing import SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 Json = dict[str, Any]
@@ -132,6 +133,13 @@ class ShareRepository(Protocol):
         """(user_id, grant) for every live grant through which a member of the document's
         org holds a role on it (only ``user_id``'s if given): document shares, folder
         shares on its folder and above, and an ``org_admin`` owner grant per admin."""
+        ...
+
+    async def with_me(
+        self, org_id: str, user_id: str, *, limit: int, after: SharedPosition | None
+    ) -> list[SharedItem]:
+        """Up to ``limit`` grants made to the user by someone else in the org (core.sharing:
+        live, on items not in the trash), newest first, strictly after ``after``."""
         ...
 
     async def until(self, user_id: str, org_id: str) -> datetime | None:

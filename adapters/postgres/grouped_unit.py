@@ -36,6 +36,7 @@ from core.errors import Unavailable
 from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
 from core.reads import Reads
+from core.sharing import SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 
@@ -156,6 +157,11 @@ class GroupedShares:
 
     async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
         return await self._plain.grants(doc_id, user_id)
+
+    async def with_me(
+        self, org_id: str, user_id: str, *, limit: int, after: SharedPosition | None
+    ) -> list[SharedItem]:
+        return await self._plain.with_me(org_id, user_id, limit=limit, after=after)
 
 
 class QueuedInbox:

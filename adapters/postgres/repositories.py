@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import asyncpg
 from asyncpg import Record
@@ -19,6 +19,7 @@ from asyncpg import Record
 from adapters.postgres.errors import translate_errors
 from adapters.postgres.tree_sql import (
     ABOVE_IN_TRASH,
+    DOCUMENT_COLUMNS,
     FOLDER_COLUMNS,
     LIVE_SHARE,
     folder_in_trash,
@@ -39,6 +40,7 @@ from core.entities import (
 )
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.policies import Access
+from core.sharing import SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 
@@ -237,6 +239,43 @@ WHERE m.role = 'admin' AND ($2::text IS NULL OR m.user_id = $2)
 """  # noqa: S608 - constants only
 
 
+def _with_me(kind: str, *, after: bool) -> str:
+    """Grants made to $1 by someone else in org $2, newest first, $3 limit, then the
+    position; live, on items not in the trash (core.sharing)."""
+    if kind == "document":
+        select = (
+            f"SELECT {DOCUMENT_COLUMNS}, false AS folder_trashed, s.role AS grant_role,"  # noqa: S608
+            " s.shared_by, s.shared_at, s.expires_at AS grant_expires"
+            " FROM shares s JOIN documents d ON d.doc_id = s.doc_id"
+        )
+        where = ["d.org_id = $2", "d.trashed_at IS NULL",
+                 f"NOT {folder_in_trash('d.folder_id')}"]
+        item = "s.doc_id"
+    else:
+        select = (
+            f"SELECT {FOLDER_COLUMNS}, s.role AS grant_role, s.shared_by, s.shared_at,"  # noqa: S608
+            " s.expires_at AS grant_expires"
+            " FROM folder_shares s JOIN folders f ON f.folder_id = s.folder_id"
+        )
+        where = ["f.org_id = $2", "f.trashed_at IS NULL", f"NOT {ABOVE_IN_TRASH}"]
+        item = "s.folder_id"
+    where += ["s.user_id = $1", "s.shared_by <> $1", LIVE_SHARE]
+    if after:
+        where.append(f"(s.shared_at, '{kind}'::text, {item}) < ($4, $5::text, $6::text)")
+    return (f"{select} WHERE {' AND '.join(where)}"
+            f" ORDER BY s.shared_at DESC, {item} DESC LIMIT $3")
+
+
+WITH_ME_DOCUMENTS = {a: _with_me("document", after=a) for a in (False, True)}
+WITH_ME_FOLDERS = {a: _with_me("folder", after=a) for a in (False, True)}
+
+
+def _shared(row: Record, document: Document | None, folder: Folder | None) -> SharedItem:
+    kind: Literal["document", "folder"] = "document" if document is not None else "folder"
+    return SharedItem(kind, document, folder, Role(row["grant_role"]), row["shared_by"],
+                      row["shared_at"], row["grant_expires"])
+
+
 def share_of(row: Record) -> Share:
     return Share(row["doc_id"], row["user_id"], Role(row["role"]), row["expires_at"],
                  row["shared_by"], row["shared_at"])
@@ -427,6 +466,18 @@ class PgShares:
     async def until(self, user_id: str, org_id: str) -> datetime | None:
         until: datetime | None = await self._conn.fetchval(GRANTS_UNTIL, user_id, org_id)
         return until
+
+    async def with_me(
+        self, org_id: str, user_id: str, *, limit: int, after: SharedPosition | None
+    ) -> list[SharedItem]:
+        tail = [] if after is None else [after.shared_at, after.kind, after.item_id]
+        key = after is not None
+        documents = await self._conn.fetch(WITH_ME_DOCUMENTS[key], user_id, org_id, limit, *tail)
+        folders = await self._conn.fetch(WITH_ME_FOLDERS[key], user_id, org_id, limit, *tail)
+        items = [_shared(r, _document(r), None) for r in documents]
+        items += [_shared(r, None, folder_of(r)) for r in folders]
+        items.sort(key=lambda item: item.position, reverse=True)
+        return items[:limit]
 
     async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
         rows = await self._conn.fetch(GRANTS, doc_id, user_id)

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from client import DocbusClient, Explanation, FolderShare, Share, ShareList
+from client import DocbusClient, Explanation, FolderShare, Share, SharedWithMe, ShareList
 from tests.client.responder import Responder
 from tests.client.test_typed_api import ok
 
@@ -44,6 +44,12 @@ CASES: list[tuple[str, Call, dict[str, Any], dict[str, Any], type]] = [
      {"doc_id": "d1", "user_id": "u1", "about": "u2"},
      {"doc_id": "d1", "user_id": "u2", "role": "viewer", "capabilities": ["read"],
       "grants": [GRANT]}, Explanation),
+    ("shared.with_me", lambda c: c.shared_with_me("o1", "u2", limit=3),
+     {"org_id": "o1", "user_id": "u2", "limit": 3},
+     {"items": [{"kind": "folder", "folder": {"folder_id": "f1", "org_id": "o1",
+                 "parent_id": None, "name": "Docs", "path": "/Docs", "trashed_at": None},
+                 "role": "viewer", "shared_by": "u1", "shared_at": UNTIL_TEXT,
+                 "expires_at": None}], "next_cursor": None}, SharedWithMe),
 ]
 
 
@@ -63,7 +69,8 @@ async def test_each_sharing_method_sends_its_body_and_parses_its_reply(
 async def test_expiries_are_parsed_and_naive_ones_refused(
     docbus: DocbusClient, responder: Responder
 ) -> None:
-    responder.answer("access.explain", lambda _: ok(CASES[-1][3]))
+    explained = next(case[3] for case in CASES if case[0] == "access.explain")
+    responder.answer("access.explain", lambda _: ok(explained))
     explanation = await docbus.explain_access("d1", "u1")
     assert explanation.grants[0].expires_at == UNTIL
     assert explanation.capabilities == ("read",)

@@ -30,6 +30,7 @@ COMMAND_KEYS = (
     "folder.restore", "folder.purge", "folder.children", "trash.list",
     # contract v2: sharing
     "folder.share", "folder.unshare", "document.shares", "access.explain",
+    "shared.with_me",
 )
 EVENT_KEYS = (
     "folder.created", "document.uploaded", "document.shared.{role}", "document.unshared",

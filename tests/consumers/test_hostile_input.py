@@ -47,6 +47,7 @@ VALID: dict[str, dict[str, Any]] = {
     "folder.unshare": {"folder_id": "f", "revoked_by": "a", "user_id": "b"},
     "document.shares": {"doc_id": "d", "user_id": "u"},
     "access.explain": {"doc_id": "d", "user_id": "u", "about": "v"},
+    "shared.with_me": {"org_id": "o", "user_id": "u", "limit": 5, "cursor": "abc"},
 }
 
 

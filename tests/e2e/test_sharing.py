@@ -128,3 +128,20 @@ async def test_who_can_see_this_and_why(story: Story) -> None:
                                       "user_id": story.id("carol")})
     gone = await story.ok("access.explain", story.doc("alice", about=story.id("carol")))
     assert gone["role"] is None and gone["grants"] == []
+
+
+async def test_shared_with_me_sees_a_share_as_soon_as_its_reply_is_out(story: Story) -> None:
+    mine = {"org_id": story.id("org"), "user_id": story.id("carol")}
+    assert (await story.ok("shared.with_me", mine))["items"] == []
+    await story.ok("folder.share", share(story, "2026", "carol", "editor"))
+    [item] = (await story.ok("shared.with_me", mine))["items"]
+    assert (item["kind"], item["folder"]["folder_id"], item["role"], item["shared_by"]) == (
+        "folder", story.id("2026"), "editor", story.id("alice"))
+    await story.ok("document.share", {"doc_id": story.id("d1"), "shared_by": story.id("alice"),
+                                      "shared_with": story.id("carol"), "role": "viewer"})
+    items = (await story.ok("shared.with_me", mine))["items"]
+    assert [i["kind"] for i in items] == ["document", "folder"]  # newest grant first
+    await story.ok("folder.trash", story.fold("2026", "alice"))
+    assert (await story.ok("shared.with_me", mine))["items"] == []  # both are in the trash
+    outsider = {"org_id": story.id("org"), "user_id": story.id("nobody")}
+    assert await story.error("shared.with_me", outsider) == "not_found"
