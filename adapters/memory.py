@@ -31,7 +31,7 @@ from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
 from core.ports import AuditEntry, Lookup, OutboxMessage
 from core.reads import Reads
-from core.sharing import SharedItem, SharedPosition
+from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 
@@ -292,6 +292,35 @@ class _Shares:
         items = [i for i in items if after is None or i.position < after]
         items.sort(key=lambda i: i.position, reverse=True)
         return items[:limit]
+
+    async def try_lock_expiry_sweeper(self) -> bool:
+        """Always: write units run one at a time."""
+        return True
+
+    async def expired(self, now: datetime, limit: int) -> list[ExpiredGrant]:
+        s = self._s
+        found = [
+            ExpiredGrant("document", d, s.documents[d].org_id, u, s.shares[d, u], g.expires_at)
+            for (d, u), g in s.share_grants.items()
+            if (d, u) in s.shares and g.expires_at is not None and g.expires_at <= now
+        ]
+        found.sort(key=lambda e: (e.expires_at, e.item_id, e.user_id))
+        folders = [
+            ExpiredGrant("folder", f, s.folders[f].org_id, u, role, expires_at)
+            for (f, u), (role, expires_at) in s.folder_shares.items()
+            if expires_at is not None and expires_at <= now
+        ]
+        folders.sort(key=lambda e: (e.expires_at, e.item_id, e.user_id))
+        return (found + folders)[:limit]
+
+    async def remove(self, grant: ExpiredGrant) -> None:
+        key = (grant.item_id, grant.user_id)
+        if grant.kind == "document":
+            self._s.shares.pop(key, None)
+            self._s.share_grants.pop(key, None)
+        else:
+            self._s.folder_shares.pop(key, None)
+            self._s.folder_share_grants.pop(key, None)
 
     async def until(self, user_id: str, org_id: str) -> datetime | None:
         now = self._s.now()

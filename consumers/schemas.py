@@ -776,6 +776,22 @@ class FolderUnsharedOut(EventOut):
     revoked_by: str
 
 
+class DocumentShareExpiredOut(EventOut):
+    type: Literal["DocumentShareExpired"]
+    document_id: str
+    user_id: str
+    role: Literal["viewer", "editor", "owner"]
+    expired_at: datetime = Field(description="the grant's expires_at")
+
+
+class FolderShareExpiredOut(EventOut):
+    type: Literal["FolderShareExpired"]
+    folder_id: str
+    user_id: str
+    role: Literal["viewer", "editor", "owner"]
+    expired_at: datetime = Field(description="the grant's expires_at")
+
+
 class AuditEventIn(BaseModel):
     """What the audit consumer needs of any event on doc.events (other fields are kept
     in the log as they came, and not validated here)."""
@@ -864,4 +880,6 @@ EVENTS: dict[str, type[EventOut]] = {
     "folder.purged": FolderPurgedOut,
     "folder.shared.{role}": FolderSharedOut,
     "folder.unshared": FolderUnsharedOut,
+    "document.share.expired": DocumentShareExpiredOut,
+    "folder.share.expired": FolderShareExpiredOut,
 }

@@ -20,7 +20,7 @@ from core.idempotency import IdempotencyKey, StoredReply
 from core.lifecycle import DocumentLifecycle, FolderTree
 from core.policies import Access
 from core.reads import Reads
-from core.sharing import SharedItem, SharedPosition
+from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 Json = dict[str, Any]
@@ -140,6 +140,20 @@ class ShareRepository(Protocol):
     ) -> list[SharedItem]:
         """Up to ``limit`` grants made to the user by someone else in the org (core.sharing:
         live, on items not in the trash), newest first, strictly after ``after``."""
+        ...
+
+    async def try_lock_expiry_sweeper(self) -> bool:
+        """Become the one expiry sweeper until the end of the unit; False if another unit
+        is sweeping."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> list[ExpiredGrant]:
+        """Up to ``limit`` stored grants (document and folder shares) whose expires_at is at
+        or before ``now``, oldest expiry first, locked (skipping any a command holds)."""
+        ...
+
+    async def remove(self, grant: ExpiredGrant) -> None:
+        """Delete the (locked) expired grant."""
         ...
 
     async def until(self, user_id: str, org_id: str) -> datetime | None:

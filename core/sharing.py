@@ -44,3 +44,16 @@ class SharedItem:
     @property
     def position(self) -> SharedPosition:
         return SharedPosition(self.shared_at, self.kind, self.item_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredGrant:
+    """A grant past its ``expires_at``, still stored: the expiry sweeper removes it."""
+
+    kind: Literal["document", "folder"]
+    item_id: str
+    """doc_id or folder_id."""
+    org_id: str
+    user_id: str
+    role: Role
+    expires_at: datetime

@@ -51,3 +51,39 @@ class FolderUnshared(DomainEvent):
     def fields(self) -> dict[str, Any]:
         return {"folder_id": self.folder_id, "user_id": self.user_id,
                 "revoked_by": self.revoked_by}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentShareExpired(DomainEvent):
+    type: ClassVar[str] = "DocumentShareExpired"
+    document_id: str
+    user_id: str
+    role: Role
+    expired_at: datetime
+    """The grant's expires_at."""
+
+    @property
+    def routing_key(self) -> str:
+        return "document.share.expired"
+
+    def fields(self) -> dict[str, Any]:
+        return {"document_id": self.document_id, "user_id": self.user_id,
+                "role": self.role.value, "expired_at": timestamp(self.expired_at)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FolderShareExpired(DomainEvent):
+    type: ClassVar[str] = "FolderShareExpired"
+    folder_id: str
+    user_id: str
+    role: Role
+    expired_at: datetime
+    """The grant's expires_at."""
+
+    @property
+    def routing_key(self) -> str:
+        return "folder.share.expired"
+
+    def fields(self) -> dict[str, Any]:
+        return {"folder_id": self.folder_id, "user_id": self.user_id,
+                "role": self.role.value, "expired_at": timestamp(self.expired_at)}

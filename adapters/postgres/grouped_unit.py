@@ -36,7 +36,7 @@ from core.errors import Unavailable
 from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
 from core.reads import Reads
-from core.sharing import SharedItem, SharedPosition
+from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 
@@ -162,6 +162,18 @@ class GroupedShares:
         self, org_id: str, user_id: str, *, limit: int, after: SharedPosition | None
     ) -> list[SharedItem]:
         return await self._plain.with_me(org_id, user_id, limit=limit, after=after)
+
+    async def try_lock_expiry_sweeper(self) -> bool:
+        return await self._plain.try_lock_expiry_sweeper()
+
+    async def expired(self, now: datetime, limit: int) -> list[ExpiredGrant]:
+        return await self._plain.expired(now, limit)
+
+    async def remove(self, grant: ExpiredGrant) -> None:
+        await self._plain.remove(grant)
+        self._state.access.clear()  # a grant gone changes roles, inherited ones too
+        self._state.folder_roles.clear()
+        self._state.shares.pop((grant.item_id, grant.user_id), None)
 
 
 class QueuedInbox:

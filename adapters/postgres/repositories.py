@@ -19,6 +19,7 @@ from asyncpg import Record
 from adapters.postgres.errors import translate_errors
 from adapters.postgres.tree_sql import (
     ABOVE_IN_TRASH,
+    DELETE_FOLDER_SHARE,
     DOCUMENT_COLUMNS,
     FOLDER_COLUMNS,
     LIVE_SHARE,
@@ -40,7 +41,7 @@ from core.entities import (
 )
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.policies import Access
-from core.sharing import SharedItem, SharedPosition
+from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 
@@ -275,6 +276,31 @@ def _shared(row: Record, document: Document | None, folder: Folder | None) -> Sh
     return SharedItem(kind, document, folder, Role(row["grant_role"]), row["shared_by"],
                       row["shared_at"], row["grant_expires"])
 
+# One expiry sweeper at a time across workers; rows a command holds are skipped until
+# the next round (the partial ix_*_expiring indexes find the due ones).
+EXPIRY_SWEEPER_LOCK = (
+    "SELECT pg_try_advisory_xact_lock(hashtextextended('docbus/share-expiry-sweeper', 0))"
+)
+EXPIRED_DOCUMENT_SHARES = """
+SELECT s.doc_id AS item_id, d.org_id, s.user_id, s.role, s.expires_at
+FROM shares s JOIN documents d ON d.doc_id = s.doc_id
+WHERE s.expires_at IS NOT NULL AND s.expires_at <= $1
+ORDER BY s.expires_at, s.doc_id, s.user_id LIMIT $2
+FOR UPDATE OF s SKIP LOCKED
+"""
+EXPIRED_FOLDER_SHARES = """
+SELECT s.folder_id AS item_id, f.org_id, s.user_id, s.role, s.expires_at
+FROM folder_shares s JOIN folders f ON f.folder_id = s.folder_id
+WHERE s.expires_at IS NOT NULL AND s.expires_at <= $1
+ORDER BY s.expires_at, s.folder_id, s.user_id LIMIT $2
+FOR UPDATE OF s SKIP LOCKED
+"""
+
+
+def _expired(kind: Literal["document", "folder"], row: Record) -> ExpiredGrant:
+    return ExpiredGrant(kind, row["item_id"], row["org_id"], row["user_id"], Role(row["role"]),
+                        row["expires_at"])
+
 
 def share_of(row: Record) -> Share:
     return Share(row["doc_id"], row["user_id"], Role(row["role"]), row["expires_at"],
@@ -478,6 +504,21 @@ class PgShares:
         items += [_shared(r, None, folder_of(r)) for r in folders]
         items.sort(key=lambda item: item.position, reverse=True)
         return items[:limit]
+
+    async def try_lock_expiry_sweeper(self) -> bool:
+        return bool(await self._conn.fetchval(EXPIRY_SWEEPER_LOCK))
+
+    async def expired(self, now: datetime, limit: int) -> list[ExpiredGrant]:
+        rows = await self._conn.fetch(EXPIRED_DOCUMENT_SHARES, now, limit)
+        found = [_expired("document", r) for r in rows]
+        if len(found) < limit:
+            rows = await self._conn.fetch(EXPIRED_FOLDER_SHARES, now, limit - len(found))
+            found += [_expired("folder", r) for r in rows]
+        return found
+
+    async def remove(self, grant: ExpiredGrant) -> None:
+        sql = DELETE_SHARE if grant.kind == "document" else DELETE_FOLDER_SHARE
+        await self._conn.execute(sql, grant.item_id, grant.user_id)
 
     async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
         rows = await self._conn.fetch(GRANTS, doc_id, user_id)

@@ -37,7 +37,8 @@ EVENT_KEYS = (
     "org.member.changed", "document.renamed", "document.moved", "document.trashed",
     "document.restored", "document.purged", "folder.renamed", "folder.moved",
     "folder.trashed", "folder.restored", "folder.purged",
-    "folder.shared.{role}", "folder.unshared",
+    "folder.shared.{role}", "folder.unshared", "document.share.expired",
+    "folder.share.expired",
 )
 ERROR_CODES = ("invalid", "not_found", "forbidden", "conflict", "unavailable")
 UPLOAD_FIELDS = {

@@ -145,3 +145,25 @@ async def test_shared_with_me_sees_a_share_as_soon_as_its_reply_is_out(story: St
     assert (await story.ok("shared.with_me", mine))["items"] == []  # both are in the trash
     outsider = {"org_id": story.id("org"), "user_id": story.id("nobody")}
     assert await story.error("shared.with_me", outsider) == "not_found"
+
+
+async def test_docbus_publishes_each_expiry_once_within_ten_seconds(story: Story) -> None:
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    await story.ok("folder.share", share(story, "2026", "carol", "viewer",
+                                         expires_at=rfc3339(until)))
+    await story.ok("document.share", {"doc_id": story.id("d1"), "shared_by": story.id("alice"),
+                                      "shared_with": story.id("carol"), "role": "editor",
+                                      "expires_at": rfc3339(until)})
+    await story.events.collect(2)
+    story.events.seen.clear()
+    expired = await story.events.collect(2, timeout=11.0)
+    assert datetime.now(UTC) - until < timedelta(seconds=10)
+    bodies = dict(expired)
+    assert set(bodies) == {"folder.share.expired", "document.share.expired"}
+    assert {k: bodies["folder.share.expired"][k] for k in
+            ("folder_id", "user_id", "role", "expired_at")} == {
+        "folder_id": story.id("2026"), "user_id": story.id("carol"), "role": "viewer",
+        "expired_at": rfc3339(until)}
+    assert bodies["document.share.expired"]["expired_at"] == rfc3339(until)
+    story.events.seen.clear()
+    assert await story.events.quiet(2.5) == []  # once each

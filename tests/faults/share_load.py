@@ -21,9 +21,13 @@ from tests.faults.load import Command, Plan
 KIND = "folder_share"
 
 
-def folder_shares(plan: Plan, count: int) -> list[Command]:
-    """Up to ``count`` folder.share commands (distinct pairs), shuffled into plan.load."""
-    until = (datetime.now(UTC) + timedelta(days=7)).isoformat().replace("+00:00", "Z")
+def folder_shares(plan: Plan, count: int, expire_after: float | None = None) -> list[Command]:
+    """Up to ``count`` folder.share commands (distinct pairs), shuffled into plan.load;
+    half carry an expires_at ``expire_after`` seconds from now (default: a week, so that
+    none expires during a run; a short one makes the expiry sweeper work under the
+    faults: check it with ``expiries``)."""
+    ahead = timedelta(days=7) if expire_after is None else timedelta(seconds=expire_after)
+    until = (datetime.now(UTC) + ahead).isoformat().replace("+00:00", "Z")
     pairs = [(f, u) for f in plan.folders for u in plan.users[1:]][:count]
     made = [_share(plan, folder, user, until if i % 2 else None)
             for i, (folder, user) in enumerate(pairs)]
@@ -47,10 +51,32 @@ def effect(folder_id: str, user_id: str) -> str:
 
 
 def event_key(body: dict[str, Any]) -> str | None:
-    """The effect a FolderShared event reports (None for other events)."""
-    if body.get("type") != "FolderShared":
-        return None
-    return effect(body["folder_id"], body["shared_with"])
+    """The effect a FolderShared (or FolderShareExpired) event reports; None for others."""
+    if body.get("type") == "FolderShared":
+        return effect(body["folder_id"], body["shared_with"])
+    if body.get("type") == "FolderShareExpired":
+        return f"{KIND}_expired:{body['folder_id']}|{body['user_id']}"
+    return None
+
+
+async def expiries(conn: asyncpg.Connection, audit: list[dict[str, Any]]) -> dict[str, int]:
+    """After a run whose expiring grants are all past: grants still stored past their
+    expiry for more than 10 s (``late``), and expiries published more or less than once
+    per expiring folder.share command that took effect (``wrong_count``)."""
+    late = await conn.fetchval(
+        "SELECT count(*) FROM folder_shares WHERE expires_at < now() - interval '10 seconds'"
+    )
+    seen: dict[str, int] = {}
+    for body in audit:
+        key = event_key(body)
+        if key is not None and key.startswith(f"{KIND}_expired:"):
+            seen[key] = seen.get(key, 0) + 1
+    shared = {
+        f"{KIND}_expired:{b['folder_id']}|{b['shared_with']}"
+        for b in audit if b.get("type") == "FolderShared" and b["expires_at"]
+    }
+    wrong = len([key for key in shared if seen.get(key) != 1])
+    return {"late": int(late), "wrong_count": wrong}
 
 
 async def effects(conn: asyncpg.Connection) -> dict[str, str]:
