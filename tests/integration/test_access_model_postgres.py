@@ -1,7 +1,8 @@
 """The access model test (tests/unit/test_access_model.py) on real PostgreSQL: the same
 random histories are applied to the in-memory world and the model, the world's state is
 copied into PostgreSQL after every step, and PostgreSQL's answers (get, listing,
-effective capabilities: the SQL of the access rules) must equal the model's.
+effective capabilities, document.shares: the SQL of the access rules) must equal the
+model's.
 
 Time passes for the database as for the model: expiries are stored relative to the
 database's clock (``expires_at = now() + remaining``), so that a grant whose remaining
@@ -21,7 +22,9 @@ from hypothesis import strategies as st
 
 from adapters.memory import InMemoryReplyCache
 from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
+from consumers.bootstrap import SystemClock
 from core.cursor import CursorCodec
+from handlers.explain_access import DocumentSharesHandler, ListDocumentShares
 from handlers.get_document import GetDocument, GetDocumentHandler
 from handlers.list_folder import ListFolder, ListFolderHandler
 from tests.unit.access_reference import CAPABILITIES
@@ -43,6 +46,7 @@ class Mirror:
         encode = lambda j: json.dumps(j).encode()  # noqa: E731
         self.get = GetDocumentHandler(uow, self.cache, encode)
         self.list = ListFolderHandler(uow, self.cache, encode, CursorCodec(b"model"))
+        self.shares = DocumentSharesHandler(uow, SystemClock(), encode)
 
     async def sync(self) -> None:
         s, p, now = self.run.db.state, self.p, self.run.clock.now()
@@ -104,6 +108,22 @@ class Mirror:
                     listed = [d["doc_id"].removeprefix(p) for d in reply["data"]["documents"]]
                     assert listed == expected, (user, folder, listed, expected)
                 CHECKED["cases"] += 1
+        for doc in self.run.docs:
+            await self._check_share_list(doc)
+
+    async def _check_share_list(self, doc: str) -> None:
+        """document.shares asked by the org's admin: the GRANTS statement, unprefixed."""
+        model, p = self.run.model, self.p
+        asker = "boss" if model.folder_org[model.doc_folder[doc]] == "acme" else "stranger"
+        reply = json.loads(await self.shares(ListDocumentShares(p + doc, asker)))
+        if not model.can_get(asker, doc) or model.role_on_document(asker, doc) != "owner":
+            assert reply["ok"] is False, (asker, doc, reply)
+            return
+        got = {(e["user_id"], e["source"], e["role"],
+                e["folder_id"].removeprefix(p) if e["folder_id"] else None)
+               for e in reply["data"]["shares"]}
+        assert got == model.grants(doc), (doc, got, model.grants(doc))
+        CHECKED["cases"] += 1
 
 
 def _seconds(at: Any, now: Any) -> float | None:

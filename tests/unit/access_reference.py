@@ -74,3 +74,22 @@ class Model:
             return None
         docs = [d for d, f in self.doc_folder.items() if f == folder and self.can_get(user, d)]
         return sorted(docs, key=lambda d: (self.doc_updated[d], d), reverse=True)
+
+    def grants(self, doc: str) -> set[tuple[str, str, str, str | None]]:
+        """(user, source, role, folder) for every live grant of a member on the document,
+        and ("org_admin", "owner") for every admin of its org."""
+        org = self.folder_org[self.doc_folder[doc]]
+        found: set[tuple[str, str, str, str | None]] = set()
+        for (o, user), org_role in self.members.items():
+            if o != org:
+                continue
+            if org_role == "admin":
+                found.add((user, "org_admin", "owner", None))
+            role = self.counts(self.doc_shares.get((doc, user)))
+            if role is not None:
+                found.add((user, "document", role, None))
+            for folder in self.chain(self.doc_folder[doc]):
+                role = self.counts(self.folder_shares.get((folder, user)))
+                if role is not None:
+                    found.add((user, "folder", role, folder))
+        return found

@@ -1,7 +1,8 @@
 """Model-based test of the access rules on the in-memory adapters: random org trees,
 memberships, document and folder shares with and without expiry, moves, trashes and
 revokes; after each step (and as time passes, the reply cache in use), docbus's get,
-listing and effective capabilities equal the reference model's (tests/unit/access_reference.py).
+listing, effective capabilities, access.explain and document.shares equal the reference
+model's (tests/unit/access_reference.py).
 
 A failing case prints the shrunk sequence of operations (hypothesis' falsifying example).
 """
@@ -27,13 +28,19 @@ from adapters.memory_tree import InMemoryFolderTree
 from core.cursor import CursorCodec
 from core.entities import Content, Document, Folder, ShareGrant
 from core.values import OrgRole, Role
+from handlers.explain_access import (
+    DocumentSharesHandler,
+    ExplainAccess,
+    ExplainAccessHandler,
+    ListDocumentShares,
+)
 from handlers.get_document import GetDocument, GetDocumentHandler
 from handlers.list_folder import ListFolder, ListFolderHandler
 from tests.unit.access_reference import CAPABILITIES, Model
 
 ORGS = ("acme", "globex")
 USERS = ("u0", "u1", "u2", "boss", "stranger")
-GRANTEES = ("u0", "u1", "u2", "stranger")
+GRANTEES = ("u0", "u1", "u1", "u0", "u2", "stranger")  # members drawn more often
 ROLES = ("viewer", "editor", "owner")
 CONTENT = Content("a.pdf", "application/pdf", "s3://b/a", (), 1, None)
 CHECKED = {"cases": 0}
@@ -78,6 +85,9 @@ class Run:
         self.get = GetDocumentHandler(uow, self.cache, lambda j: json.dumps(j).encode())
         self.list = ListFolderHandler(uow, self.cache, lambda j: json.dumps(j).encode(),
                                       CursorCodec(b"model"))
+        encode = lambda j: json.dumps(j).encode()  # noqa: E731
+        self.shares = DocumentSharesHandler(uow, self.clock, encode)
+        self.explain = ExplainAccessHandler(uow, self.clock, encode)
         self.model = Model()
         self.folders: list[str] = []
         self.docs: list[str] = []
@@ -223,8 +233,42 @@ class Run:
         for user in USERS:
             for doc_id in self.docs:
                 await self._check_document(user, doc_id)
+                await self._check_explanation(user, doc_id)
             for folder_id in self.folders:
                 await self._check_listing(user, folder_id)
+        for doc_id in self.docs:
+            await self._check_share_list(doc_id)
+
+    async def _check_explanation(self, user: str, doc_id: str) -> None:
+        """access.explain about ``user``, asked by the org's admin (who may always ask)."""
+        org = self.model.folder_org[self.model.doc_folder[doc_id]]
+        asker = "boss" if org == "acme" else "stranger"
+        if not self.model.can_get(asker, doc_id):
+            return
+        reply = json.loads(await self.explain(ExplainAccess(doc_id, asker, user)))
+        if reply["ok"] is False:  # a member asker who cannot share may not ask about others
+            assert asker != user and reply["error"]["code"] == "forbidden", reply
+            return
+        data = reply["data"]
+        assert data["role"] == self.model.role_on_document(user, doc_id), (user, doc_id, data)
+        expected = {(s, r, f) for u, s, r, f in self.model.grants(doc_id) if u == user}
+        got = {(g["source"], g["role"], g["folder_id"]) for g in data["grants"]}
+        assert got == expected, (user, doc_id, got, expected)
+        CHECKED["cases"] += 1
+
+    async def _check_share_list(self, doc_id: str) -> None:
+        org = self.model.folder_org[self.model.doc_folder[doc_id]]
+        asker = "boss" if org == "acme" else "stranger"
+        reply = json.loads(await self.shares(ListDocumentShares(doc_id, asker)))
+        if not self.model.can_get(asker, doc_id) or self.model.role_on_document(
+            asker, doc_id
+        ) != "owner":
+            assert reply["ok"] is False, (asker, doc_id, reply)
+            return
+        got = {(s["user_id"], s["source"], s["role"], s["folder_id"])
+               for s in reply["data"]["shares"]}
+        assert got == self.model.grants(doc_id), (doc_id, got, self.model.grants(doc_id))
+        CHECKED["cases"] += 1
 
     async def _check_document(self, user: str, doc_id: str) -> None:
         reply = json.loads(await self.get(GetDocument(doc_id, user)))
@@ -262,7 +306,7 @@ def _run(steps: list[tuple[tuple[Any, ...], int]]) -> None:
     asyncio.run(go())
 
 
-@settings(max_examples=60, deadline=None, database=None,
+@settings(max_examples=100, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step, min_size=1, max_size=20))
 def _matches_model(steps: list[tuple[tuple[Any, ...], int]]) -> None:
