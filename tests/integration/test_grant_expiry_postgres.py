@@ -83,7 +83,7 @@ async def test_racing_sweepers_remove_and_publish_each_expiry_once(
     await asyncio.sleep(1.05)  # the database's clock passes expires_at too
     counts = await asyncio.gather(*(sweeper(life, 2).until_done() for _ in range(3)))
     counts = [*counts, await sweeper(life, 2).until_done()]
-    assert sum(counts) == 12
+    assert sum(counts) >= 12  # (and any expired grant other tests left in the database)
     assert await stored(pg_db, life) == 0
     assert len(await expiry_events(pg_db, life)) == 12
 
@@ -97,7 +97,8 @@ async def test_a_sweep_that_dies_before_its_commit_leaves_everything_for_the_nex
         await sweep_and_die(life)
     assert await stored(pg_db, life) == 4
     assert await expiry_events(pg_db, life) == []
-    assert await sweeper(life, 10).until_done() == 4
+    assert await sweeper(life, 10).until_done() >= 4
+    assert await stored(pg_db, life) == 0
     assert len(await expiry_events(pg_db, life)) == 4
 
 
