@@ -106,3 +106,5 @@ async def test_document_shares_needs_share(tree: World) -> None:
     assert (await shares(tree, "d1", BOB))["error"]["code"] == "forbidden"  # type: ignore[index]
     assert (await shares(tree, "d1", DAVE))["error"]["code"] == "not_found"  # type: ignore[index]
     assert (await shares(tree, "nope", ADA))["error"]["code"] == "not_found"  # type: ignore[index]
+    for outsider in (MALLORY, NOBODY):  # another org's member, a member of no org
+        assert (await shares(tree, "d1", outsider))["error"]["code"] == "not_found"  # type: ignore[index]
