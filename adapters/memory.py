@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -18,18 +18,21 @@ from typing import Self
 from adapters.memory_tree import (
     InMemoryDocumentLifecycle,
     InMemoryFolderTree,
+    document_grants,
     folder_in_trash,
     name_clash,
 )
 from core import tracing
+from core.access import Grant, highest, live_grants, valid_until
 from core.cursor import Cursor
-from core.entities import Document, DocumentVersion, Folder, Membership, Share
+from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.events import DomainEvent
 from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
 from core.ports import RABBITMQ, AuditEntry, Lookup, OutboxMessage
 from core.reads import Reads
+from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 
@@ -68,6 +71,15 @@ class State:
         default_factory=dict
     )
     """(folder_id, user_id) -> (role, expires_at)."""
+    share_grants: dict[tuple[str, str], ShareGrant] = field(default_factory=dict)
+    """(doc_id, user_id) -> who granted the share, when, until when (absent: unknown)."""
+    folder_share_grants: dict[tuple[str, str], ShareGrant] = field(default_factory=dict)
+    """(folder_id, user_id) -> who granted the folder share, when (absent: unknown)."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        """The time expiries are judged at (the database's clock)."""
+        return self.clock()
 
     def copy(self) -> State:
         return State(
@@ -79,7 +91,20 @@ class State:
             dict(self.inbox),
             list(self.outbox),
             dict(self.folder_shares),
+            dict(self.share_grants),
+            dict(self.folder_share_grants),
+            self.clock,
         )
+
+    def live_share(self, doc_id: str, user_id: str) -> Share | None:
+        """The user's document share unless it expired."""
+        role = self.shares.get((doc_id, user_id))
+        if role is None:
+            return None
+        g = self.share_grants.get((doc_id, user_id), ShareGrant())
+        if g.expires_at is not None and g.expires_at <= self.now():
+            return None
+        return Share(doc_id, user_id, role, g.expires_at, g.shared_by, g.shared_at)
 
     def live_folder(self, folder_id: str) -> Folder | None:
         """The folder unless it or one above it is in the trash (v1 reads see live ones)."""
@@ -98,10 +123,10 @@ class InMemoryDatabase:
     """The committed state plus the lock that serializes write units."""
 
     def __init__(self, clock: FixedClock | None = None) -> None:
-        self.state = State()
+        self.clock = clock or FixedClock()
+        self.state = State(clock=self.clock.now)
         self.write_lock = asyncio.Lock()
         self.outbox_ids = itertools.count(1)
-        self.clock = clock or FixedClock()
         self.commits = 0
         self.sent: set[int] = set()
 
@@ -145,7 +170,12 @@ class _Documents:
         if document is None:
             return None, Access(user_id, None, None)
         org_role = self._s.memberships.get((document.org_id, user_id))
-        return document, Access(user_id, org_role, self._s.shares.get((doc_id, user_id)))
+        now = self._s.now()
+        grants = live_grants(document_grants(self._s, doc_id, user_id), now)
+        doc_role = highest(g.role for g in grants if g.source == "document")
+        folder_role = highest(g.role for g in grants if g.source == "folder")
+        until = valid_until(grants, now)
+        return document, Access(user_id, org_role, doc_role, folder_role, until)
 
     async def add(
         self, document: Document, version: DocumentVersion, shares: Sequence[Share] = ()
@@ -157,6 +187,9 @@ class _Documents:
         for share in shares:
             if share.role is not None:
                 self._s.shares[(document.doc_id, share.user_id)] = share.role
+                self._s.share_grants[(document.doc_id, share.user_id)] = ShareGrant(
+                    document.owner_id, document.created_at
+                )
         return True
 
     async def add_version(self, document: Document, version: DocumentVersion) -> None:
@@ -174,7 +207,7 @@ class _Documents:
             for d in self._s.documents.values()
             if d.folder_id == folder_id
             and d.trashed_at is None
-            and (everything or (d.doc_id, reader_id) in self._s.shares)
+            and (everything or self._s.live_share(d.doc_id, reader_id) is not None)
             and (after is None or (d.updated_at, d.doc_id) < (after.updated_at, after.doc_id))
         ]
         docs.sort(key=lambda d: (d.updated_at, d.doc_id), reverse=True)
@@ -201,15 +234,107 @@ class _Shares:
         self._s = state
 
     async def role_of(self, doc_id: str, user_id: str) -> Role | None:
-        return self._s.shares.get((doc_id, user_id))
+        share = self._s.live_share(doc_id, user_id)
+        return share.role if share else None
 
-    async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
+    async def get(self, doc_id: str, user_id: str) -> Share | None:
+        return self._s.live_share(doc_id, user_id)
+
+    async def put(
+        self, doc_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
         self._s.shares.pop((doc_id, user_id), None)
+        self._s.share_grants.pop((doc_id, user_id), None)
         if role is not None:
             self._s.shares[(doc_id, user_id)] = role
+            self._s.share_grants[(doc_id, user_id)] = grant or ShareGrant()
 
     async def owners(self, doc_id: str) -> int:
-        return sum(1 for (d, _), r in self._s.shares.items() if d == doc_id and r is Role.OWNER)
+        return sum(
+            1 for (d, u), r in self._s.shares.items()
+            if d == doc_id and r is Role.OWNER and self._s.live_share(d, u) is not None
+        )
+
+    async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
+        document = self._s.documents.get(doc_id)
+        if document is None:
+            return []
+        now, org = self._s.now(), document.org_id
+        users = {u for (o, u) in self._s.memberships if o == org}
+        found = [
+            (u, g) for u in sorted(users) if user_id in (None, u)
+            for g in document_grants(self._s, doc_id, u) if g.live(now)
+        ]
+        found += [(u, Grant(Role.OWNER, "org_admin")) for u in sorted(users)
+                  if user_id in (None, u) and self._s.memberships[org, u] is OrgRole.ADMIN]
+        return found
+
+    async def with_me(
+        self, org_id: str, user_id: str, *, limit: int, after: SharedPosition | None
+    ) -> list[SharedItem]:
+        s, now = self._s, self._s.now()
+        items = [
+            SharedItem("document", document, None, s.shares[d, u], g.shared_by, g.shared_at,
+                       g.expires_at)
+            for (d, u), g in s.share_grants.items()
+            if u == user_id and (document := s.document(d)) is not None
+            and document.org_id == org_id and not document.in_trash
+            and (d, u) in s.shares and s.live_share(d, u) is not None
+            and g.shared_by not in (None, user_id) and g.shared_at is not None
+        ]
+        items += [
+            SharedItem("folder", None, s.folders[f], role, g.shared_by, g.shared_at, expires_at)
+            for (f, u), (role, expires_at) in s.folder_shares.items()
+            if u == user_id and s.folders[f].org_id == org_id and s.live_folder(f) is not None
+            and (expires_at is None or expires_at > now)
+            and (g := s.folder_share_grants.get((f, u), ShareGrant())).shared_by
+            not in (None, user_id) and g.shared_at is not None
+        ]
+        items = [i for i in items if after is None or i.position < after]
+        items.sort(key=lambda i: i.position, reverse=True)
+        return items[:limit]
+
+    async def try_lock_expiry_sweeper(self) -> bool:
+        """Always: write units run one at a time."""
+        return True
+
+    async def expired(self, now: datetime, limit: int) -> list[ExpiredGrant]:
+        s = self._s
+        found = [
+            ExpiredGrant("document", d, s.documents[d].org_id, u, s.shares[d, u], g.expires_at)
+            for (d, u), g in s.share_grants.items()
+            if (d, u) in s.shares and g.expires_at is not None and g.expires_at <= now
+        ]
+        found.sort(key=lambda e: (e.expires_at, e.item_id, e.user_id))
+        folders = [
+            ExpiredGrant("folder", f, s.folders[f].org_id, u, role, expires_at)
+            for (f, u), (role, expires_at) in s.folder_shares.items()
+            if expires_at is not None and expires_at <= now
+        ]
+        folders.sort(key=lambda e: (e.expires_at, e.item_id, e.user_id))
+        return (found + folders)[:limit]
+
+    async def remove(self, grant: ExpiredGrant) -> None:
+        key = (grant.item_id, grant.user_id)
+        if grant.kind == "document":
+            self._s.shares.pop(key, None)
+            self._s.share_grants.pop(key, None)
+        else:
+            self._s.folder_shares.pop(key, None)
+            self._s.folder_share_grants.pop(key, None)
+
+    async def until(self, user_id: str, org_id: str) -> datetime | None:
+        now = self._s.now()
+        ends = [
+            g.expires_at for (d, u), g in self._s.share_grants.items()
+            if u == user_id and (d, u) in self._s.shares
+            and self._s.documents[d].org_id == org_id
+        ] + [
+            expires_at for (f, u), (_, expires_at) in self._s.folder_shares.items()
+            if u == user_id and self._s.folders[f].org_id == org_id
+        ]
+        live = [at for at in ends if at is not None and at > now]
+        return min(live) if live else None
 
 
 class _Inbox:
@@ -374,8 +499,10 @@ class RecordingEventPublisher:
 class InMemoryReplyCache:
     """Version-guarded cache-aside store; ``available = False`` simulates an outage."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.values: dict[str, bytes] = {}
+        self.until: dict[str, datetime] = {}
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.versions: dict[str, int] = {}
         self.available = True
         self.missed: list[str] = []
@@ -394,13 +521,20 @@ class InMemoryReplyCache:
             return Lookup(None, None)
         self._repair()
         token = self._token(scopes)
-        value = self.values.get(f"{name}|{token}")
+        key = f"{name}|{token}"
+        if key in self.until and self.until[key] <= self.clock():
+            self.values.pop(key, None)
+        value = self.values.get(key)
         self.hits += value is not None
         return Lookup(value, token)
 
-    async def fill(self, name: str, token: str | None, value: bytes) -> None:
+    async def fill(
+        self, name: str, token: str | None, value: bytes, *, until: datetime | None = None
+    ) -> None:
         if self.available and token is not None:
             self.values[f"{name}|{token}"] = value
+            if until is not None:
+                self.until[f"{name}|{token}"] = until
 
     async def invalidate(self, scopes: Sequence[str]) -> None:
         if not self.available:

@@ -4,10 +4,11 @@ state of adapters.memory; the same rules as adapters/postgres/tree.py."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
-from core.entities import Document, DocumentVersion, Folder
+from core.access import Grant, highest, valid_until
+from core.entities import Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderNameTaken
 from core.lifecycle import (
     FolderAccess,
@@ -15,7 +16,6 @@ from core.lifecycle import (
     PurgedDocument,
     TrashItem,
     TrashPosition,
-    highest,
 )
 from core.values import OrgRole, Role
 
@@ -30,6 +30,10 @@ class State(Protocol):
     memberships: dict[tuple[str, str], OrgRole]
     shares: dict[tuple[str, str], Role]
     folder_shares: dict[tuple[str, str], tuple[Role, datetime | None]]
+    share_grants: dict[tuple[str, str], ShareGrant]
+    folder_share_grants: dict[tuple[str, str], ShareGrant]
+
+    def now(self) -> datetime: ...
 
 
 def above_in_trash(state: State, folder: Folder) -> bool:
@@ -50,13 +54,30 @@ def name_clash(state: State, folder: Folder) -> bool:
     )
 
 
+def folder_grants(state: State, folder_id: str, user_id: str) -> list[Grant]:
+    """The user's folder shares on the folder and above it, expired ones included."""
+    folder = state.folders[folder_id]
+    chain = (*folder.ancestors, folder.folder_id)
+    return [
+        Grant(role, "folder", f, expires_at)
+        for (f, u), (role, expires_at) in state.folder_shares.items()
+        if u == user_id and f in chain
+    ]
+
+
+def document_grants(state: State, doc_id: str, user_id: str) -> list[Grant]:
+    """The user's document share and folder shares on the document's folder and above."""
+    role = state.shares.get((doc_id, user_id))
+    grants = folder_grants(state, state.documents[doc_id].folder_id, user_id)
+    if role is not None:
+        expires_at = state.share_grants.get((doc_id, user_id), ShareGrant()).expires_at
+        grants.append(Grant(role, "document", None, expires_at))
+    return grants
+
+
 def folder_role(state: State, folder: Folder, user_id: str) -> Role | None:
-    now = datetime.now(UTC)
-    return highest([
-        role for (f, u), (role, expires_at) in state.folder_shares.items()
-        if u == user_id and (f == folder.folder_id or f in folder.ancestors)
-        and (expires_at is None or expires_at > now)
-    ])
+    now = state.now()
+    return highest(g.role for g in folder_grants(state, folder.folder_id, user_id) if g.live(now))
 
 
 class InMemoryFolderTree:
@@ -68,7 +89,12 @@ class InMemoryFolderTree:
         if folder is None:
             return None
         org_role: OrgRole | None = self._s.memberships.get((folder.org_id, user_id))
-        access = FolderAccess(user_id, org_role, folder_role(self._s, folder, user_id))
+        grants = folder_grants(self._s, folder_id, user_id)
+        now = self._s.now()
+        access = FolderAccess(
+            user_id, org_role, highest(g.role for g in grants if g.live(now)),
+            valid_until(grants, now),
+        )
         return FolderState(folder, above_in_trash(self._s, folder), access)
 
     async def lock_tree(self, org_id: str) -> None:
@@ -115,6 +141,24 @@ class InMemoryFolderTree:
 
     async def grant(self, folder_id: str, user_id: str, role: Role) -> None:
         self._s.folder_shares[folder_id, user_id] = (role, None)
+        self._s.folder_share_grants[folder_id, user_id] = ShareGrant(user_id, self._s.now())
+
+    async def share_of(self, folder_id: str, user_id: str) -> FolderShare | None:
+        found = self._s.folder_shares.get((folder_id, user_id))
+        if found is None or not Grant(found[0], "folder", folder_id, found[1]).live(self._s.now()):
+            return None
+        g = self._s.folder_share_grants.get((folder_id, user_id), ShareGrant())
+        return FolderShare(folder_id, user_id, found[0], found[1], g.shared_by, g.shared_at)
+
+    async def put_share(
+        self, folder_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
+        self._s.folder_shares.pop((folder_id, user_id), None)
+        self._s.folder_share_grants.pop((folder_id, user_id), None)
+        if role is not None:
+            g = grant or ShareGrant()
+            self._s.folder_shares[folder_id, user_id] = (role, g.expires_at)
+            self._s.folder_share_grants[folder_id, user_id] = g
 
     async def purge(self, folder: Folder) -> list[PurgedDocument]:
         ids = {f.folder_id for f in self._s.folders.values() if folder.contains(f)}
@@ -122,6 +166,7 @@ class InMemoryFolderTree:
         purged = [purge_document(self._s, doc_id) for doc_id in doc_ids]
         for key in [k for k in self._s.folder_shares if k[0] in ids]:
             del self._s.folder_shares[key]
+            self._s.folder_share_grants.pop(key, None)
         for folder_id in ids:
             del self._s.folders[folder_id]
         return purged
@@ -134,7 +179,7 @@ class InMemoryFolderTree:
             TrashItem("document", d, None, d.trashed_by or "", d.trashed_at)
             for d in self._s.documents.values()
             if d.org_id == org_id and d.trashed_at is not None
-            and (everything or self._s.shares.get((d.doc_id, user_id)) is Role.OWNER)
+            and (everything or document_role(self._s, d.doc_id, user_id) is Role.OWNER)
         ] + [
             TrashItem("folder", None, f, f.trashed_by or "", f.trashed_at)
             for f in self._s.folders.values()
@@ -168,11 +213,18 @@ class InMemoryFolderTree:
         return items[:limit]
 
 
+def document_role(state: State, doc_id: str, user_id: str) -> Role | None:
+    """The user's effective role through their live grants (org role aside)."""
+    now = state.now()
+    return highest(g.role for g in document_grants(state, doc_id, user_id) if g.live(now))
+
+
 def purge_document(state: State, doc_id: str) -> PurgedDocument:
     versions = state.versions.pop(doc_id, [])
     del state.documents[doc_id]
     for key in [k for k in state.shares if k[0] == doc_id]:
         del state.shares[key]
+        state.share_grants.pop(key, None)
     return PurgedDocument(doc_id, tuple(v.content.blob_uri for v in versions))
 
 

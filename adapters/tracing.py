@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from random import getrandbits
 from typing import Any
 
@@ -233,9 +234,11 @@ class TracedReplyCache:
             span.set_attribute("docbus.cache.hit", found.value is not None)
             return found
 
-    async def fill(self, name: str, token: str | None, value: bytes) -> None:
+    async def fill(
+        self, name: str, token: str | None, value: bytes, *, until: datetime | None = None
+    ) -> None:
         with self._tracing.cache("fill"):
-            await self._cache.fill(name, token, value)
+            await self._cache.fill(name, token, value, until=until)
 
     async def invalidate(self, scopes: Sequence[str]) -> None:
         with self._tracing.cache("invalidate") as span:

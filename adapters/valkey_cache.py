@@ -53,6 +53,7 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -178,13 +179,19 @@ class ValkeyReplyCache:
         self._count(found)
         return found
 
-    async def fill(self, name: str, token: str | None, value: bytes) -> None:
+    async def fill(
+        self, name: str, token: str | None, value: bytes, *, until: datetime | None = None
+    ) -> None:
         if token is None or not token.startswith(self._value_prefix(name)):
             return
-        if not await self._ready():
+        ttl_ms = self._ttl * 1000
+        if until is not None:
+            # Capped at the first expiry of a grant the value depended on (whole ms, down).
+            ttl_ms = min(ttl_ms, int((until - datetime.now(UTC)).total_seconds() * 1000))
+        if ttl_ms <= 0 or not await self._ready():
             return
         try:
-            await self._client.set(token, value, ex=self._ttl)
+            await self._client.set(token, value, px=ttl_ms)
         except Exception as error:  # a cache never fails a query
             self._fail(error)
 

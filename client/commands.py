@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from client.errors import DocbusProtocolError
@@ -94,11 +95,16 @@ class DocbusCommands(ABC):
         shared_with: str,
         role: ShareRole,
         *,
+        expires_at: datetime | None = None,
         message_id: str | None = None,
         timeout: float | None = None,
     ) -> Share:
-        """Give ``shared_with`` a role on the document (replacing any previous one)."""
-        body = {"doc_id": doc_id, "shared_by": shared_by, "shared_with": shared_with, "role": role}
+        """Give ``shared_with`` a role on the document (replacing any previous one), until
+        ``expires_at`` if given (contract v2: timezone-aware, later than now)."""
+        body: dict[str, Any] = {
+            "doc_id": doc_id, "shared_by": shared_by, "shared_with": shared_with, "role": role,
+        }
+        body.update(_present(expires_at=instant(expires_at)))
         data = await self._data(RoutingKey.SHARE_DOCUMENT, body, message_id, timeout)
         return _parse(Share.from_dict, data)
 
@@ -200,6 +206,15 @@ class DocbusCommands(ABC):
     ) -> dict[str, Any]:
         reply = await self.request(routing_key, body, message_id=message_id, timeout=timeout)
         return reply.unwrap()
+
+
+def instant(at: datetime | None) -> str | None:
+    """A timezone-aware datetime as the contract's RFC 3339 UTC text."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _present(**fields: Any) -> dict[str, Any]:

@@ -130,17 +130,38 @@ class Folder:
 
 @dataclass(frozen=True, slots=True)
 class Share:
-    """A user's role on a document; ``role`` is None after a revoke."""
+    """A user's role on a document; ``role`` is None after a revoke; ``expires_at`` (v2)
+    None: no expiry."""
 
     doc_id: str
     user_id: str
     role: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    expires_at: datetime | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Share:
         """Parse the contract's Share."""
-        return cls(data["doc_id"], data["user_id"], data.get("role"), data)
+        return cls(data["doc_id"], data["user_id"], data.get("role"), data,
+                   _maybe_time(data.get("expires_at")))
+
+
+@dataclass(frozen=True, slots=True)
+class FolderShare:
+    """A user's role on a folder and everything below it (contract v2); ``role`` is None
+    after an unshare, ``expires_at`` None: no expiry."""
+
+    folder_id: str
+    user_id: str
+    role: str | None
+    expires_at: datetime | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FolderShare:
+        """Parse the contract's folder Share."""
+        return cls(data["folder_id"], data["user_id"], data.get("role"),
+                   _maybe_time(data.get("expires_at")), data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,4 +268,88 @@ class TrashListing:
     def from_dict(cls, data: dict[str, Any]) -> TrashListing:
         """Parse the contract's TrashListing."""
         items = tuple(TrashItem.from_dict(item) for item in data["items"])
+        return cls(items, data.get("next_cursor"), data)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGrant:
+    """One grant (contract v2): ``source`` is document, folder (with ``folder_id``) or
+    org_admin; ``user_id`` is set in a ShareList, None in an Explanation."""
+
+    source: str
+    role: str
+    folder_id: str | None
+    expires_at: datetime | None
+    user_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AccessGrant:
+        return cls(data["source"], data["role"], data.get("folder_id"),
+                   _maybe_time(data.get("expires_at")), data.get("user_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class ShareList:
+    """Everyone who may read a document, and why (contract v2, document.shares)."""
+
+    doc_id: str
+    shares: tuple[AccessGrant, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShareList:
+        return cls(data["doc_id"], tuple(AccessGrant.from_dict(s) for s in data["shares"]), data)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What one user may do with a document, and why (contract v2, access.explain)."""
+
+    doc_id: str
+    user_id: str
+    role: str | None
+    capabilities: tuple[str, ...]
+    grants: tuple[AccessGrant, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Explanation:
+        return cls(data["doc_id"], data["user_id"], data.get("role"),
+                   tuple(data["capabilities"]),
+                   tuple(AccessGrant.from_dict(g) for g in data["grants"]), data)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedItem:
+    """A grant made to the reader by someone else (contract v2, shared.with_me)."""
+
+    kind: str
+    document: Document | None
+    folder: Folder | None
+    role: str
+    shared_by: str
+    shared_at: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SharedItem:
+        document, folder = data.get("document"), data.get("folder")
+        return cls(
+            data["kind"], Document.from_dict(document) if document else None,
+            Folder.from_dict(folder) if folder else None, data["role"], data["shared_by"],
+            parse_time(data["shared_at"]), _maybe_time(data.get("expires_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SharedWithMe:
+    """One page of shared.with_me, newest grant first."""
+
+    items: tuple[SharedItem, ...]
+    next_cursor: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SharedWithMe:
+        items = tuple(SharedItem.from_dict(i) for i in data["items"])
         return cls(items, data.get("next_cursor"), data)

@@ -45,3 +45,9 @@ class RoutingKey(StrEnum):
     PURGE_FOLDER = "folder.purge"
     FOLDER_CHILDREN = "folder.children"
     TRASH_LIST = "trash.list"
+    # contract version 2: sharing
+    SHARE_FOLDER = "folder.share"
+    UNSHARE_FOLDER = "folder.unshare"
+    DOCUMENT_SHARES = "document.shares"
+    EXPLAIN_ACCESS = "access.explain"
+    SHARED_WITH_ME = "shared.with_me"

@@ -51,7 +51,7 @@ from consumers.responder import Responder
 from consumers.settings import DEVELOPMENT_CURSOR_KEY, Settings, mask_url, with_query
 from consumers.streams_audit import StreamsAuditConsumer
 from consumers.subscribers import CommandConsumer, build_runners, make_broker, register_commands
-from consumers.sweeper import TrashSweepLoop
+from consumers.sweeper import GrantExpiryLoop, TrashSweepLoop
 from consumers.telemetry import telemetry, tracing_mode
 from consumers.topology import DEAD_QUEUE_NAME, QueueShape, declare_topology
 from consumers.worker import ROLES, Consumer, Service, Worker
@@ -60,6 +60,7 @@ from handlers.bus import CommandBus
 from handlers.group_commit import GroupCommit
 from handlers.record_audit import RecordAuditEntry
 from handlers.relay_outbox import RelayOutbox
+from handlers.sweep_grants import SweepExpiredGrants
 from handlers.sweep_trash import SweepTrash
 
 T = TypeVar("T")
@@ -172,7 +173,7 @@ async def _build(
     ]
     services: list[Service] = [_relay(shared, overrides)] if "relay" in roles else []
     if "commands" in roles:
-        services.append(_sweeper(shared))
+        services += [_sweeper(shared), _grant_sweeper(shared)]
     retention = timedelta(hours=s.worker.inbox_retention_hours)
     readings = [partial(_count_dead_letters, shared.connection)]
     services.append(Maintenance(shared.db, shared.cache, retention=retention, readings=readings))
@@ -418,3 +419,13 @@ def _sweeper(shared: _Shared) -> TrashSweepLoop:
         retention=timedelta(days=s.trash_retention_days), batch=s.trash_sweep_batch,
     )
     return TrashSweepLoop(sweep, interval=s.trash_sweep_seconds)
+
+
+def _grant_sweeper(shared: _Shared) -> GrantExpiryLoop:
+    """The share expiry sweeper (contract v2), with the commands role."""
+    s = shared.settings.worker
+    sweep = SweepExpiredGrants(
+        PgUnitOfWorkFactory(shared.db), shared.cache, SystemClock(), UuidIds(),
+        batch=s.grant_sweep_batch,
+    )
+    return GrantExpiryLoop(sweep, interval=s.grant_sweep_seconds)

@@ -9,6 +9,7 @@ import orjson
 
 from core.cursor import CursorCodec
 from core.ports import Clock, IdGenerator, ReplyCache, UnitOfWorkFactory
+from handlers.explain_access import DocumentSharesHandler, ExplainAccessHandler
 from handlers.folder_children import FolderChildrenHandler
 from handlers.move_document import MoveDocumentHandler
 from handlers.move_folder import MoveFolderHandler
@@ -18,6 +19,8 @@ from handlers.rename_folder import RenameFolderHandler
 from handlers.restore_document import RestoreDocumentHandler
 from handlers.restore_folder import RestoreFolderHandler
 from handlers.revert_document import RevertDocumentHandler
+from handlers.share_folder import ShareFolderHandler, UnshareFolderHandler
+from handlers.shared_with_me import SharedWithMeHandler
 from handlers.trash_document import TrashDocumentHandler
 from handlers.trash_folder import TrashFolderHandler
 from handlers.trash_list import TrashListHandler
@@ -34,6 +37,9 @@ COMMANDS = {
     "folder.trash": TrashFolderHandler,
     "folder.restore": RestoreFolderHandler,
     "folder.purge": PurgeFolderHandler,
+    # contract v2: sharing (plain use cases too)
+    "folder.share": ShareFolderHandler,
+    "folder.unshare": UnshareFolderHandler,
 }
 
 
@@ -49,4 +55,15 @@ def lifecycle_queries(
     return {
         "folder.children": FolderChildrenHandler(uow, cache, orjson.dumps, cursors),
         "trash.list": TrashListHandler(uow, cache, orjson.dumps, cursors),
+    }
+
+
+def sharing_queries(
+    uow: UnitOfWorkFactory, clock: Clock, cursors: CursorCodec
+) -> dict[str, Any]:
+    """Contract v2's sharing queries by routing key (decided in PostgreSQL, not cached)."""
+    return {
+        "document.shares": DocumentSharesHandler(uow, clock, orjson.dumps),
+        "access.explain": ExplainAccessHandler(uow, clock, orjson.dumps),
+        "shared.with_me": SharedWithMeHandler(uow, orjson.dumps, cursors),
     }

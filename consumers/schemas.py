@@ -12,14 +12,23 @@ tests check that what the core produces fits them.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from core.entities import Content
 from core.values import OrgRole, Role
 from handlers.create_folder import CreateFolder
+from handlers.explain_access import ExplainAccess, ListDocumentShares
 from handlers.folder_children import ListChildren
 from handlers.get_document import GetDocument
 from handlers.list_folder import DEFAULT_LIMIT, ListFolder
@@ -34,6 +43,9 @@ from handlers.revert_document import RevertDocument
 from handlers.revoke_share import RevokeShare
 from handlers.set_membership import RemoveMembership, SetMembership
 from handlers.share_document import ShareDocument
+from handlers.share_folder import ShareFolder, UnshareFolder
+from handlers.shared_with_me import DEFAULT_LIMIT as SHARED_DEFAULT_LIMIT
+from handlers.shared_with_me import SharedWithMe
 from handlers.trash_document import TrashDocument
 from handlers.trash_folder import TrashFolder
 from handlers.trash_list import ListTrash
@@ -124,6 +136,29 @@ class Inbound(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def _instant(value: object) -> datetime:
+    """An RFC 3339 timestamp with its offset, as a UTC datetime (strings only: no numbers)."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("an RFC 3339 timestamp with an offset, e.g. 2026-12-04T17:00:00Z")
+    try:
+        at = datetime.fromisoformat(value)
+        if at.tzinfo is None:
+            raise ValueError("a timestamp needs its offset (Z or +hh:mm)")
+        return at.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp out of range") from exc
+
+
+Instant = Annotated[
+    datetime, PlainValidator(_instant),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+ExpiresAt = Annotated[
+    Instant | None,
+    Field(description="when the grant stops counting; later than now; null or absent: never"),
+]
+
+
 Limit = Annotated[int, Field(ge=1, le=500, description="1-500")]
 CursorText = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=NO_NUL)]
 
@@ -182,9 +217,12 @@ class ShareDocumentIn(Inbound):
     shared_by: Identifier = Field(description="needs the share capability")
     shared_with: Identifier = Field(description="must be a member of the document's org")
     role: Literal["viewer", "editor", "owner"]
+    expires_at: ExpiresAt = None
 
     def to_command(self) -> ShareDocument:
-        return ShareDocument(self.doc_id, self.shared_by, self.shared_with, Role(self.role))
+        return ShareDocument(
+            self.doc_id, self.shared_by, self.shared_with, Role(self.role), self.expires_at
+        )
 
 
 class RevokeShareIn(Inbound):
@@ -328,6 +366,65 @@ class MoveFolderIn(Inbound):
         return MoveFolder(self.folder_id, self.user_id, self.parent_id)
 
 
+class ShareFolderIn(Inbound):
+    """Give a user a role on a folder, its subtree and their documents (contract v2)."""
+
+    folder_id: Identifier
+    shared_by: Identifier = Field(description="needs share on the folder")
+    shared_with: Identifier = Field(description="must be a member of the folder's org")
+    role: Literal["viewer", "editor", "owner"]
+    expires_at: ExpiresAt = None
+
+    def to_command(self) -> ShareFolder:
+        return ShareFolder(
+            self.folder_id, self.shared_by, self.shared_with, Role(self.role), self.expires_at
+        )
+
+
+class UnshareFolderIn(Inbound):
+    """Take a user's share on a folder away (contract v2)."""
+
+    folder_id: Identifier
+    revoked_by: Identifier = Field(description="needs share on the folder")
+    user_id: Identifier
+
+    def to_command(self) -> UnshareFolder:
+        return UnshareFolder(self.folder_id, self.revoked_by, self.user_id)
+
+
+class DocumentSharesIn(Inbound):
+    """Who may read the document, and why (contract v2); needs share on it."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="the asker; needs share")
+
+    def to_command(self) -> ListDocumentShares:
+        return ListDocumentShares(self.doc_id, self.user_id)
+
+
+class ExplainAccessIn(Inbound):
+    """What a user may do with the document, and why (contract v2)."""
+
+    doc_id: Identifier
+    user_id: Identifier = Field(description="the asker; needs read (share to ask about another)")
+    about: Identifier | None = Field(None, description="the user asked about; default user_id")
+
+    def to_command(self) -> ExplainAccess:
+        return ExplainAccess(self.doc_id, self.user_id, self.about)
+
+
+class SharedWithMeIn(Inbound):
+    """Grants made to the reader by someone else, newest first (contract v2)."""
+
+    org_id: Identifier
+    user_id: Identifier = Field(description="the reader; must be a member")
+    limit: Limit = SHARED_DEFAULT_LIMIT
+    cursor: CursorText | None = None
+
+    def to_command(self) -> SharedWithMe:
+        return SharedWithMe(self.org_id, self.user_id, self.limit, self.cursor)
+
+
 class FolderActionIn(Inbound):
     """A folder and the acting user (trash, restore, purge: need share on the folder)."""
 
@@ -435,6 +532,14 @@ class ShareOut(Outbound):
     doc_id: str
     user_id: str
     role: Literal["viewer", "editor", "owner"] | None = Field(description="null after a revoke")
+    expires_at: datetime | None = Field(None, description="v2; null: no expiry")
+
+
+class FolderShareOut(Outbound):
+    folder_id: str
+    user_id: str
+    role: Literal["viewer", "editor", "owner"] | None = Field(description="null after a revoke")
+    expires_at: datetime | None = Field(description="null: no expiry")
 
 
 class MembershipOut(Outbound):
@@ -475,6 +580,51 @@ class TrashItemOut(Outbound):
 
 class TrashListingOut(Outbound):
     items: list[TrashItemOut] = Field(description="most recently trashed first")
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+Role3 = Literal["viewer", "editor", "owner"]
+
+
+class AccessGrantOut(Outbound):
+    source: Literal["document", "folder", "org_admin"]
+    role: Role3
+    folder_id: str | None = Field(description="the folder shared, for source folder")
+    expires_at: datetime | None = Field(description="null: no expiry")
+
+
+class ShareEntryOut(AccessGrantOut):
+    user_id: str
+
+
+class ShareListOut(Outbound):
+    doc_id: str
+    shares: list[ShareEntryOut] = Field(
+        description="one per live grant of a member, plus one org_admin entry per admin;"
+        " by user_id, then highest role first"
+    )
+
+
+class ExplanationOut(Outbound):
+    doc_id: str
+    user_id: str = Field(description="the user asked about")
+    role: Role3 | None = Field(description="effective role; null: none")
+    capabilities: list[Literal["read", "write", "share"]]
+    grants: list[AccessGrantOut] = Field(description="every grant that applies, highest first")
+
+
+class SharedItemOut(Outbound):
+    kind: Literal["document", "folder"]
+    document: DocumentOut | None = Field(None, description="when kind is document")
+    folder: FolderOut | None = Field(None, description="when kind is folder")
+    role: Role3
+    shared_by: str
+    shared_at: datetime
+    expires_at: datetime | None = Field(description="null: no expiry")
+
+
+class SharedWithMeOut(Outbound):
+    items: list[SharedItemOut] = Field(description="newest grant first")
     next_cursor: str | None = Field(description="null on the last page")
 
 
@@ -522,6 +672,7 @@ class DocumentSharedOut(EventOut):
     shared_with: str
     shared_by: str
     role: Literal["viewer", "editor", "owner"]
+    expires_at: datetime | None = Field(None, description="v2; null: no expiry")
     at: datetime
 
 
@@ -608,6 +759,39 @@ class FolderPurgedOut(EventOut):
     purged_by: str | None = Field(description="null: purged by the retention sweeper")
 
 
+class FolderSharedOut(EventOut):
+    type: Literal["FolderShared"]
+    folder_id: str
+    shared_with: str
+    shared_by: str
+    role: Literal["viewer", "editor", "owner"]
+    expires_at: datetime | None = Field(description="null: no expiry")
+    at: datetime
+
+
+class FolderUnsharedOut(EventOut):
+    type: Literal["FolderUnshared"]
+    folder_id: str
+    user_id: str
+    revoked_by: str
+
+
+class DocumentShareExpiredOut(EventOut):
+    type: Literal["DocumentShareExpired"]
+    document_id: str
+    user_id: str
+    role: Literal["viewer", "editor", "owner"]
+    expired_at: datetime = Field(description="the grant's expires_at")
+
+
+class FolderShareExpiredOut(EventOut):
+    type: Literal["FolderShareExpired"]
+    folder_id: str
+    user_id: str
+    role: Literal["viewer", "editor", "owner"]
+    expired_at: datetime = Field(description="the grant's expires_at")
+
+
 class AuditEventIn(BaseModel):
     """What the audit consumer needs of any event on doc.events (other fields are kept
     in the log as they came, and not validated here)."""
@@ -644,6 +828,11 @@ INBOUND: dict[str, type[Inbound]] = {
     "folder.purge": PurgeFolderIn,
     "folder.children": FolderChildrenIn,
     "trash.list": TrashListIn,
+    "folder.share": ShareFolderIn,
+    "folder.unshare": UnshareFolderIn,
+    "document.shares": DocumentSharesIn,
+    "access.explain": ExplainAccessIn,
+    "shared.with_me": SharedWithMeIn,
 }
 REPLY_DATA: dict[str, type[Outbound]] = {
     "folder.create": FolderOut,
@@ -667,6 +856,11 @@ REPLY_DATA: dict[str, type[Outbound]] = {
     "folder.purge": PurgedOut,
     "folder.children": FolderChildrenOut,
     "trash.list": TrashListingOut,
+    "folder.share": FolderShareOut,
+    "folder.unshare": FolderShareOut,
+    "document.shares": ShareListOut,
+    "access.explain": ExplanationOut,
+    "shared.with_me": SharedWithMeOut,
 }
 EVENTS: dict[str, type[EventOut]] = {
     "folder.created": FolderCreatedOut,
@@ -684,4 +878,8 @@ EVENTS: dict[str, type[EventOut]] = {
     "folder.trashed": FolderTrashedOut,
     "folder.restored": FolderRestoredOut,
     "folder.purged": FolderPurgedOut,
+    "folder.shared.{role}": FolderSharedOut,
+    "folder.unshared": FolderUnsharedOut,
+    "document.share.expired": DocumentShareExpiredOut,
+    "folder.share.expired": FolderShareExpiredOut,
 }

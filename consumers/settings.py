@@ -136,6 +136,11 @@ class WorkerSettings(BaseSettings):
     )
     trash_sweep_seconds: float = Field(60.0, description="how often the trash is swept", gt=0)
     trash_sweep_batch: int = Field(100, description="items purged per sweep transaction", ge=1)
+    grant_sweep_seconds: float = Field(
+        2.0, description="how often expired grants are removed (their events published)",
+        gt=0, le=8,
+    )
+    grant_sweep_batch: int = Field(500, description="grants removed per transaction", ge=1)
     groups_in_flight: int = Field(
         1, description="transactions of grouped commands running at once (each on a connection)",
         ge=1,

@@ -20,7 +20,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
-from consumers.lifecycle import lifecycle_queries, lifecycle_use_cases
+from consumers.lifecycle import lifecycle_queries, lifecycle_use_cases, sharing_queries
 from consumers.pipeline import Pipeline, Run
 from consumers.schemas import INBOUND
 from consumers.topology import COMMANDS, ROUTES, Route, command_queue
@@ -117,6 +117,10 @@ def build_runners(
         **{
             k: query_runner(q)
             for k, q in lifecycle_queries(uow, cache, CursorCodec(cursor_key)).items()
+        },
+        **{
+            k: query_runner(q)
+            for k, q in sharing_queries(uow, clock, CursorCodec(cursor_key)).items()
         },
     }
 

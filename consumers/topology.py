@@ -47,6 +47,12 @@ ROUTES: tuple[Route, ...] = (
     Route("folder.purge", "docbus.folder.purge"),
     Route("folder.children", "docbus.folder.children", query=True),
     Route("trash.list", "docbus.trash.list", query=True),
+    # contract v2: sharing
+    Route("folder.share", "docbus.folder.share"),
+    Route("folder.unshare", "docbus.folder.unshare"),
+    Route("document.shares", "docbus.document.shares", query=True),
+    Route("access.explain", "docbus.access.explain", query=True),
+    Route("shared.with_me", "docbus.shared.with_me", query=True),
 )
 
 

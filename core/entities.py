@@ -108,9 +108,24 @@ class Membership:
 
 @dataclass(frozen=True, slots=True)
 class Share:
+    """A document share (role None: none); ``shared_by``/``shared_at`` are None for shares
+    made before contract v2."""
+
     doc_id: str
     user_id: str
     role: Role | None
+    expires_at: datetime | None = None
+    shared_by: str | None = None
+    shared_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShareGrant:
+    """Who grants a share, when, and until when (None: no expiry)."""
+
+    shared_by: str | None = None
+    shared_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +135,16 @@ class DocumentPage:
     folder_id: str
     documents: tuple[Document, ...]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FolderShare:
+    """A folder share (role None: none): reaches the folder, its subtree and their
+    documents (contract v2, section 1)."""
+
+    folder_id: str
+    user_id: str
+    role: Role | None
+    expires_at: datetime | None = None
+    shared_by: str | None = None
+    shared_at: datetime | None = None

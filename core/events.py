@@ -80,6 +80,8 @@ class DocumentShared(DomainEvent):
     shared_with: str
     shared_by: str
     role: Role
+    expires_at: datetime | None = None
+    """Contract v2: when the share stops counting (null: never)."""
 
     @property
     def routing_key(self) -> str:
@@ -91,6 +93,7 @@ class DocumentShared(DomainEvent):
             "shared_with": self.shared_with,
             "shared_by": self.shared_by,
             "role": self.role.value,
+            "expires_at": timestamp(self.expires_at) if self.expires_at else None,
             "at": timestamp(self.occurred_at),
         }
 

@@ -11,39 +11,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from core.entities import Document, DocumentVersion, Folder
+from core.access import capabilities
+from core.entities import Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderCapabilityMissing, FolderNotFound
-from core.values import ALL_CAPABILITIES, Capability, OrgRole, Role
-
-RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
-
-
-def highest(roles: Sequence[Role | None]) -> Role | None:
-    """The highest of the roles (None: none at all)."""
-    held = [r for r in roles if r is not None]
-    return max(held, key=RANK.__getitem__) if held else None
+from core.values import Capability, OrgRole, Role
 
 
 @dataclass(frozen=True, slots=True)
 class FolderAccess:
-    """What one user holds on one folder: org role and effective (inherited) folder role."""
+    """What one user holds on one folder: org role, effective (inherited) folder role, and
+    when the first of the live folder shares that make it up expires."""
 
     user_id: str
     org_role: OrgRole | None
     folder_role: Role | None
+    valid_until: datetime | None = None
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        if self.org_role is None:
-            return frozenset()
-        if self.org_role is OrgRole.ADMIN:
-            return ALL_CAPABILITIES
-        return self.folder_role.capabilities if self.folder_role else frozenset()
+        return capabilities(self.org_role, self.folder_role)
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -141,6 +131,17 @@ class FolderTree(Protocol):
 
     async def grant(self, folder_id: str, user_id: str, role: Role) -> None:
         """Give the user a share on the folder (the creator's owner share)."""
+        ...
+
+    async def share_of(self, folder_id: str, user_id: str) -> FolderShare | None:
+        """The user's live share on this very folder (not inherited), or None."""
+        ...
+
+    async def put_share(
+        self, folder_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
+        """Grant or replace (role, with who grants it until when) or remove (None) the
+        user's share on the folder: one row, whatever the size of its subtree."""
         ...
 
     async def purge(self, folder: Folder) -> list[PurgedDocument]:

@@ -2,34 +2,42 @@
 
 - A capability needs membership of the document's org; nothing crosses organisations.
 - An org admin has every capability on every document of the org.
-- Otherwise the user's role on the document decides (viewer: read; editor: read, write;
-  owner: read, write, share).
+- Otherwise the user's effective role on the document decides (viewer: read; editor:
+  read, write; owner: read, write, share): the highest of their live document share and
+  live folder shares on its folder and above (core.access).
 - A member who cannot read a document must not learn that it exists.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from core.access import capabilities, highest
 from core.errors import CapabilityMissing, DocumentNotFound
-from core.values import ALL_CAPABILITIES, Capability, OrgRole, Role
+from core.values import Capability, OrgRole, Role
 
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """What one user holds on one document: org role and document role."""
+    """What one user holds on one document: org role, live document share (``doc_role``),
+    highest live folder share on its folder or above (``folder_role``), and when the
+    earliest of the live grants that make these up expires (``valid_until``)."""
 
     user_id: str
     org_role: OrgRole | None
     doc_role: Role | None
+    folder_role: Role | None = None
+    valid_until: datetime | None = None
+
+    @property
+    def role(self) -> Role | None:
+        """The effective role from the grants (an admin's owner aside)."""
+        return highest((self.doc_role, self.folder_role))
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        if self.org_role is None:
-            return frozenset()
-        if self.org_role is OrgRole.ADMIN:
-            return ALL_CAPABILITIES
-        return self.doc_role.capabilities if self.doc_role else frozenset()
+        return capabilities(self.org_role, self.role)
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities

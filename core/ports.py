@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, Self
 
+from core.access import Grant
 from core.cursor import Cursor
-from core.entities import Document, DocumentVersion, Folder, Membership, Share
+from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.events import DomainEvent
 from core.idempotency import IdempotencyKey, StoredReply
 from core.lifecycle import DocumentLifecycle, FolderTree
 from core.policies import Access
 from core.reads import Reads
+from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 Json = dict[str, Any]
@@ -106,16 +108,57 @@ class MembershipRepository(Protocol):
 
 
 class ShareRepository(Protocol):
+    """Document shares; an expired share counts for nothing here, removed yet or not."""
+
     async def role_of(self, doc_id: str, user_id: str) -> Role | None:
-        """The user's role on the document, or None."""
+        """The user's live role on the document, or None."""
         ...
 
-    async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
-        """Grant, replace (role) or revoke (None) the user's role on the document."""
+    async def get(self, doc_id: str, user_id: str) -> Share | None:
+        """The user's live share on the document (with who made it, when, until when)."""
+        ...
+
+    async def put(
+        self, doc_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
+        """Grant, replace (role, with who grants it until when) or revoke (None) the user's
+        share on the document."""
         ...
 
     async def owners(self, doc_id: str) -> int:
-        """How many users hold the owner role on the document."""
+        """How many users hold a live owner share on the document."""
+        ...
+
+    async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
+        """(user_id, grant) for every live grant through which a member of the document's
+        org holds a role on it (only ``user_id``'s if given): document shares, folder
+        shares on its folder and above, and an ``org_admin`` owner grant per admin."""
+        ...
+
+    async def with_me(
+        self, org_id: str, user_id: str, *, limit: int, after: SharedPosition | None
+    ) -> list[SharedItem]:
+        """Up to ``limit`` grants made to the user by someone else in the org (core.sharing:
+        live, on items not in the trash), newest first, strictly after ``after``."""
+        ...
+
+    async def try_lock_expiry_sweeper(self) -> bool:
+        """Become the one expiry sweeper until the end of the unit; False if another unit
+        is sweeping."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> list[ExpiredGrant]:
+        """Up to ``limit`` stored grants (document and folder shares) whose expires_at is at
+        or before ``now``, oldest expiry first, locked (skipping any a command holds)."""
+        ...
+
+    async def remove(self, grant: ExpiredGrant) -> None:
+        """Delete the (locked) expired grant."""
+        ...
+
+    async def until(self, user_id: str, org_id: str) -> datetime | None:
+        """When the first of the user's live grants in the org (document and folder shares)
+        expires: a listing over them holds until then at most."""
         ...
 
 
@@ -210,9 +253,12 @@ class ReplyCache(Protocol):
         Never raises: an unreachable cache is a miss with no token."""
         ...
 
-    async def fill(self, name: str, token: str | None, value: bytes) -> None:
+    async def fill(
+        self, name: str, token: str | None, value: bytes, *, until: datetime | None = None
+    ) -> None:
         """Store a value loaded after lookup(); it is visible only while none of its scopes
-        has been invalidated since that lookup. Never raises."""
+        has been invalidated since that lookup, and never at or after ``until`` (a grant
+        it depended on expires then). Never raises."""
         ...
 
     async def invalidate(self, scopes: Sequence[str]) -> None:

@@ -8,7 +8,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from core.entities import Document, DocumentPage, DocumentVersion, Folder, Membership, Share
+from core.entities import (
+    Document,
+    DocumentPage,
+    DocumentVersion,
+    Folder,
+    FolderShare,
+    Membership,
+    Share,
+)
 
 
 def timestamp(at: datetime) -> str:
@@ -72,7 +80,16 @@ def document_with_versions_view(doc: Document, versions: list[DocumentVersion]) 
 
 def share_view(share: Share) -> dict[str, Any]:
     role = share.role.value if share.role else None
-    return {"doc_id": share.doc_id, "user_id": share.user_id, "role": role}
+    expires_at = timestamp(share.expires_at) if share.expires_at else None
+    return {"doc_id": share.doc_id, "user_id": share.user_id, "role": role,
+            "expires_at": expires_at}
+
+
+def folder_share_view(share: FolderShare) -> dict[str, Any]:
+    role = share.role.value if share.role else None
+    expires_at = timestamp(share.expires_at) if share.expires_at else None
+    return {"folder_id": share.folder_id, "user_id": share.user_id, "role": role,
+            "expires_at": expires_at}
 
 
 def membership_view(membership: Membership) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 - The reader needs ``read``; otherwise, as for a document that does not exist, the
   answer is ``not_found``. A document in the trash (itself, or through a folder above
   it) does not exist.
+- Read access is the effective role (core.access): a live document share, or a live
+  folder share on its folder or above, or an org admin.
 - The reply (the Document with its versions, oldest first) is served cache-aside; it
-  depends on the document, on the reader and on the folder tree (a subtree trashed or
-  moved), and is invalidated when any of them changes.
+  depends on the document, on the reader (their folder shares) and on the folder tree (a
+  subtree trashed or moved), and is invalidated when any of them changes; it is cached at
+  most until the first expiry of the grants the reader's access came from.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from core.errors import DocumentNotFound
 from core.ports import Json, ReplyCache, UnitOfWorkFactory
 from core.values import CacheScope, Capability
 from core.views import document_with_versions_view
-from handlers.cache_aside import cached_reply
+from handlers.cache_aside import Expiring, cached_reply
 from handlers.replies import failure, success
 
 
@@ -46,10 +49,11 @@ class GetDocumentHandler:
             self._cache, name, scopes, lambda: self._load(query), self._encode
         )
 
-    async def _load(self, query: GetDocument) -> Json:
+    async def _load(self, query: GetDocument) -> Json | Expiring:
         async with self._uow(read_only=True) as uow:
             document, access = await uow.documents.get_with_access(query.doc_id, query.user_id)
             if document is None or document.in_trash or not access.can(Capability.READ):
                 return failure(DocumentNotFound(query.doc_id))
             versions = await uow.documents.versions(query.doc_id)
-        return success(document_with_versions_view(document, versions))
+        return Expiring(success(document_with_versions_view(document, versions)),
+                        access.valid_until)

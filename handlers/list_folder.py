@@ -2,13 +2,17 @@
 
 - The reader must be a member of the folder's org; otherwise, as for a folder that does
   not exist, the answer is ``not_found``.
-- Lists the documents the reader may read (all of them for an org admin), newest
-  ``updated_at`` first, ``limit`` per page, with an opaque cursor for the next page.
+- Lists the documents the reader may read, newest ``updated_at`` first, ``limit`` per
+  page, with an opaque cursor for the next page: all of them for an org admin or a
+  reader with a live share on the folder or above it (contract v2, section 1), else
+  those the reader holds a live document share on. The filter is SQL's (the page's
+  index range scan), never a document-by-document check.
 - A cursor is signed for its listing (folder and reader, not the limit): one that this
   service did not issue for this folder and reader is ``invalid`` (core/cursor.py).
 - A folder in the trash (or below one) does not exist; trashed documents are not listed.
-- The reply is served cache-aside; it depends on the folder, on the reader and on the
-  folder tree (a subtree trashed or moved).
+- The reply is served cache-aside; it depends on the folder, on the reader (their
+  shares) and on the folder tree (a subtree trashed or moved); it is cached at most until
+  the first expiry of the reader's grants in the org.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from core.cursor import Cursor, CursorCodec, Listing
 from core.entities import Document, DocumentPage
 from core.errors import FolderNotFound
 from core.ports import Json, ReplyCache, UnitOfWorkFactory
-from core.values import CacheScope, OrgRole
+from core.values import CacheScope, Capability, OrgRole
 from core.views import page_view
-from handlers.cache_aside import cached_reply
+from handlers.cache_aside import Expiring, cached_reply
 from handlers.replies import failure, success
 
 DEFAULT_LIMIT = 50
@@ -62,19 +66,21 @@ class ListFolderHandler:
             self._cache, name, scopes, lambda: self._load(query, after), self._encode
         )
 
-    async def _load(self, query: ListFolder, after: Cursor | None) -> Json:
+    async def _load(self, query: ListFolder, after: Cursor | None) -> Json | Expiring:
         async with self._uow(read_only=True) as uow:
-            _, role = await uow.folders.get_with_role(query.folder_id, query.user_id)
-            if role is None:
+            state = await uow.tree.find(query.folder_id, query.user_id)
+            if state is None or state.in_trash or state.access.org_role is None:
                 return failure(FolderNotFound(query.folder_id))
+            admin = state.access.org_role is OrgRole.ADMIN
             documents = await uow.documents.page(
                 query.folder_id,
                 query.user_id,
-                everything=role is OrgRole.ADMIN,
+                everything=state.access.can(Capability.READ),
                 limit=query.limit + 1,
                 after=after,
             )
-        return success(page_view(self._paginate(query, documents)))
+            until = None if admin else await uow.shares.until(query.user_id, state.folder.org_id)
+        return Expiring(success(page_view(self._paginate(query, documents))), until)
 
     def _paginate(self, query: ListFolder, documents: list[Document]) -> DocumentPage:
         page = tuple(documents[: query.limit])

@@ -2,8 +2,9 @@
 
 - The sharer needs ``share`` on the document (without ``read`` it does not exist for them).
 - The user shared with must be a member of the document's org.
-- Sharing again replaces the role; sharing the role already held changes nothing and
-  emits nothing.
+- Sharing again replaces the role; sharing the role already held with the same
+  ``expires_at`` changes nothing and emits nothing; another ``expires_at`` (or none) is a
+  change (contract v2). ``expires_at`` must be later than now (``invalid``).
 - A document never loses its last owner (``conflict``).
 - Emits DocumentShared (routing key ``document.shared.<role>``).
 """
@@ -11,14 +12,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from core.entities import Document, Share
+from core.entities import Document, Share, ShareGrant
 from core.errors import NotAMember
 from core.events import DocumentShared
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
 from core.reads import Reads, ReadsAhead
 from core.values import Role
 from core.views import share_view
+from handlers.share_folder import check_expiry
 from handlers.sharing import keeps_an_owner, locked_for_sharing, share_scopes, sharing_reads
 
 
@@ -28,6 +31,7 @@ class ShareDocument:
     shared_by: str
     shared_with: str
     role: Role
+    expires_at: datetime | None = None
 
 
 class ShareDocumentHandler(ReadsAhead[ShareDocument]):
@@ -42,12 +46,16 @@ class ShareDocumentHandler(ReadsAhead[ShareDocument]):
         document = await locked_for_sharing(uow, cmd.doc_id, cmd.shared_by)
         if await uow.memberships.role_of(document.org_id, cmd.shared_with) is None:
             raise NotAMember(cmd.shared_with, document.org_id)
-        current = await uow.shares.role_of(cmd.doc_id, cmd.shared_with)
-        if current is not cmd.role:
-            await keeps_an_owner(uow, cmd.doc_id, current, cmd.role)
-            await uow.shares.put(cmd.doc_id, cmd.shared_with, cmd.role)
+        now = self._clock.now()
+        check_expiry(cmd.expires_at, now)
+        current = await uow.shares.get(cmd.doc_id, cmd.shared_with)
+        held = (current.role, current.expires_at) if current else None
+        if held != (cmd.role, cmd.expires_at):
+            await keeps_an_owner(uow, cmd.doc_id, current.role if current else None, cmd.role)
+            grant = ShareGrant(cmd.shared_by, now, cmd.expires_at)
+            await uow.shares.put(cmd.doc_id, cmd.shared_with, cmd.role, grant)
             uow.emit(self._shared(cmd, document), share_scopes(document))
-        return share_view(Share(cmd.doc_id, cmd.shared_with, cmd.role))
+        return share_view(Share(cmd.doc_id, cmd.shared_with, cmd.role, cmd.expires_at))
 
     def _shared(self, cmd: ShareDocument, document: Document) -> DocumentShared:
         return DocumentShared(
@@ -58,4 +66,5 @@ class ShareDocumentHandler(ReadsAhead[ShareDocument]):
             shared_with=cmd.shared_with,
             shared_by=cmd.shared_by,
             role=cmd.role,
+            expires_at=cmd.expires_at,
         )

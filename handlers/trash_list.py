@@ -24,7 +24,7 @@ from core.lifecycle import TrashItem, TrashPosition
 from core.ports import Json, ReplyCache, UnitOfWorkFactory
 from core.values import IDENTIFIER, CacheScope, OrgRole
 from core.views import document_view, folder_view, timestamp
-from handlers.cache_aside import cached_reply
+from handlers.cache_aside import Expiring, cached_reply
 from handlers.replies import failure, success
 
 DEFAULT_LIMIT = 50
@@ -59,7 +59,7 @@ class TrashListHandler:
             self._cache, name, scopes, lambda: self._load(query, after), self._encode
         )
 
-    async def _load(self, query: ListTrash, after: TrashPosition | None) -> Json:
+    async def _load(self, query: ListTrash, after: TrashPosition | None) -> Json | Expiring:
         async with self._uow(read_only=True) as uow:
             role = await uow.memberships.role_of(query.org_id, query.user_id)
             if role is None:
@@ -68,10 +68,14 @@ class TrashListHandler:
                 query.org_id, query.user_id, everything=role is OrgRole.ADMIN,
                 limit=query.limit + 1, after=after,
             )
+            # What the reader could restore rests on their grants: cached until one expires.
+            admin = role is OrgRole.ADMIN
+            until = None if admin else await uow.shares.until(query.user_id, query.org_id)
         page = items[: query.limit]
         more = len(items) > query.limit
         cursor = _cursor(self._cursors, _listing(query), page[-1]) if more else None
-        return success({"items": [item_view(i) for i in page], "next_cursor": cursor})
+        reply = success({"items": [item_view(i) for i in page], "next_cursor": cursor})
+        return Expiring(reply, until)
 
 
 def item_view(item: TrashItem) -> Json:

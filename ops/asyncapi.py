@@ -81,6 +81,13 @@ EVENT_WHEN: dict[str, str] = {
     "folder.trashed": "TrashFolder took effect: the folder and its subtree are in the trash.",
     "folder.restored": "RestoreFolder took effect: its subtree is back as it was trashed.",
     "folder.purged": "A trashed folder was purged with its subtree (`documents`: how many).",
+    "folder.shared.{role}": "ShareFolder took effect (a new grant, or another role or "
+    "expires_at); the routing key ends with the role (contract v2).",
+    "folder.unshared": "UnshareFolder took effect (contract v2).",
+    "document.share.expired": "A document share reached its expires_at and was removed by "
+    "docbus (once per grant, within 10 s; `expired_at` is the grant's expires_at).",
+    "folder.share.expired": "A folder share reached its expires_at and was removed by "
+    "docbus (once per grant, within 10 s; `expired_at` is the grant's expires_at).",
 }
 DEAD_HEADERS: dict[str, str] = {
     ERROR_HEADER: "why the message was dead-lettered",

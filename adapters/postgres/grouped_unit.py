@@ -13,6 +13,7 @@ every inbox row and event of the group, COMMIT.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from adapters.postgres.database import Conn, PgDatabase
 from adapters.postgres.errors import translated
@@ -28,12 +29,14 @@ from adapters.postgres.repositories import (
 from adapters.postgres.tree import GroupedDocumentLifecycle, GroupedFolderTree
 from adapters.postgres.unit_of_work import PgUnitOfWork
 from adapters.postgres.unit_state import Flushing, FolderRole, GroupState
+from core.access import Grant
 from core.cursor import Cursor
-from core.entities import Document, DocumentVersion, Folder, Membership, Share
+from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.errors import Unavailable
 from core.idempotency import IdempotencyKey, StoredReply
 from core.policies import Access
 from core.reads import Reads
+from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 
@@ -136,13 +139,41 @@ class GroupedShares:
             return self._state.shares[doc_id, user_id]
         return await self._plain.role_of(doc_id, user_id)
 
-    async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
+    async def get(self, doc_id: str, user_id: str) -> Share | None:
+        return await self._plain.get(doc_id, user_id)
+
+    async def put(
+        self, doc_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
         """Queued: written with the group's other share changes."""
-        self._state.share_changes[doc_id, user_id] = role
+        self._state.share_changes[doc_id, user_id] = None if role is None else (role, grant)
         self._state.share_changed(doc_id, user_id, role)
 
     async def owners(self, doc_id: str) -> int:
         return await self._plain.owners(doc_id)
+
+    async def until(self, user_id: str, org_id: str) -> datetime | None:
+        return await self._plain.until(user_id, org_id)
+
+    async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
+        return await self._plain.grants(doc_id, user_id)
+
+    async def with_me(
+        self, org_id: str, user_id: str, *, limit: int, after: SharedPosition | None
+    ) -> list[SharedItem]:
+        return await self._plain.with_me(org_id, user_id, limit=limit, after=after)
+
+    async def try_lock_expiry_sweeper(self) -> bool:
+        return await self._plain.try_lock_expiry_sweeper()
+
+    async def expired(self, now: datetime, limit: int) -> list[ExpiredGrant]:
+        return await self._plain.expired(now, limit)
+
+    async def remove(self, grant: ExpiredGrant) -> None:
+        await self._plain.remove(grant)
+        self._state.access.clear()  # a grant gone changes roles, inherited ones too
+        self._state.folder_roles.clear()
+        self._state.shares.pop((grant.item_id, grant.user_id), None)
 
 
 class QueuedInbox:

@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from adapters.postgres.repositories import LIVE_FOLDER, TRASH_COLUMNS, folder_role, with_access
-from adapters.postgres.tree_sql import FOLDER_COLUMNS
+from adapters.postgres.tree_sql import (
+    FOLDER_COLUMNS,
+    LIVE_SHARE,
+    inherited_role,
+    inherited_until,
+)
 from adapters.postgres.unit_state import Flushing, GroupState, Pair
 from core.reads import Reads
 
@@ -30,10 +35,12 @@ SELECT p.user_id AS reader, d.doc_id, d.org_id, d.folder_id, d.owner_id, d.versi
     {TRASH_COLUMNS},
     (SELECT m.role FROM memberships m WHERE m.org_id = d.org_id AND m.user_id = p.user_id)
         AS org_role,
-    (SELECT s.role FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = p.user_id)
-        AS doc_role
+    s.role AS doc_role, s.expires_at AS doc_until,
+    {inherited_role('d.folder_id', 'p.user_id')} AS folder_role,
+    {inherited_until('d.folder_id', 'p.user_id')} AS folder_until
 FROM unnest($1::text[], $2::text[]) AS p(doc_id, user_id)
 JOIN documents d ON d.doc_id = p.doc_id
+LEFT JOIN shares s ON s.doc_id = d.doc_id AND s.user_id = p.user_id AND {LIVE_SHARE}
 ORDER BY d.doc_id
 """  # noqa: S608 - constants only
 LOCKED_ACCESS = ACCESS + " FOR UPDATE OF d"

@@ -10,17 +10,38 @@ so READ COMMITTED is enough.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 import asyncpg
 from asyncpg import Record
 
 from adapters.postgres.errors import translate_errors
-from adapters.postgres.tree_sql import ABOVE_IN_TRASH, FOLDER_COLUMNS, folder_in_trash, folder_of
+from adapters.postgres.tree_sql import (
+    ABOVE_IN_TRASH,
+    DELETE_FOLDER_SHARE,
+    DOCUMENT_COLUMNS,
+    FOLDER_COLUMNS,
+    LIVE_SHARE,
+    folder_in_trash,
+    folder_of,
+    inherited_role,
+    inherited_until,
+)
+from core.access import Grant
 from core.cursor import Cursor
-from core.entities import Content, Document, DocumentVersion, Folder, Membership, Share
+from core.entities import (
+    Content,
+    Document,
+    DocumentVersion,
+    Folder,
+    Membership,
+    Share,
+    ShareGrant,
+)
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.policies import Access
+from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
 
@@ -48,14 +69,18 @@ SELECT d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version, d.name, d.mime_ty
 FROM documents d WHERE d.doc_id = $1
 """  # noqa: S608 - constants only
 LOCK_DOCUMENT = GET_DOCUMENT + " FOR UPDATE"
-# One round trip for a document and its reader's access (org role, document role).
+# One round trip for a document and its reader's access: org role, live document share,
+# highest live folder share on its folder or above, and when the earliest of those expires
+# (contract v2, section 1; core.access is the same rule in Python).
 DOCUMENT_WITH_ACCESS = f"""
 SELECT d.doc_id, d.org_id, d.folder_id, d.owner_id, d.version, d.name, d.mime_type,
     d.blob_uri, d.size_bytes, d.sha256, d.tags, d.created_at, d.updated_at, {TRASH_COLUMNS},
-    m.role AS org_role, s.role AS doc_role
+    m.role AS org_role, s.role AS doc_role, s.expires_at AS doc_until,
+    {inherited_role('d.folder_id', '$2')} AS folder_role,
+    {inherited_until('d.folder_id', '$2')} AS folder_until
 FROM documents d
 LEFT JOIN memberships m ON m.org_id = d.org_id AND m.user_id = $2
-LEFT JOIN shares s ON s.doc_id = d.doc_id AND s.user_id = $2
+LEFT JOIN shares s ON s.doc_id = d.doc_id AND s.user_id = $2 AND {LIVE_SHARE}
 WHERE d.doc_id = $1
 """  # noqa: S608 - constants only
 LOCK_DOCUMENT_WITH_ACCESS = DOCUMENT_WITH_ACCESS + " FOR UPDATE OF d"
@@ -103,11 +128,20 @@ def _document(row: Record) -> Document:
 
 
 def with_access(row: Record | None, user_id: str) -> tuple[Document | None, Access]:
+    """From a row of DOCUMENT_WITH_ACCESS (or the read-ahead's ACCESS)."""
     if row is None:
         return None, Access(user_id, None, None)
     org_role = OrgRole(row["org_role"]) if row["org_role"] else None
-    doc_role = Role(row["doc_role"]) if row["doc_role"] else None
-    return _document(row), Access(user_id, org_role, doc_role)
+    ends = [at for at in (row["doc_until"], row["folder_until"]) if at is not None]
+    access = Access(
+        user_id, org_role, _role(row["doc_role"]), _role(row["folder_role"]),
+        min(ends) if ends else None,
+    )
+    return _document(row), access
+
+
+def _role(value: str | None) -> Role | None:
+    return Role(value) if value else None
 
 
 def _version(row: Record) -> DocumentVersion:
@@ -153,17 +187,132 @@ WITH doc AS (
         $21::text[], $22::text, $23::timestamptz
     FROM doc
 ), shared AS (
-    INSERT INTO shares (doc_id, user_id, role)
-    SELECT doc.doc_id, s.user_id, s.role
+    INSERT INTO shares (doc_id, user_id, role, shared_by, shared_at)
+    SELECT doc.doc_id, s.user_id, s.role, $4::text, $12::timestamptz
     FROM doc, unnest($24::text[], $25::text[]) AS s(user_id, role)
 )
 SELECT count(*) FROM doc
 """
 UPSERT_SHARE = """
-INSERT INTO shares (doc_id, user_id, role) VALUES ($1, $2, $3)
-ON CONFLICT (doc_id, user_id) DO UPDATE SET role = EXCLUDED.role
+INSERT INTO shares (doc_id, user_id, role, shared_by, shared_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (doc_id, user_id) DO UPDATE SET role = EXCLUDED.role,
+    shared_by = EXCLUDED.shared_by, shared_at = EXCLUDED.shared_at,
+    expires_at = EXCLUDED.expires_at
 """
 DELETE_SHARE = "DELETE FROM shares WHERE doc_id = $1 AND user_id = $2"
+# Expired shares count for nothing, whether or not the sweeper removed them yet.
+GET_SHARE = f"""
+SELECT s.doc_id, s.user_id, s.role, s.shared_by, s.shared_at, s.expires_at FROM shares s
+WHERE s.doc_id = $1 AND s.user_id = $2 AND {LIVE_SHARE}
+"""  # noqa: S608 - constants only
+OWNERS = f"SELECT count(*) FROM shares s WHERE s.doc_id = $1 AND s.role = 'owner' AND {LIVE_SHARE}"  # noqa: S608
+
+# least() skips nulls; each side walks the user's own shares (ix_shares_user,
+# ix_folder_shares_user), whatever the size of the org.
+GRANTS_UNTIL = """
+SELECT least(
+    (SELECT min(s.expires_at) FROM shares s JOIN documents d ON d.doc_id = s.doc_id
+        WHERE s.user_id = $1 AND d.org_id = $2 AND s.expires_at > now()),
+    (SELECT min(s.expires_at) FROM folder_shares s JOIN folders f ON f.folder_id = s.folder_id
+        WHERE s.user_id = $1 AND f.org_id = $2 AND s.expires_at > now()))
+"""
+
+# Every live grant on a document held by a member of its org ($2: one user, or NULL for
+# all): its own shares, folder shares on its folder and above (primary-key probes on
+# folder_shares), and the org's admins.
+GRANTS = f"""
+WITH d AS (SELECT d.doc_id, d.org_id, t.ancestors || t.folder_id::text AS chain
+           FROM documents d JOIN folders t ON t.folder_id = d.folder_id WHERE d.doc_id = $1)
+SELECT s.user_id, s.role, 'document' AS source, NULL::text AS folder_id, s.expires_at
+FROM d JOIN shares s ON s.doc_id = d.doc_id
+JOIN memberships m ON m.org_id = d.org_id AND m.user_id = s.user_id
+WHERE {LIVE_SHARE} AND ($2::text IS NULL OR s.user_id = $2)
+UNION ALL
+SELECT s.user_id, s.role, 'folder', s.folder_id, s.expires_at
+FROM d JOIN folder_shares s ON s.folder_id = ANY(d.chain)
+JOIN memberships m ON m.org_id = d.org_id AND m.user_id = s.user_id
+WHERE {LIVE_SHARE} AND ($2::text IS NULL OR s.user_id = $2)
+UNION ALL
+SELECT m.user_id, 'owner', 'org_admin', NULL, NULL
+FROM d JOIN memberships m ON m.org_id = d.org_id
+WHERE m.role = 'admin' AND ($2::text IS NULL OR m.user_id = $2)
+"""  # noqa: S608 - constants only
+
+
+def _with_me(kind: str, *, after: bool) -> str:
+    """Grants made to $1 by someone else in org $2, newest first, $3 limit, then the
+    position; live, on items not in the trash (core.sharing)."""
+    if kind == "document":
+        select = (
+            f"SELECT {DOCUMENT_COLUMNS}, false AS folder_trashed, s.role AS grant_role,"  # noqa: S608
+            " s.shared_by, s.shared_at, s.expires_at AS grant_expires"
+            " FROM shares s JOIN documents d ON d.doc_id = s.doc_id"
+        )
+        where = ["d.org_id = $2", "d.trashed_at IS NULL",
+                 f"NOT {folder_in_trash('d.folder_id')}"]
+        item = "s.doc_id"
+    else:
+        select = (
+            f"SELECT {FOLDER_COLUMNS}, s.role AS grant_role, s.shared_by, s.shared_at,"  # noqa: S608
+            " s.expires_at AS grant_expires"
+            " FROM folder_shares s JOIN folders f ON f.folder_id = s.folder_id"
+        )
+        where = ["f.org_id = $2", "f.trashed_at IS NULL", f"NOT {ABOVE_IN_TRASH}"]
+        item = "s.folder_id"
+    where += ["s.user_id = $1", "s.shared_by <> $1", LIVE_SHARE]
+    if after:
+        where.append(f"(s.shared_at, '{kind}'::text, {item}) < ($4, $5::text, $6::text)")
+    return (f"{select} WHERE {' AND '.join(where)}"
+            f" ORDER BY s.shared_at DESC, {item} DESC LIMIT $3")
+
+
+WITH_ME_DOCUMENTS = {a: _with_me("document", after=a) for a in (False, True)}
+WITH_ME_FOLDERS = {a: _with_me("folder", after=a) for a in (False, True)}
+
+
+def _shared(row: Record, document: Document | None, folder: Folder | None) -> SharedItem:
+    kind: Literal["document", "folder"] = "document" if document is not None else "folder"
+    return SharedItem(kind, document, folder, Role(row["grant_role"]), row["shared_by"],
+                      row["shared_at"], row["grant_expires"])
+
+# One expiry sweeper at a time across workers; rows a command holds are skipped until
+# the next round (the partial ix_*_expiring indexes find the due ones).
+EXPIRY_SWEEPER_LOCK = (
+    "SELECT pg_try_advisory_xact_lock(hashtextextended('docbus/share-expiry-sweeper', 0))"
+)
+EXPIRED_DOCUMENT_SHARES = """
+SELECT s.doc_id AS item_id, d.org_id, s.user_id, s.role, s.expires_at
+FROM shares s JOIN documents d ON d.doc_id = s.doc_id
+WHERE s.expires_at IS NOT NULL AND s.expires_at <= $1
+ORDER BY s.expires_at, s.doc_id, s.user_id LIMIT $2
+FOR UPDATE OF s SKIP LOCKED
+"""
+EXPIRED_FOLDER_SHARES = """
+SELECT s.folder_id AS item_id, f.org_id, s.user_id, s.role, s.expires_at
+FROM folder_shares s JOIN folders f ON f.folder_id = s.folder_id
+WHERE s.expires_at IS NOT NULL AND s.expires_at <= $1
+ORDER BY s.expires_at, s.folder_id, s.user_id LIMIT $2
+FOR UPDATE OF s SKIP LOCKED
+"""
+
+
+def _expired(kind: Literal["document", "folder"], row: Record) -> ExpiredGrant:
+    return ExpiredGrant(kind, row["item_id"], row["org_id"], row["user_id"], Role(row["role"]),
+                        row["expires_at"])
+
+
+def share_of(row: Record) -> Share:
+    return Share(row["doc_id"], row["user_id"], Role(row["role"]), row["expires_at"],
+                 row["shared_by"], row["shared_at"])
+
+
+def upsert_args(
+    doc_id: str, user_id: str, role: Role, grant: ShareGrant | None
+) -> tuple[object, ...]:
+    """The arguments of UPSERT_SHARE."""
+    g = grant or ShareGrant()
+    return (doc_id, user_id, role.value, g.shared_by, g.shared_at, g.expires_at)
 INSERT_FOLDER = """
 INSERT INTO folders (folder_id, org_id, parent_id, name, path, ancestors)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -215,14 +364,17 @@ WHERE doc_id = $1
 def page_sql(*, everything: bool, after: bool) -> str:
     """The keyset listing query: an index range scan on ix_documents_listing.
 
-    Parameters: $1 folder_id, $2 limit, then $3 reader_id unless ``everything``, then the
-    cursor's updated_at and doc_id if ``after``.
+    Parameters: $1 folder_id, $2 limit, then $3 reader_id unless ``everything`` (an admin,
+    or a reader with a live share on the folder or above: every document is readable), then
+    the cursor's updated_at and doc_id if ``after``. Otherwise only documents the reader
+    holds a live document share on.
     """
     conditions = ["folder_id = $1", "trashed_at IS NULL"]
     n = 3
     if not everything:
         conditions.append(
-            f"EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = ${n})"  # noqa: S608 - placeholders only
+            f"EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = ${n}"  # noqa: S608 - placeholders only
+            f" AND {LIVE_SHARE})"
         )
         n += 1
     if after:
@@ -318,19 +470,59 @@ class PgShares:
         self._conn = conn
 
     async def role_of(self, doc_id: str, user_id: str) -> Role | None:
-        role: str | None = await self._conn.fetchval(
-            "SELECT role FROM shares WHERE doc_id = $1 AND user_id = $2", doc_id, user_id
-        )
-        return Role(role) if role else None
+        found = await self.get(doc_id, user_id)
+        return found.role if found else None
 
-    async def put(self, doc_id: str, user_id: str, role: Role | None) -> None:
+    async def get(self, doc_id: str, user_id: str) -> Share | None:
+        row = await self._conn.fetchrow(GET_SHARE, doc_id, user_id)
+        return share_of(row) if row else None
+
+    async def put(
+        self, doc_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
         if role is None:
             await self._conn.execute(DELETE_SHARE, doc_id, user_id)
         else:
-            await self._conn.execute(UPSERT_SHARE, doc_id, user_id, role)
+            await self._conn.execute(UPSERT_SHARE, *upsert_args(doc_id, user_id, role, grant))
 
     async def owners(self, doc_id: str) -> int:
-        count: int = await self._conn.fetchval(
-            "SELECT count(*) FROM shares WHERE doc_id = $1 AND role = 'owner'", doc_id
-        )
+        count: int = await self._conn.fetchval(OWNERS, doc_id)
         return count
+
+    async def until(self, user_id: str, org_id: str) -> datetime | None:
+        until: datetime | None = await self._conn.fetchval(GRANTS_UNTIL, user_id, org_id)
+        return until
+
+    async def with_me(
+        self, org_id: str, user_id: str, *, limit: int, after: SharedPosition | None
+    ) -> list[SharedItem]:
+        tail = [] if after is None else [after.shared_at, after.kind, after.item_id]
+        key = after is not None
+        documents = await self._conn.fetch(WITH_ME_DOCUMENTS[key], user_id, org_id, limit, *tail)
+        folders = await self._conn.fetch(WITH_ME_FOLDERS[key], user_id, org_id, limit, *tail)
+        items = [_shared(r, _document(r), None) for r in documents]
+        items += [_shared(r, None, folder_of(r)) for r in folders]
+        items.sort(key=lambda item: item.position, reverse=True)
+        return items[:limit]
+
+    async def try_lock_expiry_sweeper(self) -> bool:
+        return bool(await self._conn.fetchval(EXPIRY_SWEEPER_LOCK))
+
+    async def expired(self, now: datetime, limit: int) -> list[ExpiredGrant]:
+        rows = await self._conn.fetch(EXPIRED_DOCUMENT_SHARES, now, limit)
+        found = [_expired("document", r) for r in rows]
+        if len(found) < limit:
+            rows = await self._conn.fetch(EXPIRED_FOLDER_SHARES, now, limit - len(found))
+            found += [_expired("folder", r) for r in rows]
+        return found
+
+    async def remove(self, grant: ExpiredGrant) -> None:
+        sql = DELETE_SHARE if grant.kind == "document" else DELETE_FOLDER_SHARE
+        await self._conn.execute(sql, grant.item_id, grant.user_id)
+
+    async def grants(self, doc_id: str, user_id: str | None = None) -> list[tuple[str, Grant]]:
+        rows = await self._conn.fetch(GRANTS, doc_id, user_id)
+        return [
+            (r["user_id"], Grant(Role(r["role"]), r["source"], r["folder_id"], r["expires_at"]))
+            for r in rows
+        ]

@@ -128,10 +128,16 @@ shares = Table(
     "shares", metadata,
     _id("doc_id", ForeignKey("documents.doc_id", name="shares_doc_id_fkey")),
     _id("user_id"), _text("role"),
+    # Null for shares made before contract v2 (migration 0006).
+    _id("shared_by", nullable=True), _maybe_at("shared_at"), _maybe_at("expires_at"),
     PrimaryKeyConstraint("doc_id", "user_id", name="shares_pkey"),
     CheckConstraint("role IN ('viewer', 'editor', 'owner')", name="ck_shares_role"),
 )
 Index("ix_shares_user", shares.c.user_id, shares.c.doc_id)
+Index(
+    "ix_shares_expiring", shares.c.expires_at, shares.c.doc_id, shares.c.user_id,
+    postgresql_where=shares.c.expires_at.isnot(None),
+)
 
 folder_shares = Table(
     "folder_shares", metadata,
@@ -141,6 +147,10 @@ folder_shares = Table(
     CheckConstraint("role IN ('viewer', 'editor', 'owner')", name="ck_folder_shares_role"),
 )
 Index("ix_folder_shares_user", folder_shares.c.user_id, folder_shares.c.folder_id)
+Index(
+    "ix_folder_shares_expiring", folder_shares.c.expires_at, folder_shares.c.folder_id,
+    folder_shares.c.user_id, postgresql_where=folder_shares.c.expires_at.isnot(None),
+)
 
 # Keyed by (message_id, sender): see core.idempotency. routing_key and fingerprint are
 # NULL only in rows recorded before migration 0002; reply holds the exact bytes sent.

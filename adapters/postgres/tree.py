@@ -18,7 +18,7 @@ from adapters.postgres.errors import translate_errors
 from adapters.postgres.repositories import Statements
 from adapters.postgres.tree_sql import folder_of
 from adapters.postgres.unit_state import GroupState
-from core.entities import Content, Document, DocumentVersion, Folder
+from core.entities import Content, Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderNameTaken
 from core.lifecycle import FolderAccess, FolderState, PurgedDocument, TrashItem, TrashPosition
 from core.values import OrgRole, Role
@@ -59,7 +59,7 @@ class PgFolderTree:
             return None
         org_role = OrgRole(row["org_role"]) if row["org_role"] else None
         role = Role(row["folder_role"]) if row["folder_role"] else None
-        access = FolderAccess(user_id, org_role, role)
+        access = FolderAccess(user_id, org_role, role, row["folder_until"])
         return FolderState(folder_of(row), row["above_in_trash"], access)
 
     async def lock_tree(self, org_id: str) -> None:
@@ -107,6 +107,23 @@ class PgFolderTree:
 
     async def grant(self, folder_id: str, user_id: str, role: Role) -> None:
         await self._conn.execute(sql.GRANT_FOLDER, folder_id, user_id, role.value)
+
+    async def share_of(self, folder_id: str, user_id: str) -> FolderShare | None:
+        row = await self._conn.fetchrow(sql.FOLDER_SHARE, folder_id, user_id)
+        if row is None:
+            return None
+        return FolderShare(row["folder_id"], row["user_id"], Role(row["role"]),
+                           row["expires_at"], row["shared_by"], row["shared_at"])
+
+    async def put_share(
+        self, folder_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
+        if role is None:
+            await self._conn.execute(sql.DELETE_FOLDER_SHARE, folder_id, user_id)
+            return
+        g = grant or ShareGrant()
+        await self._conn.execute(sql.PUT_FOLDER_SHARE, folder_id, user_id, role.value,
+                                 g.shared_by, g.shared_at, g.expires_at)
 
     async def purge(self, folder: Folder) -> list[PurgedDocument]:
         ids = [row[0] for row in await self._conn.fetch(sql.LOCK_SUBTREE, folder.folder_id)]
@@ -225,6 +242,15 @@ class GroupedFolderTree:
     async def grant(self, folder_id: str, user_id: str, role: Role) -> None:
         await self._plain.grant(folder_id, user_id, role)
         _forget_tree(self._state)
+
+    async def share_of(self, folder_id: str, user_id: str) -> FolderShare | None:
+        return await self._plain.share_of(folder_id, user_id)
+
+    async def put_share(
+        self, folder_id: str, user_id: str, role: Role | None, grant: ShareGrant | None = None
+    ) -> None:
+        await self._plain.put_share(folder_id, user_id, role, grant)
+        _forget_tree(self._state)  # inherited roles below the folder changed
 
     async def purge(self, folder: Folder) -> list[PurgedDocument]:
         purged = await self._plain.purge(folder)

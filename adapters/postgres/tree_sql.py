@@ -43,15 +43,41 @@ def folder_in_trash(folder_id: str) -> str:
     )
 
 
+# A share (alias ``s``) that still counts: expired ones give nothing from their expiry on,
+# removed by the sweeper or not (contract v2, section 1).
+LIVE_SHARE = "(s.expires_at IS NULL OR s.expires_at > now())"
+BY_RANK = "array_position(ARRAY['viewer', 'editor', 'owner'], s.role) DESC"
+
 # The user's ($2) highest unexpired folder share on ``f`` or above it.
-FOLDER_ROLE = """(SELECT s.role FROM folder_shares s
+FOLDER_ROLE = f"""(SELECT s.role FROM folder_shares s
     WHERE s.folder_id = ANY(f.ancestors || f.folder_id::text) AND s.user_id = $2
-        AND (s.expires_at IS NULL OR s.expires_at > now())
-    ORDER BY array_position(ARRAY['viewer', 'editor', 'owner'], s.role) DESC LIMIT 1)"""
+        AND {LIVE_SHARE}
+    ORDER BY {BY_RANK} LIMIT 1)"""  # noqa: S608 - constants only
+FOLDER_UNTIL = f"""(SELECT min(s.expires_at) FROM folder_shares s
+    WHERE s.folder_id = ANY(f.ancestors || f.folder_id::text) AND s.user_id = $2
+        AND {LIVE_SHARE})"""  # noqa: S608 - constants only
+
+
+def _inherited(select: str, folder_id: str, user_id: str, tail: str = "") -> str:
+    return (
+        f"(SELECT {select} FROM folders t JOIN folder_shares s"  # noqa: S608 - SQL expressions
+        " ON s.folder_id = ANY(t.ancestors || t.folder_id::text)"
+        f" WHERE t.folder_id = {folder_id} AND s.user_id = {user_id} AND {LIVE_SHARE}{tail})"
+    )
+
+
+def inherited_role(folder_id: str, user_id: str) -> str:
+    """The user's highest live folder share on the folder (SQL expressions) or above it."""
+    return _inherited("s.role", folder_id, user_id, f" ORDER BY {BY_RANK} LIMIT 1")
+
+
+def inherited_until(folder_id: str, user_id: str) -> str:
+    """When the first of the user's live folder shares on the folder or above it expires."""
+    return _inherited("min(s.expires_at)", folder_id, user_id)
 
 FIND_FOLDER = f"""
 SELECT {FOLDER_COLUMNS}, m.role AS org_role, {FOLDER_ROLE} AS folder_role,
-    {ABOVE_IN_TRASH} AS above_in_trash
+    {FOLDER_UNTIL} AS folder_until, {ABOVE_IN_TRASH} AS above_in_trash
 FROM folders f LEFT JOIN memberships m ON m.org_id = f.org_id AND m.user_id = $2
 WHERE f.folder_id = $1
 """  # noqa: S608 - constants only
@@ -86,6 +112,18 @@ CHILDREN_AFTER = (
     ' ORDER BY f.name COLLATE "C", f.folder_id LIMIT $3'
 )
 
+FOLDER_SHARE = f"""
+SELECT s.folder_id, s.user_id, s.role, s.shared_by, s.shared_at, s.expires_at
+FROM folder_shares s WHERE s.folder_id = $1 AND s.user_id = $2 AND {LIVE_SHARE}
+"""  # noqa: S608 - constants only
+PUT_FOLDER_SHARE = """
+INSERT INTO folder_shares (folder_id, user_id, role, shared_by, shared_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (folder_id, user_id) DO UPDATE SET role = EXCLUDED.role,
+    shared_by = EXCLUDED.shared_by, shared_at = EXCLUDED.shared_at,
+    expires_at = EXCLUDED.expires_at
+"""
+DELETE_FOLDER_SHARE = "DELETE FROM folder_shares WHERE folder_id = $1 AND user_id = $2"
 GRANT_FOLDER = """
 INSERT INTO folder_shares (folder_id, user_id, role, shared_by, shared_at)
 VALUES ($1, $2, $3, $2, now())
@@ -137,8 +175,9 @@ def trash_documents_sql(*, everything: bool, after: bool) -> str:
     n = 3
     if not everything:
         conditions.append(
-            "EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id"  # noqa: S608
-            f" AND s.user_id = ${n} AND s.role = 'owner')"
+            "(EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id"  # noqa: S608
+            f" AND s.user_id = ${n} AND s.role = 'owner' AND {LIVE_SHARE})"
+            f" OR {inherited_role('d.folder_id', f'${n}')} = 'owner')"
         )
         n += 1
     if after:

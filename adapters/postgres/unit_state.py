@@ -23,8 +23,8 @@ from typing import Any
 from asyncpg import Record
 
 from adapters.postgres.database import Conn
-from adapters.postgres.repositories import ADD_DOCUMENT, DELETE_SHARE, UPSERT_SHARE
-from core.entities import Document, Folder
+from adapters.postgres.repositories import ADD_DOCUMENT, DELETE_SHARE, UPSERT_SHARE, upsert_args
+from core.entities import Document, Folder, ShareGrant
 from core.errors import Unavailable
 from core.policies import Access
 from core.values import OrgRole, Role
@@ -46,7 +46,7 @@ class GroupState:
         self.shares: dict[Pair, Role | None] = {}
         self.new_documents: list[tuple[object, ...]] = []
         """Argument tuples of ADD_DOCUMENT, in the order the commands added them."""
-        self.share_changes: dict[Pair, Role | None] = {}
+        self.share_changes: dict[Pair, tuple[Role, ShareGrant | None] | None] = {}
 
     @property
     def pending(self) -> bool:
@@ -62,7 +62,7 @@ class GroupState:
             rows = await self.conn.fetchmany(ADD_DOCUMENT, documents)
             if any(row[0] != 1 for row in rows):
                 raise Unavailable("a document was created concurrently; deciding one by one")
-        upserts = [(d, u, r.value) for (d, u), r in changes.items() if r is not None]
+        upserts = [upsert_args(d, u, *r) for (d, u), r in changes.items() if r is not None]
         deletes = [(d, u) for (d, u), r in changes.items() if r is None]
         if upserts:
             await self.conn.executemany(UPSERT_SHARE, upserts)

@@ -28,12 +28,17 @@ COMMAND_KEYS = (
     "document.rename", "document.move", "document.revert", "document.trash",
     "document.restore", "document.purge", "folder.rename", "folder.move", "folder.trash",
     "folder.restore", "folder.purge", "folder.children", "trash.list",
+    # contract v2: sharing
+    "folder.share", "folder.unshare", "document.shares", "access.explain",
+    "shared.with_me",
 )
 EVENT_KEYS = (
     "folder.created", "document.uploaded", "document.shared.{role}", "document.unshared",
     "org.member.changed", "document.renamed", "document.moved", "document.trashed",
     "document.restored", "document.purged", "folder.renamed", "folder.moved",
     "folder.trashed", "folder.restored", "folder.purged",
+    "folder.shared.{role}", "folder.unshared", "document.share.expired",
+    "folder.share.expired",
 )
 ERROR_CODES = ("invalid", "not_found", "forbidden", "conflict", "unavailable")
 UPLOAD_FIELDS = {

@@ -21,7 +21,8 @@ VALID: dict[str, dict[str, Any]] = {
         "mime_type": "text/plain; charset=utf-8", "blob_uri": "s3://b/a", "tags": ["t", "u"],
         "size_bytes": 1, "sha256": "a" * 64,
     },
-    "document.share": {"doc_id": "d", "shared_by": "a", "shared_with": "b", "role": "viewer"},
+    "document.share": {"doc_id": "d", "shared_by": "a", "shared_with": "b", "role": "viewer",
+                       "expires_at": "2099-01-01T00:00:00+02:00"},
     "document.unshare": {"doc_id": "d", "revoked_by": "a", "user_id": "b"},
     "document.get": {"doc_id": "d", "user_id": "u"},
     "folder.list": {"folder_id": "f", "user_id": "u", "limit": 5, "cursor": "abc"},
@@ -41,6 +42,12 @@ VALID: dict[str, dict[str, Any]] = {
     "folder.children": {"org_id": "o", "folder_id": "f", "user_id": "u", "limit": 5,
                         "cursor": "abc"},
     "trash.list": {"org_id": "o", "user_id": "u", "limit": 5, "cursor": "abc"},
+    "folder.share": {"folder_id": "f", "shared_by": "a", "shared_with": "b", "role": "editor",
+                     "expires_at": "2099-01-01T00:00:00Z"},
+    "folder.unshare": {"folder_id": "f", "revoked_by": "a", "user_id": "b"},
+    "document.shares": {"doc_id": "d", "user_id": "u"},
+    "access.explain": {"doc_id": "d", "user_id": "u", "about": "v"},
+    "shared.with_me": {"org_id": "o", "user_id": "u", "limit": 5, "cursor": "abc"},
 }
 
 

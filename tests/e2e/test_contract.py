@@ -80,7 +80,9 @@ async def test_the_whole_story_replies_and_events(
     )
     assert share == {
         "ok": True,
-        "data": {"doc_id": f"d1-{uid}", "user_id": f"bob-{uid}", "role": "editor"},
+        # expires_at: contract v2 adds it to Share (null: no expiry)
+        "data": {"doc_id": f"d1-{uid}", "user_id": f"bob-{uid}", "role": "editor",
+                 "expires_at": None},
     }
 
     v2 = await client.request(
@@ -126,6 +128,7 @@ async def test_the_whole_story_replies_and_events(
         "shared_with",
         "shared_by",
         "role",
+        "expires_at",  # contract v2
         "at",
     }
     assert shared["type"] == "DocumentShared" and shared["role"] == "editor"

@@ -9,6 +9,7 @@ the event ("event").
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import pytest
 
@@ -154,11 +155,13 @@ class RacingCache(InMemoryReplyCache):
         super().__init__()
         self.before_fill: Callable[[], Awaitable[None]] | None = None
 
-    async def fill(self, name: str, token: str | None, value: bytes) -> None:
+    async def fill(
+        self, name: str, token: str | None, value: bytes, *, until: datetime | None = None
+    ) -> None:
         hook, self.before_fill = self.before_fill, None
         if hook is not None:
             await hook()
-        await super().fill(name, token, value)
+        await super().fill(name, token, value, until=until)
 
 
 async def _race(world: World, write: Callable[[], Awaitable[object]], after_event: bool) -> None:

@@ -50,7 +50,7 @@ def test_document_shared_routes_by_role_and_carries_the_seed_fields(role: Role) 
     assert event.body() == {
         "event_id": "e1", "type": "DocumentShared", "org_id": "acme", "occurred_at": AT_TEXT,
         "document_id": "d1", "shared_with": "bob", "shared_by": "alice",
-        "role": role.value, "at": AT_TEXT,
+        "role": role.value, "expires_at": None, "at": AT_TEXT,  # expires_at: contract v2
     }
 
 

@@ -10,7 +10,9 @@ from tests.unit.conftest import ADA, ALICE, BOB, CAROL, DAVE, NOBODY, World, err
 
 async def test_an_owner_revokes_a_share_and_the_reply_role_is_null(shared_doc: World) -> None:
     outcome = await shared_doc.revoke("d1", BOB)
-    assert outcome.decoded == {"ok": True, "data": {"doc_id": "d1", "user_id": BOB, "role": None}}
+    assert outcome.decoded == {
+        "ok": True, "data": {"doc_id": "d1", "user_id": BOB, "role": None, "expires_at": None},
+    }
     assert shared_doc.role("d1", BOB) is None
 
 
@@ -28,7 +30,9 @@ async def test_revoking_a_user_who_holds_no_role_is_a_no_op_without_event(
     shared_doc: World,
 ) -> None:
     outcome = await shared_doc.revoke("d1", DAVE)
-    assert outcome.decoded == {"ok": True, "data": {"doc_id": "d1", "user_id": DAVE, "role": None}}
+    assert outcome.decoded == {
+        "ok": True, "data": {"doc_id": "d1", "user_id": DAVE, "role": None, "expires_at": None},
+    }
     assert shared_doc.events == []
 
 

@@ -12,7 +12,7 @@ from tests.unit.conftest import ADA, ALICE, BOB, CAROL, DAVE, MALLORY, NOBODY, W
 async def test_an_owner_shares_and_gets_the_share_back(shared_doc: World) -> None:
     outcome = await shared_doc.share("d1", DAVE, Role.VIEWER)
     assert outcome.decoded == {
-        "ok": True, "data": {"doc_id": "d1", "user_id": DAVE, "role": "viewer"},
+        "ok": True, "data": {"doc_id": "d1", "user_id": DAVE, "role": "viewer", "expires_at": None},
     }
     assert shared_doc.role("d1", DAVE) is Role.VIEWER
 
@@ -38,7 +38,7 @@ async def test_a_share_is_published_under_its_roles_routing_key(world: World, ro
     assert {k: v for k, v in event.items() if k not in {"event_id"}} == {
         "type": "DocumentShared", "org_id": "acme", "occurred_at": "2026-11-24T10:00:05.000000Z",
         "document_id": "d1", "shared_with": BOB, "shared_by": ALICE, "role": role.value,
-        "at": "2026-11-24T10:00:05.000000Z",
+        "expires_at": None, "at": "2026-11-24T10:00:05.000000Z",
     }
 
 

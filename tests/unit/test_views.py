@@ -33,7 +33,10 @@ VERSION = (
     " uploaded_by, uploaded_at}`, oldest first."
 )
 FOLDER = "Folder: `folder_id`, `org_id`, `parent_id`, `name`, `path`. Folder: also `trashed_at`."
-SHARE = "Share: `doc_id`, `user_id`, `role` (null after a revoke)."
+SHARE = (
+    "Share: `doc_id`, `user_id`, `role` (null after a revoke)."
+    " Share: also `expires_at` (null: no expiry)."  # contract v2
+)
 MEMBERSHIP = "Membership: `org_id`, `user_id`, `role` (null after a remove)."
 LISTING = (
     "FolderListing: `folder_id`, `documents` (Documents the reader may read, newest"
@@ -60,7 +63,7 @@ def _doc() -> tuple[Document, list[DocumentVersion]]:
 
 def test_the_quoted_contract_lists_are_read_whole() -> None:
     counts = [len(fields(q)) for q in (DOCUMENT, VERSION, FOLDER, SHARE, MEMBERSHIP, LISTING)]
-    assert counts == [14, 8, 6, 3, 3, 3]
+    assert counts == [14, 8, 6, 4, 3, 3]
 
 
 def test_a_document_reply_has_exactly_the_contract_fields() -> None:
@@ -83,7 +86,7 @@ def test_a_folder_reply_has_exactly_the_contract_fields() -> None:
 
 def test_a_share_reply_has_exactly_the_contract_fields_and_role_null_after_revoke() -> None:
     assert share_view(Share("d1", "bob", Role.EDITOR)) == {
-        "doc_id": "d1", "user_id": "bob", "role": "editor",
+        "doc_id": "d1", "user_id": "bob", "role": "editor", "expires_at": None,
     }
     assert set(share_view(Share("d1", "bob", None))) == fields(SHARE)
     assert share_view(Share("d1", "bob", None))["role"] is None
