@@ -46,6 +46,19 @@ async def until(port: int, want: str, timeout: float = 30.0) -> dict[str, object
     raise AssertionError(f"/readyz never said {want}: {body}")
 
 
+async def listening(port: int, timeout: float = 10.0) -> None:
+    """The HTTP server starts with the worker's services, a moment after its start line."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await get(port, "/healthz")
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
 async def until_check(port: int, name: str, want: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     body: dict[str, object] = {}
@@ -87,6 +100,7 @@ async def test_readiness_follows_each_dependency_down_and_back(
     worker = WorkerProcess(env, tmp_path / "worker.log")
     await asyncio.to_thread(worker.start)
     try:
+        await listening(port)
         assert (await get(port, "/healthz"))[0] == 200
         assert (await until(port, "ready"))["checks"] == {
             "postgresql": "up", "rabbitmq": "up", "consumers": "up", "outbox": "up", "valkey": "up",

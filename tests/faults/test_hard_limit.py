@@ -33,6 +33,8 @@ class Raw:
     correlation_id: str | None = "c1"
     routing_key: str | None = "document.upload"
     redelivered: bool = False
+    timestamp: Any = None
+    user_id: str | None = None
     acked: bool = False
     nacked: bool = False
 
