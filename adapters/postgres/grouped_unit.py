@@ -140,6 +140,20 @@ class GroupedShares:
         return await self._plain.role_of(doc_id, user_id)
 
     async def get(self, doc_id: str, user_id: str) -> Share | None:
+        """From the group where it knows the answer: a change queued in this group, or a
+        pair read ahead (or changed) with no live share; else read, which flushes what is
+        queued first. Without this, every share in a group paid a flush and a round trip
+        (the bench's share_ratio fell from 0.50 to 0.30)."""
+        pair = (doc_id, user_id)
+        if pair in self._state.share_changes:
+            change = self._state.share_changes[pair]
+            if change is None:
+                return None
+            role, grant = change
+            grant = grant or ShareGrant()
+            return Share(doc_id, user_id, role, grant.expires_at, grant.shared_by, grant.shared_at)
+        if pair in self._state.shares and self._state.shares[pair] is None:
+            return None
         return await self._plain.get(doc_id, user_id)
 
     async def put(
