@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
+from datetime import UTC, datetime
 
 from core.cursor import CursorCodec, Listing, b64, not_issued, unb64
 
 MAX_VALUE = 1024
+KINDS = ("document", "folder")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 
 
 def encode_key(codec: CursorCodec, listing: Listing, kind: str, values: list[str]) -> str:
@@ -53,3 +57,21 @@ def _storable(value: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate
         return False
     return True
+
+
+def decode_dated_item(
+    codec: CursorCodec, listing: Listing, kind: str, token: str
+) -> tuple[datetime, str, str]:
+    """A (timestamp, item kind, item id) position, as trash.list and shared.with_me page
+    on: issued for this listing, an aware timestamp inside datetime's range in UTC, a kind
+    of ``KINDS`` and an identifier; ``invalid`` otherwise."""
+    at, item_kind, item_id = decode_key(codec, listing, kind, token, 3)
+    if item_kind not in KINDS or not _IDENTIFIER.fullmatch(item_id):
+        raise not_issued("malformed")
+    try:
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            raise not_issued("malformed")
+        return when.astimezone(UTC), item_kind, item_id
+    except (ValueError, OverflowError) as exc:  # year 9999 at -14:00 leaves the range
+        raise not_issued("malformed") from exc

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from core.cursor import CursorCodec, Listing
-from core.errors import DomainError, InvalidCommand, NotFound
-from core.keyset import decode_key, encode_key
+from core.errors import DomainError, NotFound
+from core.keyset import decode_dated_item, encode_key
 from core.ports import Json, UnitOfWorkFactory
 from core.sharing import SharedItem, SharedPosition
-from core.values import IDENTIFIER
 from core.views import document_view, folder_view, timestamp
 from handlers.replies import failure, success
 
@@ -84,20 +82,4 @@ def item_view(item: SharedItem) -> Json:
 
 
 def _position(codec: CursorCodec, listing: Listing, token: str) -> SharedPosition:
-    at, kind, item_id = decode_key(codec, listing, CURSOR_KIND, token, 3)
-    if kind not in ("document", "folder") or not IDENTIFIER.fullmatch(item_id):
-        raise _refused()
-    try:
-        shared_at = datetime.fromisoformat(at)
-        if shared_at.tzinfo is None:
-            raise _refused()
-        return SharedPosition(shared_at.astimezone(UTC), kind, item_id)
-    except (ValueError, OverflowError) as exc:
-        raise _refused() from exc
-
-
-def _refused() -> InvalidCommand:
-    return InvalidCommand(
-        "cursor is not one this service issued for this listing",
-        [{"field": "cursor", "error": "malformed"}],
-    )
+    return SharedPosition(*decode_dated_item(codec, listing, CURSOR_KIND, token))

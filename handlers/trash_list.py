@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from core.cursor import CursorCodec, Listing
-from core.errors import InvalidCommand, NotFound
-from core.keyset import decode_key, encode_key
+from core.errors import NotFound
+from core.keyset import decode_dated_item, encode_key
 from core.lifecycle import TrashItem, TrashPosition
 from core.ports import Json, ReplyCache, UnitOfWorkFactory
-from core.values import IDENTIFIER, CacheScope, OrgRole
+from core.values import CacheScope, OrgRole
 from core.views import document_view, folder_view, timestamp
 from handlers.cache_aside import Expiring, cached_reply
 from handlers.replies import failure, success
@@ -98,21 +97,4 @@ def _cursor(codec: CursorCodec, listing: Listing, item: TrashItem) -> str:
 
 
 def _position(codec: CursorCodec, listing: Listing, token: str) -> TrashPosition:
-    at, kind, item_id = decode_key(codec, listing, CURSOR_KIND, token, 3)
-    if kind not in ("document", "folder") or not IDENTIFIER.fullmatch(item_id):
-        raise _refused()
-    try:
-        trashed_at = datetime.fromisoformat(at)
-        if trashed_at.tzinfo is None:
-            raise _refused()
-        # Outside datetime's range once in UTC (year 9999 at -14:00): not one we issued.
-        return TrashPosition(trashed_at.astimezone(UTC), kind, item_id)
-    except (ValueError, OverflowError) as exc:
-        raise _refused() from exc
-
-
-def _refused() -> InvalidCommand:
-    return InvalidCommand(
-        "cursor is not one this service issued for this listing",
-        [{"field": "cursor", "error": "malformed"}],
-    )
+    return TrashPosition(*decode_dated_item(codec, listing, CURSOR_KIND, token))
