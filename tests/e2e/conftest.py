@@ -170,9 +170,14 @@ async def client(worker: WorkerProcess, rabbit_url: str) -> AsyncIterator[Client
 
 @dataclass
 class EventTap:
-    """An exclusive queue bound to doc.events: what an audit or analytics consumer sees."""
+    """An exclusive queue bound to doc.events: what an audit or analytics consumer sees.
+
+    Only this test's events are kept (their bodies name its ``uid``): one worker serves
+    the whole session, and an earlier test's grant may expire, and be published by the
+    sweeper, in the middle of this one."""
 
     queue: AbstractQueue
+    mine: bytes
     seen: list[tuple[str, dict[str, Any], AbstractIncomingMessage]] = field(default_factory=list)
 
     async def collect(self, count: int, timeout: float = 10.0) -> list[tuple[str, dict[str, Any]]]:
@@ -182,8 +187,12 @@ class EventTap:
             if message is None:
                 await asyncio.sleep(0.05)
                 continue
-            self.seen.append((message.routing_key or "", orjson.loads(message.body), message))
+            self.keep(message)
         return [(k, b) for k, b, _ in self.seen]
+
+    def keep(self, message: AbstractIncomingMessage) -> None:
+        if self.mine in message.body:
+            self.seen.append((message.routing_key or "", orjson.loads(message.body), message))
 
     async def quiet(self, seconds: float = 1.0) -> list[tuple[str, dict[str, Any]]]:
         """Everything that arrives within ``seconds`` (to prove that nothing else does)."""
@@ -193,18 +202,18 @@ class EventTap:
             if message is None:
                 await asyncio.sleep(0.05)
             else:
-                self.seen.append((message.routing_key or "", orjson.loads(message.body), message))
+                self.keep(message)
         return [(k, b) for k, b, _ in self.seen]
 
 
 @pytest.fixture
-async def events(worker: WorkerProcess, rabbit_url: str) -> AsyncIterator[EventTap]:
+async def events(worker: WorkerProcess, rabbit_url: str, uid: str) -> AsyncIterator[EventTap]:
     connection = await aio_pika.connect(rabbit_url)
     async with connection:
         channel = await connection.channel()
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind("doc.events", routing_key="#")
-        yield EventTap(queue)
+        yield EventTap(queue, uid.encode())
 
 
 @pytest.fixture
