@@ -18,6 +18,7 @@ from adapters.postgres.errors import translated
 from adapters.postgres.inbox import PgInbox
 from adapters.postgres.outbox import OUTBOX_CHANNEL, PendingEvents
 from adapters.postgres.repositories import PgDocuments, PgFolders, PgMemberships, PgShares
+from adapters.postgres.search import PgSearchIndex
 from adapters.postgres.tree import PgDocumentLifecycle, PgFolderTree
 from core.events import DomainEvent
 from core.lifecycle import DocumentLifecycle, FolderTree
@@ -26,6 +27,7 @@ from core.ports import (
     FolderRepository,
     Inbox,
     MembershipRepository,
+    SearchIndex,
     ShareRepository,
 )
 
@@ -41,6 +43,7 @@ class PgUnitOfWork:
     inbox: Inbox
     tree: FolderTree
     lifecycle: DocumentLifecycle
+    search: SearchIndex
 
     def __init__(self, db: PgDatabase, *, read_only: bool = False) -> None:
         self._db = db
@@ -65,6 +68,7 @@ class PgUnitOfWork:
         self.inbox = PgInbox(conn, self._events)
         self.tree = PgFolderTree(conn)
         self.lifecycle = PgDocumentLifecycle(conn)
+        self.search = PgSearchIndex(conn)
 
     async def __aexit__(self, *exc: object) -> None:
         try:
