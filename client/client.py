@@ -20,14 +20,14 @@ from client.failover import FailoverConnection, node_urls
 from client.pending import PendingReplies
 from client.publishing import new_message_id
 from client.reply import Reply
-from client.sharing import DocbusSharing
+from client.search import DocbusSearch
 from client.topology import COMMANDS_EXCHANGE, DEFAULT_URL, EVENTS_EXCHANGE
 
 T = TypeVar("T")
 RESEND_PAUSE = 0.05
 
 
-class DocbusClient(DocbusSharing):
+class DocbusClient(DocbusSearch):
     """Async client of the docbus message contract.
 
     Any number of requests may be in flight at once: each gets its own correlation_id

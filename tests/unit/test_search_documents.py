@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from adapters.memory import FixedClock, InMemoryDatabase, InMemoryUnitOfWorkFactory
-from adapters.memory import SequentialIds
+from adapters.memory import FixedClock, InMemoryDatabase, InMemoryUnitOfWorkFactory, SequentialIds
 from core.errors import InvalidCommand
 from core.ports import Json, UnitOfWorkFactory
 from core.search import SearchFilter
