@@ -375,7 +375,8 @@ async def postgres_restart(run: Run) -> None:
 
 @dataclass
 class Reader:
-    """Uploads into a folder of its own, then lists and gets: the write must be visible."""
+    """Uploads into a folder of its own, then lists, gets and searches (its folder, the
+    document's name): the write must be visible to each."""
 
     run: Run
     user: str
@@ -412,13 +413,21 @@ class Reader:
                           "query", "")
         get = Command(plan.message_id("q"), "document.get",
                       {"doc_id": doc, "user_id": self.user}, "query", "")
+        search = Command(plan.message_id("q"), "document.search",
+                         {"org_id": plan.org, "user_id": self.user, "folder_id": self.folder,
+                          "text": f"{doc}.pdf", "limit": 5}, "query", "")
         try:
             listed = await self.run.amqp.request(listing, timeout=10, attempts=3)
             got = await self.run.amqp.request(get, timeout=10, attempts=3)
+            found = await self.run.amqp.request(search, timeout=10, attempts=3)
         except TimeoutError:
             self.unanswered += 1
             return
-        self.reads += 2
+        self.reads += 3
+        hits = [(d["doc_id"], d["version"]) for d in found.get("data", {}).get("documents", [])]
+        if not hits or hits[0] != (doc, version):
+            self.stale += 1
+            self.run.result.notes.append(f"stale search after {doc} v{version}: {hits[:2]}")
         docs = [(d["doc_id"], d["version"]) for d in listed.get("data", {}).get("documents", [])]
         if not docs or docs[0] != (doc, version):
             self.stale += 1
