@@ -43,7 +43,14 @@ class BenchConfig:
     """Subfolders of each subtree's root."""
     subtree_samples: int = 20
     """Rounds of the subtree operations (each op once per subtree and round)."""
+    search_documents: int = 100_000
+    """Documents of the search step's org (DOCBUS_BENCH_SEARCH_DOCS or --search-docs wins)."""
+    search_samples: int = 150
+    """Pairs (search, raw RPC) per reader of the search step."""
     phase_timeout: float = 120.0
+    only: tuple[str, ...] = ()
+    """Run only the docbus steps whose name contains one of these (and the warm-up);
+    empty: every step. The table, the JSON line and the targets then hold what ran."""
 
     @classmethod
     def default(cls) -> BenchConfig:
@@ -57,7 +64,7 @@ class BenchConfig:
             stored_uploads=5000, memory_commands=100_000, two_worker_uploads=5000,
             rpc_concurrent=10_000, raw_messages=10_000, query_concurrent=5000,
             query_miss_concurrent=3000, size_samples=300, subtree_samples=60,
-            phase_timeout=900.0,
+            search_documents=1_000_000, search_samples=300, phase_timeout=900.0,
         )
 
     @classmethod
@@ -70,7 +77,7 @@ class BenchConfig:
             folder_sizes=(10, 100, 1000), size_samples=10, stored_documents=3000,
             stored_uploads=100, memory_commands=400, two_worker_uploads=100, warmup=20,
             subtree_sizes=(100, 1000), subtree_folders=10, subtree_samples=6,
-            phase_timeout=60.0,
+            search_documents=2000, search_samples=20, phase_timeout=60.0,
         )
 
     @property

@@ -4,8 +4,10 @@ One statement per page, on the unit's connection:
 
 - the words: ``documents.search`` (a generated tsvector of the name's and tags' words,
   GIN-indexed; migration 0008) against ``docbus_search_query(text)`` (every word, the
-  last as a prefix). The column is written with the document, in its transaction: a
-  search sees every committed write (contract v2, section 5);
+  last as a prefix); the index is asked for the whole words only
+  (``docbus_search_lead``), the prefix checked on the rows they find. The column is
+  written with the document, in its transaction: a search sees every committed write
+  (contract v2, section 5);
 - who may read what: ``readable_documents`` below, the one place of the access filter
   (a later decision point, Cerbos's query plan, replaces this function alone);
 - the rank: how many distinct words of the text are whole words of the name;
@@ -66,7 +68,10 @@ def search_sql(
     conditions = [readable_documents(everything=everything, org="$1", reader="$3")]
     rank = "0"
     if text:
-        conditions.append(f"d.search @@ docbus_search_query(${n}::text)")
+        # The index finds the whole words; the prefix is checked on their rows only
+        # (ts_match_vq is @@ as a function: never an index condition).
+        conditions.append(f"d.search @@ docbus_search_lead(${n}::text)")
+        conditions.append(f"ts_match_vq(d.search, docbus_search_query(${n}::text))")
         rank = (
             f"(SELECT count(DISTINCT w)::int FROM unnest(docbus_words(${n}::text)) AS w"  # noqa: S608
             " WHERE w = ANY(docbus_words(d.name)))"
