@@ -123,3 +123,21 @@ def test_lifecycle_events_are_keyed_like_the_commands_that_wait_for_them() -> No
     assert docbus_key("document.moved", moved) == moved_key("d1", "b")
     assert docbus_key("document.trashed", {"document_id": "d1"}) == trashed_key("d1")
     assert docbus_key("document.restored", {"document_id": "d1"}) is None
+
+
+def test_the_search_vocabulary_and_query_are_fixed_and_fit_the_words_rule() -> None:
+    from bench.search import VOCABULARY, query_text, rows_read, vocabulary
+    from core.search import words
+
+    vocab = vocabulary()
+    assert len(set(vocab)) == VOCABULARY and vocab == vocabulary()  # the same every run
+    assert all(words(w) == (w,) for w in vocab)
+    median, prefix = query_text(vocab).split()
+    assert median == vocab[VOCABULARY // 2 - 1] and vocab[0].startswith(prefix)
+    assert len(prefix) == 3
+    plan = {"Relation Name": "documents", "Actual Rows": 5, "Actual Loops": 2,
+            "Rows Removed by Filter": 3, "Plans": [
+                {"Relation Name": "folders", "Actual Rows": 9},
+                {"Node Type": "Bitmap Heap Scan", "Plans": [
+                    {"Relation Name": "documents", "Actual Rows": 1}]}]}
+    assert rows_read(plan) == 5 * 2 + 3 * 2 + 1
