@@ -31,13 +31,16 @@ gets ``not_found`` for anything of the org; "needs: member" queries answer membe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from core.values import Capability, Role
 
 Body = dict[str, Any]
+Send = Callable[[str, Body], Awaitable[Any]]
+"""Sends a message and returns the data of its reply (asserting ``ok``)."""
 
 ACTORS = ("admin", "owner", "editor", "viewer", "inherited", "expired", "nonmember",
           "other_org")
@@ -53,6 +56,17 @@ ON_FOLDER: dict[str, Role | None] = {
     "inherited": Role.VIEWER, "expired": None, "nonmember": None, "other_org": None,
 }
 OK = "ok"
+
+SNAPSHOT = """  -- every row of the org(s) under a prefix; $1: the prefix with %
+SELECT 'membership', row_to_json(m)::text FROM memberships m WHERE org_id LIKE $1
+UNION ALL SELECT 'folder', row_to_json(f)::text FROM folders f WHERE folder_id LIKE $1
+UNION ALL SELECT 'document', row_to_json(d)::text FROM documents d WHERE doc_id LIKE $1
+UNION ALL SELECT 'version', row_to_json(v)::text FROM document_versions v WHERE doc_id LIKE $1
+UNION ALL SELECT 'share', row_to_json(s)::text FROM shares s WHERE doc_id LIKE $1
+UNION ALL SELECT 'folder_share', row_to_json(s)::text FROM folder_shares s
+    WHERE folder_id LIKE $1
+ORDER BY 1, 2
+"""
 
 
 CAPABILITIES = {  # contract v1's table, written out here (not the implementation's)
@@ -117,6 +131,50 @@ def upload(site: Site, doc_id: str, by: str, name: str = "plan.pdf") -> Body:
     return {"doc_id": doc_id, "org_id": site.org, "folder_id": site.sub, "owner_id": by,
             "name": name, "mime_type": "application/pdf",
             "blob_uri": f"s3://b/{doc_id}/{name}", "tags": ["q3"]}
+
+
+async def build_base(send: Send, site: Site) -> None:
+    """R, S and D by alice; bob editor and carol viewer on D; vera viewer on R."""
+    alice = site.user("owner")
+    await send("folder.create", {"folder_id": site.root, "org_id": site.org,
+                                 "parent_id": None, "name": site.root, "actor_id": alice})
+    await send("folder.create", {"folder_id": site.sub, "org_id": site.org,
+                                 "parent_id": site.root, "name": site.sub, "actor_id": alice})
+    await send("document.upload", upload(site, site.doc, alice))
+    for actor, role in (("editor", "editor"), ("viewer", "viewer")):
+        await send("document.share", {"doc_id": site.doc, "shared_by": alice,
+                                      "shared_with": site.user(actor), "role": role})
+    await send("folder.share", {"folder_id": site.root, "shared_by": alice,
+                                "shared_with": site.user("inherited"), "role": "viewer"})
+
+
+async def build_expiring(send: Send, site: Site, until: datetime) -> None:
+    """exa: owner on D and on R, until ``until``."""
+    alice, exa, at = site.user("owner"), site.user("expired"), until.isoformat()
+    await send("document.share", {"doc_id": site.doc, "shared_by": alice,
+                                  "shared_with": exa, "role": "owner", "expires_at": at})
+    await send("folder.share", {"folder_id": site.root, "shared_by": alice,
+                                "shared_with": exa, "role": "owner", "expires_at": at})
+
+
+async def build_extras(send: Send, site: Site, steps: tuple[str, ...]) -> None:
+    alice = site.user("owner")
+    for step in steps:
+        if step == "second_version":
+            await send("document.upload", upload(site, site.doc, alice, "v2.pdf"))
+        elif step == "trash_doc":
+            await send("document.trash", {"doc_id": site.doc, "user_id": alice})
+        elif step == "trash_folder":
+            await send("folder.trash", {"folder_id": site.sub, "user_id": alice})
+
+
+def members(site: Site) -> list[tuple[str, str, str]]:
+    """(org, user, role) of every actor who is a member somewhere, and dave."""
+    rows = [(site.org, site.users["dave"], "member")]
+    for actor, user in site.users.items():
+        if actor in MEMBERS:
+            rows.append((site.org, user, "admin" if actor == "admin" else "member"))
+    return [*rows, (site.other_org, site.user("other_org"), "admin")]
 
 
 @dataclass(frozen=True)

@@ -44,27 +44,21 @@ from tests.access_matrix import (
     DENIED,
     MEMBERSHIP_ROUTES,
     OK,
+    SNAPSHOT,
     USER,
     Body,
     Case,
     Site,
     Spec,
-    upload,
+    build_base,
+    build_expiring,
+    build_extras,
+    members,
 )
 from tests.fixtures.valkey import cleanup_prefix
 
 pytestmark = pytest.mark.integration
 
-SNAPSHOT = """
-SELECT 'membership', row_to_json(m)::text FROM memberships m WHERE org_id LIKE $1
-UNION ALL SELECT 'folder', row_to_json(f)::text FROM folders f WHERE folder_id LIKE $1
-UNION ALL SELECT 'document', row_to_json(d)::text FROM documents d WHERE doc_id LIKE $1
-UNION ALL SELECT 'version', row_to_json(v)::text FROM document_versions v WHERE doc_id LIKE $1
-UNION ALL SELECT 'share', row_to_json(s)::text FROM shares s WHERE doc_id LIKE $1
-UNION ALL SELECT 'folder_share', row_to_json(s)::text FROM folder_shares s
-    WHERE folder_id LIKE $1
-ORDER BY 1, 2
-"""
 
 
 class Driver:
@@ -102,33 +96,11 @@ class World:
                                         "dave": f"{self.prefix}dave"})
 
     async def build(self, spec: Spec, name: str, exa_until: datetime | None = None) -> Site:
-        site, send = self.site(name), self.driver.ok
-        alice = site.user("owner")
-        await send("folder.create", {"folder_id": site.root, "org_id": site.org,
-                                     "parent_id": None, "name": site.root, "actor_id": alice})
-        await send("folder.create", {"folder_id": site.sub, "org_id": site.org,
-                                     "parent_id": site.root, "name": site.sub, "actor_id": alice})
-        await send("document.upload", upload(site, site.doc, alice))
-        for actor, role in (("editor", "editor"), ("viewer", "viewer")):
-            await send("document.share", {"doc_id": site.doc, "shared_by": alice,
-                                          "shared_with": site.user(actor), "role": role})
-        await send("folder.share", {"folder_id": site.root, "shared_by": alice,
-                                    "shared_with": site.user("inherited"), "role": "viewer"})
+        site = self.site(name)
+        await build_base(self.driver.ok, site)
         if exa_until is not None:
-            until = exa_until.isoformat()
-            await send("document.share", {"doc_id": site.doc, "shared_by": alice,
-                                          "shared_with": site.user("expired"), "role": "owner",
-                                          "expires_at": until})
-            await send("folder.share", {"folder_id": site.root, "shared_by": alice,
-                                        "shared_with": site.user("expired"), "role": "owner",
-                                        "expires_at": until})
-        for step in spec.setup:
-            if step == "second_version":
-                await send("document.upload", upload(site, site.doc, alice, "v2.pdf"))
-            elif step == "trash_doc":
-                await send("document.trash", {"doc_id": site.doc, "user_id": alice})
-            elif step == "trash_folder":
-                await send("folder.trash", {"folder_id": site.sub, "user_id": alice})
+            await build_expiring(self.driver.ok, site, exa_until)
+        await build_extras(self.driver.ok, site, spec.setup)
         return site
 
     async def snapshot(self) -> list[tuple[str, str]]:
@@ -163,11 +135,8 @@ async def populate(world: World) -> None:
     """The org, its members, the move target, and the expired grantee's sites: owner
     grants expiring a few seconds from now, read through while live, then expired."""
     site, send = world.site("org"), world.driver.ok
-    for actor, user in site.users.items():
-        org = site.other_org if actor == "other_org" else site.org
-        if actor != "nonmember":
-            role = "admin" if actor in ("admin", "other_org") else "member"
-            await send("org.member.set", {"org_id": org, "user_id": user, "role": role})
+    for org, user, role in members(site):
+        await send("org.member.set", {"org_id": org, "user_id": user, "role": role})
     await send("folder.create", {"folder_id": site.target, "org_id": site.org,
                                  "parent_id": None, "name": "T", "actor_id": site.user("owner")})
     expiring = [case for case in CASES if case.actor == "expired"]
