@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from consumers.topology import ROUTES
 from core.values import Capability, Role
 
 Body = dict[str, Any]
@@ -296,6 +297,11 @@ SPECS: tuple[Spec, ...] = (
     Spec("shared.with_me", "", lambda s, a: {"org_id": s.org, "user_id": s.user(a)}, member,
          "org_id", query=True, shows=listed_shared),
 )
+
+if any(route.routing_key == "document.search" for route in ROUTES):  # (search: its own branch)
+    SPECS += (Spec("document.search", "", lambda s, a: {
+        "org_id": s.org, "user_id": s.user(a), "folder_id": s.root}, member, "org_id",
+        query=True, shows=listed_documents),)
 
 MEMBERSHIP_ROUTES = ("org.member.set", "org.member.remove")
 """No actor in the body: who may send these is a broker permission (contract v1). The
