@@ -60,7 +60,6 @@ from tests.fixtures.valkey import cleanup_prefix
 pytestmark = pytest.mark.integration
 
 
-
 class Driver:
     """Messages through the worker's runners, as the subscribers hand them over."""
 
@@ -89,6 +88,8 @@ class World:
     prefix: str
     sites: dict[str, Site]
     """The expired grantee's sites, built ahead (their grants had to expire)."""
+    watermark: int = 0
+    """The last outbox row before the case's message (nothing else writes meanwhile)."""
 
     def site(self, name: str) -> Site:
         return Site(f"{self.prefix}{name}-", f"{self.prefix}acme", f"{self.prefix}globex",
@@ -111,8 +112,6 @@ class World:
         rows = await self.db.fetch("SELECT routing_key FROM outbox WHERE id > $1 ORDER BY id",
                                    self.watermark)
         return [r[0] for r in rows]
-
-    watermark: int = 0
 
 
 @pytest.fixture(scope="module")
