@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 
-def bench(
+def bench(  # typer passes every option by name
+    *,
     full: Annotated[
         bool, typer.Option(help="the issue's sizes: 1M documents stored, 100,000 commands")
     ] = False,
@@ -25,10 +26,15 @@ def bench(
         Path | None, typer.Option(help="profile the worker with py-spy into this directory")
     ] = None,
     smoke: Annotated[bool, typer.Option(hidden=True, help="tiny sizes (the test suite)")] = False,
+    only: Annotated[
+        str | None,
+        typer.Option(help="run only the docbus phases whose name holds this (e.g. 'sharing');"
+                     " the others' figures and targets are left out"),
+    ] = None,
 ) -> None:
     """Benchmark docbus against plain aio-pika on fresh servers; table, chart, JSON line."""
     from bench.config import BenchConfig
     from bench.runner import main
 
     config = BenchConfig.smoke() if smoke else BenchConfig.full() if full else BenchConfig()
-    raise typer.Exit(main(config, chart, py_spy, loop))
+    raise typer.Exit(main(config, chart, py_spy, loop, only))

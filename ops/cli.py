@@ -146,12 +146,16 @@ def asyncapi(
 @app.command()
 def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for each reply")] = 10.0,
+    share_seconds: Annotated[float, typer.Option(
+        help="how long the contractor's share lasts ('until Friday', shortened for the demo)"
+    )] = 6.0,
 ) -> None:
     """Send a readable scenario to a running worker and show its replies and events."""
     from ops.demo import run_demo
 
     url = Settings().rabbit.url
-    asyncio.run(_reaching("RabbitMQ", url, run_demo(url, console, timeout=timeout)))
+    work = run_demo(url, console, timeout=timeout, share_seconds=share_seconds)
+    asyncio.run(_reaching("RabbitMQ", url, work))
 
 
 async def _reaching(server: str, url: str, work: Coroutine[Any, Any, Any]) -> Any:
