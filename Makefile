@@ -56,7 +56,7 @@ faults: install
 	$(BIN)/python -m tests.faults.suite
 
 bench: install
-	$(BIN)/docbus bench $(ARGS)
+	$(BIN)/python -m bench $(ARGS)
 
 asyncapi: install
 	$(BIN)/docbus asyncapi -o docs/asyncapi.json
