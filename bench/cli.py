@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 
-def bench(  # noqa: PLR0917 - typer's options
+def bench(  # typer passes every option by name
+    *,
     full: Annotated[
         bool, typer.Option(help="the issue's sizes: 1M documents stored, 100,000 commands")
     ] = False,
@@ -27,13 +28,13 @@ def bench(  # noqa: PLR0917 - typer's options
     ] = None,
     smoke: Annotated[bool, typer.Option(hidden=True, help="tiny sizes (the test suite)")] = False,
     only: Annotated[
-        list[str] | None,
-        typer.Option(help="run only the docbus steps whose name contains this (repeatable;"
-                     " e.g. --only search), after the baselines and the warm-up"),
+        str | None,
+        typer.Option(help="run only the docbus phases whose name holds this (e.g. 'sharing');"
+                     " the others' figures and targets are left out"),
     ] = None,
     search_docs: Annotated[
         int | None,
-        typer.Option(help="documents of the search step's org (default 100,000; --full"
+        typer.Option(help="documents of the search phase's org (default 100,000; --full"
                      " 1,000,000; env DOCBUS_BENCH_SEARCH_DOCS)"),
     ] = None,
 ) -> None:
@@ -44,9 +45,8 @@ def bench(  # noqa: PLR0917 - typer's options
     from bench.runner import main
 
     config = BenchConfig.smoke() if smoke else BenchConfig.full() if full else BenchConfig()
-    config = replace(config, only=tuple(only or ()))
     if search_docs is None and os.environ.get("DOCBUS_BENCH_SEARCH_DOCS"):
         search_docs = int(os.environ["DOCBUS_BENCH_SEARCH_DOCS"])
     if search_docs is not None:
         config = replace(config, search_documents=search_docs)
-    raise typer.Exit(main(config, chart, py_spy, loop))
+    raise typer.Exit(main(config, chart, py_spy, loop, only))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,8 @@ from bench import loops
 from bench.events import docbus_key, moved_key, renamed_key, trashed_key
 from bench.lifecycle import layout
 from bench.paired import Side, chunks, latency_ratio, ratio, repeat, spread
-from bench.runner import chart_path
+from bench.report import json_line, with_ratios
+from bench.runner import DOCBUS_PHASES, chart_path, phases
 from bench.stats import BenchError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,3 +143,17 @@ def test_the_search_vocabulary_and_query_are_fixed_and_fit_the_words_rule() -> N
                 {"Node Type": "Bitmap Heap Scan", "Plans": [
                     {"Relation Name": "documents", "Actual Rows": 1}]}]}
     assert rows_read(plan) == 5 * 2 + 3 * 2 + 1
+
+
+def test_only_runs_the_warm_up_and_the_phases_named() -> None:
+    assert phases(None) == DOCBUS_PHASES
+    assert [name for name, _ in phases("sharing")] == [
+        "docbus warm-up", "sharing at scale (folder shares five levels up)"]
+    with pytest.raises(BenchError, match="no phase named like"):
+        phases("no such phase")
+
+
+def test_a_partial_run_reports_the_targets_it_measured() -> None:
+    figures = with_ratios({"explain_p50_ratio": 2.0, "with_me_p50_ratio": 4.0})
+    line = json.loads(json_line(figures, {}))
+    assert (line["targets_met"], line["targets_total"]) == (1, 2)

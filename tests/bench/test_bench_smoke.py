@@ -47,6 +47,9 @@ FIGURES = (
     "stream_rabbit_per_s", "stream_stream_per_s", "stream_both_per_s", "stream_events",
     "search_documents", "search_seed_s", "search_admin_p50_ms", "search_member_p50_ms",
     "search_admin_raw_p50_ms", "search_member_raw_p50_ms",
+    "share_inherited_list_small_p50_ms", "share_inherited_list_large_p50_ms",
+    "folder_share_large_p50_ms", "folder_unshare_large_p50_ms", "explain_p50_ms",
+    "explain_raw_p50_ms", "with_me_p50_ms", "with_me_raw_p50_ms",
 )
 REQUIRED_RATIOS = (
     "upload_ratio", "share_ratio", "list_hit_p50_ratio", "list_hit_p99_ratio",
@@ -54,6 +57,8 @@ REQUIRED_RATIOS = (
     "upload_2workers_ratio", "rename_ratio", "move_ratio", "trash_ratio", "subtree_op_ratio",
     "subtree_list_ratio", "upload_tracing_ratio", "stream_both_ratio",
     "search_admin_p50_ratio", "search_member_p50_ratio",
+    "share_inherited_list_ratio", "folder_share_op_ratio", "explain_p50_ratio",
+    "with_me_p50_ratio",
 )
 
 
@@ -142,6 +147,8 @@ def test_the_numbers_are_sane(smoke_run: dict[str, Any]) -> None:
     assert 10 < line["rss_mib"] < 4096
     assert line["list_page_documents"] == 50
     assert line["search_documents"] == 2000
+    assert line["share_small_docs"] < line["share_large_docs"]
+    assert line["share_depth"] == 5
     assert line["subtree_small_docs"] < line["subtree_large_docs"]
     assert line["subtree_op_ratio"] == max(
         line[f"subtree_{op}_ratio"] for op in ("move", "rename", "trash", "restore")

@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +40,8 @@ from tests.faults.infra import (
 )
 from tests.faults.life import SETUP_KINDS
 from tests.faults.load import TAP_QUEUE, Amqp, Command, Plan, Size, drain_queue, send_all
+from tests.faults.share_load import SETUP_KIND as SHARE_SETUP
+from tests.faults.share_load import UNSWEPT_SQL, ShareMix, default_count
 
 T = TypeVar("T")
 
@@ -94,6 +97,7 @@ class Run:
             self.name, self.cfg.log_root / f"{self.name}-{run_id}", shared_vhost=self.cfg.vhost
         )
         self.plan = Plan(run_id, self.size, seed=self.cfg.seed, reader_folders=self.readers)
+        self.shares = ShareMix(self.plan, default_count(self.size.shares))
         self.result = Result(self.name)
 
     @property
@@ -116,13 +120,19 @@ class Run:
 
     async def setup(self) -> None:
         """Members, folders, documents, then the trashes that lifecycle restores and
-        purges need: each answered, batch after batch."""
-        for kind in SETUP_KINDS:
-            batch = [c for c in self.plan.setup if c.kind == kind]
-            replies = await asyncio.gather(*(self.amqp.request(c) for c in batch))
-            bad = [r for r in replies if not r.get("ok")]
-            if bad:
-                raise RuntimeError(f"setup failed: {bad[:3]}")
+        purges need, the folder shares that the load's unshares take away, and last the
+        folder shares that expire a few seconds into the load (the expiry sweeper works
+        under the faults): each answered, batch after batch."""
+        for kind in (*SETUP_KINDS, SHARE_SETUP):
+            await self._answered([c for c in self.plan.setup if c.kind == kind])
+        ahead = max(3.0, min(self.load_seconds / 2, 30.0))
+        await self._answered(self.shares.expiring(datetime.now(UTC) + timedelta(seconds=ahead)))
+
+    async def _answered(self, batch: list[Command]) -> None:
+        replies = await asyncio.gather(*(self.amqp.request(c) for c in batch))
+        bad = [r for r in replies if not r.get("ok")]
+        if bad:
+            raise RuntimeError(f"setup failed: {bad[:3]}")
 
     async def send_load(self, commands: list[Command] | None = None) -> float:
         deadline = self.started + self.cfg.time_limit
@@ -144,6 +154,14 @@ class Run:
             )
             assert row is not None
             return int(row[0]), int(row[1]), int(row[2])
+        finally:
+            await conn.close()
+
+    async def unswept(self) -> int:
+        """Expired folder shares not removed yet (the sweeper's work left to do)."""
+        conn = await asyncpg.connect(plain_dsn(self.stage.pg_url), timeout=5)
+        try:
+            return int(await conn.fetchval(UNSWEPT_SQL))
         finally:
             await conn.close()
 
@@ -185,7 +203,7 @@ class Run:
             if now != last:
                 last, still_since = now, time.monotonic()
             settled = inbox + dead >= expected or time.monotonic() - still_since > 5
-            if settled and outbox == 0:
+            if settled and outbox == 0 and await self.unswept() == 0:
                 table = self.queues = await self.stage.queue_table()
                 if all(table.get(q, (0, 0))[0] == 0 for q in WORK_QUEUES):
                     _, outbox, _ = await self.counts()
