@@ -54,6 +54,7 @@ class ClusterStage(Stage):
     """A stage whose broker is the cluster (every node's URL, the default vhost)."""
 
     cluster: Cluster
+    restores_shared = False  # only the cluster's own nodes are faulted
 
     @property
     def rabbit_url(self) -> str:
