@@ -147,6 +147,7 @@ class ClusterRun(Run):
         self.ccfg = ccfg
         self.cfg = _with_rate(cfg, ccfg.rate)
         self.result.max_commit_gap_s = MAX_GAP
+        self.fault_at: float | None = None  # wall-clock time of the first fault
 
     async def start(self, workers: int = 1, *, watch: bool = False) -> list[WorkerProc]:
         env = {"DOCBUS_RABBIT_RECONNECT_INTERVAL": "1"}
@@ -168,7 +169,11 @@ class ClusterRun(Run):
         if getattr(self, "watch", None) is not None:
             self.result.notes.append(self.watch.summary())
         result = await self.finish()
-        result.commit_gap_s = await self.commit_gap()
+        await self.measure_gaps(self.fault_at)
+        t0 = self.fault_at or 0.0
+        self.result.notes.append("suite publisher connected to " + ", ".join(
+            f"{node} at t{at - t0:+.1f}" for at, node in self.amqp.stats.connected
+        ))
         result.failures.clear()
         result.judge()
         return result
@@ -188,6 +193,7 @@ async def _mid_load(run: ClusterRun) -> asyncio.Task[float]:
 async def _outage(run: ClusterRun, node: Node) -> None:
     """kill -9 ``node``, keep it down, start it again."""
     await asyncio.to_thread(run.cluster.kill9, node)
+    run.fault_at = run.fault_at or time.time()
     run.result.faults += 1
     run.result.notes.append(f"killed {node.name}")
     await asyncio.sleep(run.ccfg.down_s)
@@ -227,6 +233,7 @@ async def rolling_restart(run: ClusterRun) -> None:
     run.cfg = replace(run.cfg, rate=max(5.0, len(run.plan.load) / ROLLING_S))
     load = run.spawn(run.send_load())
     for node in run.cluster.nodes:
+        run.fault_at = run.fault_at or time.time()
         await asyncio.to_thread(run.cluster.stop_node, node)
         run.result.faults += 1
         await asyncio.sleep(2)

@@ -166,9 +166,12 @@ class Plan:
 @dataclass
 class PublishStats:
     confirmed: set[str] = field(default_factory=set)  # message_ids the broker confirmed
+    confirmed_at: dict[str, float] = field(default_factory=dict)  # first confirm, time.time()
     publishes: int = 0  # basic.publish calls, retries included
     retries: int = 0  # publishes that were not confirmed and were sent again
     reconnects: int = 0
+    connected: list[tuple[float, str]] = field(default_factory=list)  # (time.time(), node)
+    failures: list[tuple[float, str]] = field(default_factory=list)  # (time.time(), error)
 
 
 class Amqp:
@@ -222,6 +225,8 @@ class Amqp:
                     self.stats.reconnects += 1
                 self._connection = None
                 self._connection = await connect_first(self.url, timeout=5)
+                url = self._connection.url
+                self.stats.connected.append((time.time(), f"{url.host}:{url.port}"))
                 self._channel = await self._connection.channel(
                     publisher_confirms=True, on_return_raises=True
                 )
@@ -258,6 +263,8 @@ class Amqp:
                 self.stats.publishes += 1
                 await exchange.publish(message, cmd.routing_key, mandatory=True, timeout=5)
             except Exception as error:
+                if len(self.stats.failures) < 5000:
+                    self.stats.failures.append((time.time(), repr(error)[:120]))
                 if deadline is not None and time.monotonic() > deadline:
                     raise
                 if not isinstance(error, DeliveryError):  # nacked or returned: same channel
@@ -266,6 +273,7 @@ class Amqp:
                 delay = min(delay * 2, 2.0)
                 continue
             self.stats.confirmed.add(cmd.message_id)
+            self.stats.confirmed_at.setdefault(cmd.message_id, time.time())
             return
 
     async def request(
