@@ -41,6 +41,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import ChannelInvalidStateError
 from aiormq.abc import AbstractChannel as UnderlayChannel
 from aiormq.abc import DeliveredMessage
 
@@ -128,8 +129,10 @@ class CommandChannel:
             return  # renewed already
         self._ready.clear()
         self._underlay = None
+        # The confirms still awaited on it fail as on a channel loss (not with aiormq's
+        # default CancelledError), so that their commands are resent.
         with contextlib.suppress(Exception):
-            await underlay.close()
+            await underlay.close(ChannelInvalidStateError("channel replaced after a nack"))
 
     async def ready(self) -> None:
         """Wait until the channel and its reply consumer are (again) open, and make

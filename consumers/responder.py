@@ -104,6 +104,7 @@ class Responder:
         self._patience = patience
         self._channels: dict[bool, AbstractChannel] = {}
         self._opening = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
 
     async def _patiently(self, publish: Callable[[], Awaitable[object]]) -> None:
         """Run ``publish``, again while the connection is down (a publish cut off mid-way
@@ -144,9 +145,21 @@ class Responder:
                 raise
             if self._channels.get(confirmed) is channel:
                 del self._channels[confirmed]
+                self._retire(channel)
+            raise
+
+    def _retire(self, channel: AbstractChannel) -> None:
+        """Close ``channel`` once the publishes still on it are settled (confirmed,
+        nacked or timed out): closing it now would cancel their confirms."""
+
+        async def close_later() -> None:
+            await asyncio.sleep(self._timeout + 1)
             with contextlib.suppress(Exception):
                 await channel.close()
-            raise
+
+        task = asyncio.create_task(close_later())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def _open(self, *, confirmed: bool = True) -> AbstractChannel:
         channel = self._channels.get(confirmed)

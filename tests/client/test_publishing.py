@@ -139,3 +139,24 @@ async def test_a_command_nacked_again_and_again_raises_unavailable(
         await asyncio.sleep(0.05)
         got = await other.get(no_ack=True, fail=False)
     assert got is not None and got.message_id == "rename-1"
+
+
+async def test_requests_in_flight_when_the_channel_is_replaced_are_resent(
+    docbus: DocbusClient, responder: Responder, rabbit: AbstractConnection,
+    commands_exchange: str, unique: str,
+) -> None:
+    """A nack replaces the channel that direct reply-to is bound to: the requests still
+    waiting for their replies on it are resent (same message_id) and answered."""
+    await _full_queue(rabbit, commands_exchange, unique, "folder.create")
+    waiting = [
+        asyncio.create_task(docbus.request("echo.test", {"_delay": 0.5, "n": n}, timeout=10))
+        for n in range(3)
+    ]
+    await received(responder, 3)
+    with pytest.raises(Unavailable):
+        await docbus.send("folder.create", {"folder_id": "f1"})
+    replies = await asyncio.gather(*waiting)
+    assert [r.unwrap()["echo"]["n"] for r in replies] == [0, 1, 2]  # type: ignore[attr-defined]
+    ids = [m.message_id for m in responder.received if m.routing_key == "echo.test"]
+    # each resent after every replacement of the channel (4 here), always with its id
+    assert len(set(ids)) == 3 and all(ids.count(i) >= 2 for i in ids)

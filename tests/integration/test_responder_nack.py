@@ -45,7 +45,7 @@ async def test_a_nacked_reply_is_sent_again_on_a_fresh_channel(vhost: str) -> No
         )
         await channel.default_exchange.publish(aio_pika.Message(b"filler"), "replies")
         other = await channel.declare_queue("other")
-        responder = Responder(connection)
+        responder = Responder(connection, timeout=0.5)
         await responder.reply(Request("other"), b"to another queue")
         first = responder._channels[True]
 
@@ -59,8 +59,12 @@ async def test_a_nacked_reply_is_sent_again_on_a_fresh_channel(vhost: str) -> No
         got = await replies.get(no_ack=True)
         assert got.body == b"the reply"
         assert [e["event"] for e in logs] == ["responder_nacked"]
-        assert first.is_closed  # the channel that got the nack, closed and replaced
-        assert responder._channels[True] is not first
+        assert responder._channels[True] is not first  # the nacked channel, replaced
+        for _ in range(60):  # and closed, once what was in flight on it is settled
+            if first.is_closed:
+                break
+            await asyncio.sleep(0.05)
+        assert first.is_closed
         assert (await other.get(no_ack=True)).body == b"to another queue"
 
 
