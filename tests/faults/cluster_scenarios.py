@@ -7,9 +7,11 @@ every node (``DOCBUS_RABBIT_URL`` as a comma-separated list) and fail over by th
 Only the cluster's own nodes are killed: the machine's RabbitMQ on 5672 is never touched.
 
 Besides the checker's figures (lost, duplicate effects, missing audit, dead letters),
-each scenario records the longest gap between two commits of the load (at most
-``MAX_GAP`` seconds) and, in its notes, how the queue leaders were spread at the start
-and after the faults, and what ``/readyz`` said around the failover.
+each scenario records the longest gap in commits while work was offered (at most
+``MAX_GAP`` seconds), the suite's own publisher gap beside it (tests/faults/gaps.py) and,
+in its notes, the plain gap between commits, where each gap lay relative to the first
+fault, how the queue leaders were spread at the start and after the faults, and what
+``/readyz`` said around the failover.
 """
 
 from __future__ import annotations
