@@ -14,8 +14,8 @@ and the next round opens a fresh one. RabbitMQ 3.10 binds a channel to the quoru
 leader it first published to; a channel whose first publish fell in a leader election
 (a reconnection right after a node died) keeps sending to the dead leader and has every
 later publish to that queue nacked until the dead node returns, while a channel opened
-after the election publishes normally (docs/reliability.md, "A channel stuck on a dead
-leader").
+after the election publishes normally (docs/reliability.md, "The 18.6 s gap of
+cluster_two_workers").
 
 An event carries the ``traceparent`` kept with it in the outbox (contract v2, section 6):
 as it was when tracing is off, that of the publish's span (its child) when on.

@@ -10,7 +10,7 @@
   first published to, and a channel whose first publish to a queue fell in a leader
   election (a reconnection right after a node died) has every later publish to that
   queue nacked until the dead node returns; a fresh channel opened after the election
-  publishes normally (docs/reliability.md, "A channel stuck on a dead leader").
+  publishes normally (docs/reliability.md, "The 18.6 s gap of cluster_two_workers").
 - A reply the broker still refuses (the reply_to queue rejects messages, e.g. full
   with ``x-overflow: reject-publish``) is logged and counted, and the delivery goes on
   to be acknowledged: its effect stands, and retrying would only be refused again. A
