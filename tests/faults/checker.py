@@ -97,7 +97,9 @@ class Result:
     stale_reads: int | None = None
     reads: int | None = None
     duration_s: float = 0.0
-    commit_gap_s: float | None = None  # longest pause between two commits of the load
+    commit_gap_s: float | None = None  # longest pause in commits while work was offered
+    raw_commit_gap_s: float | None = None  # longest pause between two commits, offered or not
+    publisher_gap_s: float | None = None  # longest time the suite's publisher got no confirm
     max_commit_gap_s: float | None = None  # a promise on it (the cluster scenarios)
     control: bool = False  # expected to fail: proves the checker bites
     notes: list[str] = field(default_factory=list)

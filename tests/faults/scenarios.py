@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import orjson
 from valkey.asyncio import Valkey
 
 from adapters.amqp_failover import connect_first
 from consumers.topology import DEAD_QUEUE_NAME
 from tests.faults.checker import WORK_QUEUES, Result, check
 from tests.faults.crash import POINTS
+from tests.faults.gaps import CommitGaps, Gap, commit_gaps, publisher_gap
 from tests.faults.infra import (
     Stage,
     WorkerProc,
@@ -90,6 +92,7 @@ class Run:
     queues: dict[str, tuple[int, int]] = field(default_factory=dict)  # at the end of drain
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    load_started: float | None = None  # wall-clock time (time.time()) the load began
 
     def __post_init__(self) -> None:
         run_id = f"{self.name.replace('_', '')[:10]}{secrets.token_hex(3)}"
@@ -136,6 +139,8 @@ class Run:
 
     async def send_load(self, commands: list[Command] | None = None) -> float:
         deadline = self.started + self.cfg.time_limit
+        if self.load_started is None:
+            self.load_started = time.time()
         return await send_all(
             self.amqp, self.plan.load if commands is None else commands, rate=self.cfg.rate,
             deadline=deadline,
@@ -165,18 +170,45 @@ class Run:
         finally:
             await conn.close()
 
-    async def commit_gap(self) -> float | None:
-        """The longest pause between two commits of the load's commands (inbox rows)."""
+    async def gaps(self) -> tuple[CommitGaps, Gap | None]:
+        """The load's commit gaps (tests/faults/gaps.py) and the suite's publisher gap."""
+        load = [c.message_id for c in self.plan.load + self.extra]
         conn = await asyncpg.connect(plain_dsn(self.stage.pg_url), timeout=5)
         try:
-            gap = await conn.fetchval(
-                "SELECT max(d) FROM (SELECT created_at - lag(created_at) OVER"
-                " (ORDER BY created_at) AS d FROM inbox WHERE message_id = ANY($1)) g",
-                [c.message_id for c in self.plan.load + self.extra],
+            rows = await conn.fetch(
+                "SELECT message_id, extract(epoch FROM created_at)::float8 AS at FROM inbox"
+                " WHERE message_id = ANY($1)", load,
             )
         finally:
             await conn.close()
-        return None if gap is None else round(gap.total_seconds(), 2)
+        commits = {row["message_id"]: row["at"] for row in rows}
+        confirmed_at = self.amqp.stats.confirmed_at
+        offered = {mid: confirmed_at[mid] for mid in load if mid in confirmed_at}
+        with contextlib.suppress(OSError):  # the raw history, to look at a gap closely
+            (self.stage.log_dir / "timeline.json").write_bytes(orjson.dumps({
+                "load_started": self.load_started, "commits": commits, "confirms": offered,
+                "publisher_connected": self.amqp.stats.connected,
+                "publish_failures": self.amqp.stats.failures,
+            }))
+        started = self.load_started if self.load_started is not None else min(
+            offered.values(), default=0.0
+        )
+        return commit_gaps(commits, offered), publisher_gap(offered.values(), started)
+
+    async def measure_gaps(self, origin: float | None = None) -> None:
+        """Fill the result's gaps; note where each lay (relative to ``origin``, e.g. the
+        fault's wall-clock time, or the load's start)."""
+        commits, publisher = await self.gaps()
+        r = self.result
+        r.commit_gap_s = None if commits.offered is None else round(commits.offered.seconds, 2)
+        r.raw_commit_gap_s = None if commits.raw is None else round(commits.raw.seconds, 2)
+        r.publisher_gap_s = None if publisher is None else round(publisher.seconds, 2)
+        t0 = origin if origin is not None else (self.load_started or 0.0)
+        what = "fault" if origin is not None else "load start"
+        for name, gap in (("commit gap (offered)", commits.offered),
+                          ("commit gap (raw)", commits.raw), ("publisher gap", publisher)):
+            if gap is not None:
+                r.notes.append(f"{name} {gap.around(t0)} (t: {what})")
 
     async def dead_count(self) -> int:
         connection = await connect_first(self.stage.rabbit_url, timeout=5)
