@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +43,7 @@ from consumers.topology import (
 from core.errors import Unavailable
 from core.ports import AuditEntry, AuditLog
 from handlers.record_audit import RecordAuditEntry
+from tests.fixtures.rabbit import own_vhost
 
 pytestmark = pytest.mark.integration
 
@@ -263,6 +264,14 @@ class Rig:
         for connection in self.opened:
             if not connection.is_closed:
                 await connection.close()
+
+
+@pytest.fixture(scope="module")
+def rabbit_url() -> Iterator[str]:
+    """A vhost of this module's own: the end-to-end tier's worker, when it runs in the same
+    session, consumes docbus.audit on the shared test vhost (and took these events)."""
+    with own_vhost("docbus-audit") as url:
+        yield url
 
 
 @pytest.fixture
