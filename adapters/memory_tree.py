@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.access import Grant, highest, valid_until
+from core.decisions import AccessDecider, BuiltInDecider, Question
 from core.entities import Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderNameTaken
 from core.lifecycle import (
@@ -81,8 +82,9 @@ def folder_role(state: State, folder: Folder, user_id: str) -> Role | None:
 
 
 class InMemoryFolderTree:
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, decider: AccessDecider | None = None) -> None:
         self._s = state
+        self._decider = decider or BuiltInDecider(state.now)
 
     async def find(self, folder_id: str, user_id: str, *, lock: bool = False) -> FolderState | None:
         folder = self._s.folders.get(folder_id)
@@ -91,9 +93,12 @@ class InMemoryFolderTree:
         org_role: OrgRole | None = self._s.memberships.get((folder.org_id, user_id))
         grants = folder_grants(self._s, folder_id, user_id)
         now = self._s.now()
+        [decided] = await self._decider.decide(
+            [Question(user_id, "folder", folder_id, org_role, tuple(grants))]
+        )
         access = FolderAccess(
             user_id, org_role, highest(g.role for g in grants if g.live(now)),
-            valid_until(grants, now),
+            valid_until(grants, now), decided, tuple(grants),
         )
         return FolderState(folder, above_in_trash(self._s, folder), access)
 

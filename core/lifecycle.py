@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from core.access import capabilities
+from core.access import Grant, capabilities
 from core.entities import Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderCapabilityMissing, FolderNotFound
 from core.values import Capability, OrgRole, Role
@@ -30,9 +30,17 @@ class FolderAccess:
     org_role: OrgRole | None
     folder_role: Role | None
     valid_until: datetime | None = None
+    decided: frozenset[Capability] | None = None
+    """The capabilities an AccessDecider allowed (core.decisions); the adapters always set
+    it. None only for a FolderAccess built by hand: then core.access's rule."""
+    grants: tuple[Grant, ...] = ()
+    """The user's folder shares on the folder and above, as the decider was given them (a
+    listing's filter is decided from them again)."""
 
     @property
     def capabilities(self) -> frozenset[Capability]:
+        if self.decided is not None:
+            return self.decided
         return capabilities(self.org_role, self.folder_role)
 
     def can(self, capability: Capability) -> bool:

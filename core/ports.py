@@ -17,7 +17,7 @@ from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.events import DomainEvent
 from core.idempotency import IdempotencyKey, StoredReply
-from core.lifecycle import DocumentLifecycle, FolderTree
+from core.lifecycle import DocumentLifecycle, FolderAccess, FolderTree
 from core.policies import Access
 from core.reads import Reads
 from core.sharing import ExpiredGrant, SharedItem, SharedPosition
@@ -87,11 +87,12 @@ class DocumentRepository(Protocol):
         ...
 
     async def page(
-        self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
+        self, folder_id: str, reader: FolderAccess, *, limit: int, after: Cursor | None
     ) -> list[Document]:
         """Up to ``limit`` documents of the folder, newest ``updated_at`` first (ties: doc_id
-        descending), strictly after ``after``; only those the reader holds a role on unless
-        ``everything`` (an org admin)."""
+        descending), strictly after ``after``; only those ``reader`` (their access to the
+        folder, from ``tree.find``) may read, as the unit's AccessDecider filters them
+        (``readable``: once per listing, never document by document)."""
         ...
 
 

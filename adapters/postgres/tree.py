@@ -18,6 +18,7 @@ from adapters.postgres.errors import translate_errors
 from adapters.postgres.repositories import Statements
 from adapters.postgres.tree_sql import folder_of
 from adapters.postgres.unit_state import GroupState
+from core.decisions import AccessDecider, Question, summary_grants
 from core.entities import Content, Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderNameTaken
 from core.lifecycle import FolderAccess, FolderState, PurgedDocument, TrashItem, TrashPosition
@@ -49,8 +50,9 @@ def _name_taken(exc: asyncpg.UniqueViolationError, name: str) -> Exception:
 
 @translate_errors
 class PgFolderTree:
-    def __init__(self, conn: Statements) -> None:
+    def __init__(self, conn: Statements, decider: AccessDecider) -> None:
         self._conn = conn
+        self._decider = decider
 
     async def find(self, folder_id: str, user_id: str, *, lock: bool = False) -> FolderState | None:
         row = await self._conn.fetchrow(sql.LOCK_FOLDER if lock else sql.FIND_FOLDER,
@@ -59,7 +61,11 @@ class PgFolderTree:
             return None
         org_role = OrgRole(row["org_role"]) if row["org_role"] else None
         role = Role(row["folder_role"]) if row["folder_role"] else None
-        access = FolderAccess(user_id, org_role, role, row["folder_until"])
+        grants = summary_grants(None, None, role)
+        [decided] = await self._decider.decide(
+            [Question(user_id, "folder", folder_id, org_role, grants)]
+        )
+        access = FolderAccess(user_id, org_role, role, row["folder_until"], decided, grants)
         return FolderState(folder_of(row), row["above_in_trash"], access)
 
     async def lock_tree(self, org_id: str) -> None:
@@ -210,8 +216,8 @@ def _forget_tree(state: GroupState) -> None:
 class GroupedFolderTree:
     """uow.tree of a grouped unit: the plain statements, then what they change."""
 
-    def __init__(self, conn: Statements, state: GroupState) -> None:
-        self._plain = PgFolderTree(conn)
+    def __init__(self, conn: Statements, state: GroupState, decider: AccessDecider) -> None:
+        self._plain = PgFolderTree(conn, decider)
         self._state = state
 
     async def find(self, folder_id: str, user_id: str, *, lock: bool = False) -> FolderState | None:
