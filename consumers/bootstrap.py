@@ -273,9 +273,9 @@ def _decider(s: Settings, resources: AsyncExitStack) -> AccessDecider:
     """The built-in rule, or Cerbos (its gRPC channel closed with the worker)."""
     if s.access.access_decider == "builtin":
         return BuiltInDecider(SystemClock().now)
-    client = cerbos_decider.connect(s.cerbos.address, s.cerbos.timeout)
+    client = cerbos_decider.connect(s.cerbos.address)
     resources.push_async_callback(client.close)
-    return cerbos_decider.CerbosDecider(client, SystemClock().now)
+    return cerbos_decider.CerbosDecider(client, SystemClock().now, timeout=s.cerbos.timeout)
 
 
 def _streams(s: Settings, resources: AsyncExitStack) -> Valkey | None:
