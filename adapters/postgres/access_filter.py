@@ -4,16 +4,25 @@ document.search next), so that no listing ever checks documents one by one.
 A ``ReadableFilter`` (core.decisions) is decided once per listing by the access decider:
 ``all``, ``none``, ``own_share`` (the built-in rule: a live document share of the reader)
 or ``plan``: a policy decision point's query plan (Cerbos PlanResources) whose residual
-condition is over the reader's document share. The plan is translated by the
-``cerbos-sqlalchemy`` package into a condition on ``reader_share``, a lateral row that
-holds that share (``doc_role`` '' when none, ``doc_expires_at``), and compiled for
-asyncpg with its values as numbered parameters after the caller's own.
+condition is over the reader's document share (``doc_role``, '' when none, and
+``doc_expires_at``). The ``cerbos-sqlalchemy`` package translates the condition; it is
+compiled for asyncpg, its values numbered parameters after the caller's own.
+
+- When the condition is false for a reader without a share (docbus's policies: a
+  document share's role is what it tests), it applies to the reader's share row:
+  ``EXISTS (SELECT 1 FROM shares s WHERE ... AND <condition on s>)``, the shape of the
+  built-in filter, which the planner may drive from the reader's own shares (a member
+  who holds few shares in a folder of 100,000 documents reads a handful of rows).
+- Otherwise (a policy that lets some readers read documents without a share), the
+  condition applies to a lateral row that holds the share or '' and null: correct for
+  any plan, at the cost of a probe per document of the folder.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from cerbos.response.v1 import response_pb2
 from cerbos_sqlalchemy import get_query
@@ -30,13 +39,13 @@ READER_SHARE = (
     " max(s.expires_at) AS doc_expires_at FROM shares s"
     " WHERE s.doc_id = d.doc_id AND s.user_id = ${reader}) reader_share"
 )
-_SHARE = table(
+ROLE, EXPIRES_AT = "request.resource.attr.doc_role", "request.resource.attr.doc_expires_at"
+_LATERAL = table(
     "reader_share", column("doc_role", String), column("doc_expires_at", DateTime(timezone=True))
 )
-_ATTRIBUTES = {
-    "request.resource.attr.doc_role": _SHARE.c.doc_role,
-    "request.resource.attr.doc_expires_at": _SHARE.c.doc_expires_at,
-}
+_LATERAL_ATTRIBUTES = {ROLE: _LATERAL.c.doc_role, EXPIRES_AT: _LATERAL.c.doc_expires_at}
+_SHARE_ROW = table("s", column("role", String), column("expires_at", DateTime(timezone=True)))
+_SHARE_ATTRIBUTES = {ROLE: _SHARE_ROW.c.role, EXPIRES_AT: _SHARE_ROW.c.expires_at}
 _DIALECT = pg_asyncpg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -63,16 +72,24 @@ def readable_sql(readable: ReadableFilter, *, reader: int, first: int) -> Readab
             f"EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = ${reader}"  # noqa: S608 - placeholders only
             f" AND {LIVE_SHARE})"
         ), ())
-    where, args = _plan_sql(readable.condition, first)
+    if without_share(readable.condition) is False:
+        where, args = _plan_sql(readable.condition, first, _SHARE_ROW, _SHARE_ATTRIBUTES)
+        return ReadableSql("", (
+            f"EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = ${reader}"  # noqa: S608 - placeholders only
+            f" AND ({where}))"
+        ), args)
+    where, args = _plan_sql(readable.condition, first, _LATERAL, _LATERAL_ATTRIBUTES)
     return ReadableSql(READER_SHARE.replace("{reader}", str(reader)), where, args)
 
 
-def _plan_sql(condition: dict[str, object], first: int) -> tuple[str, tuple[object, ...]]:
+def _plan_sql(
+    condition: dict[str, object], first: int, row: Any, attributes: dict[str, Any]
+) -> tuple[str, tuple[object, ...]]:
     plan = ParseDict(
         {"filter": {"kind": "KIND_CONDITIONAL", "condition": condition}},
         response_pb2.PlanResourcesResponse(),
     )
-    clause = get_query(plan, _SHARE, _ATTRIBUTES).whereclause
+    clause = get_query(plan, row, attributes).whereclause
     if clause is None:  # a conditional plan always has a condition
         raise ValueError("a conditional plan without a condition")
     compiled = clause.compile(dialect=_DIALECT)
@@ -80,3 +97,43 @@ def _plan_sql(condition: dict[str, object], first: int) -> tuple[str, tuple[obje
     args = tuple(compiled.params[name] for name in names)
     sql = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + first - 1}", compiled.string)
     return sql, args
+
+
+NO_SHARE: dict[str, object] = {ROLE: "", EXPIRES_AT: None}
+UNKNOWN = object()
+"""Where CEL would fail (a missing or mistyped value), or an operator not judged here."""
+
+
+def without_share(operand: dict[str, Any]) -> object:
+    """The plan's condition (or a value inside it) for a reader who holds no share on
+    the document, as CEL would judge it: True, False, a value, or UNKNOWN (then the
+    caller keeps the general translation)."""
+    if "value" in operand:
+        return operand["value"]
+    if "variable" in operand:
+        return NO_SHARE.get(operand["variable"], UNKNOWN)
+    expression = operand.get("expression", operand)
+    values = [without_share(a) for a in expression.get("operands", [])]
+    operator = expression.get("operator")
+    if operator in ("and", "or"):
+        return _connective(operator == "and", values)
+    if UNKNOWN in values or len(values) != 2 - (operator == "not"):
+        return UNKNOWN
+    return _compared(operator, values)
+
+
+def _connective(conjunction: bool, values: list[object]) -> object:
+    """CEL's && and || (commutative over errors): one false (true) operand decides."""
+    if any(v is (not conjunction) for v in values):
+        return not conjunction
+    return conjunction if all(v is conjunction for v in values) else UNKNOWN
+
+
+def _compared(operator: object, values: list[object]) -> object:
+    if operator == "not":
+        return not values[0] if isinstance(values[0], bool) else UNKNOWN
+    if operator in ("eq", "ne"):
+        return (values[0] == values[1]) is (operator == "eq")
+    if operator == "in" and isinstance(values[1], list):
+        return values[0] in values[1]
+    return UNKNOWN  # timestamp() of null, comparisons with it, anything else
