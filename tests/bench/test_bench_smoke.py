@@ -45,12 +45,15 @@ FIGURES = (
     "subtree_restore_large_p50_ms", "subtree_rename_large_p50_ms", "subtree_list_large_p50_ms",
     "upload_tracing_off_per_s", "upload_tracing_discard_per_s", "tracing_off_traced_ns",
     "stream_rabbit_per_s", "stream_stream_per_s", "stream_both_per_s", "stream_events",
+    "builtin_rename_p50_ms", "cerbos_rename_p50_ms", "builtin_rename_64_per_s",
+    "cerbos_rename_64_per_s", "builtin_list_p50_ms", "cerbos_list_p50_ms",
 )
 REQUIRED_RATIOS = (
     "upload_ratio", "share_ratio", "list_hit_p50_ratio", "list_hit_p99_ratio",
     "list_miss_p50_ratio", "list_64_ratio", "client_vs_faststream_ratio", "size_latency_ratio",
     "upload_2workers_ratio", "rename_ratio", "move_ratio", "trash_ratio", "subtree_op_ratio",
     "subtree_list_ratio", "upload_tracing_ratio", "stream_both_ratio",
+    "cerbos_command_p50_ratio", "cerbos_command_64_ratio", "cerbos_list_p50_ratio",
 )
 
 
