@@ -27,7 +27,19 @@ from typing import Any
 from cerbos.response.v1 import response_pb2
 from cerbos_sqlalchemy import get_query
 from google.protobuf.json_format import ParseDict
-from sqlalchemy import DateTime, String, column, table
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    String,
+    Text,
+    cast,
+    column,
+    exists,
+    func,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 
 from adapters.postgres.tree_sql import LIVE_SHARE
@@ -46,6 +58,19 @@ _LATERAL = table(
 _LATERAL_ATTRIBUTES = {ROLE: _LATERAL.c.doc_role, EXPIRES_AT: _LATERAL.c.doc_expires_at}
 _SHARE_ROW = table("s", column("role", String), column("expires_at", DateTime(timezone=True)))
 _SHARE_ATTRIBUTES = {ROLE: _SHARE_ROW.c.role, EXPIRES_AT: _SHARE_ROW.c.expires_at}
+# The reader's folder shares on document d's folder and above, for a plan over
+# ``R.attr.folder_grants`` left unknown (an org-wide listing: search): the policies'
+# ``folder_grants.exists(g, ...)`` becomes EXISTS over those rows, ``g.role`` and
+# ``g.expires_at`` their columns.
+GRANTS = "request.resource.attr.folder_grants"
+_CHAIN = table(
+    "folders", column("folder_id", String), column("ancestors", ARRAY(String))
+).alias("t")
+_FOLDER_SHARES = table(
+    "folder_shares", column("folder_id", String), column("user_id", String),
+    column("role", String), column("expires_at", DateTime(timezone=True)),
+).alias("fs")
+_READER = "__docbus_reader__"
 _DIALECT = pg_asyncpg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -73,30 +98,61 @@ def readable_sql(readable: ReadableFilter, *, reader: int, first: int) -> Readab
             f" AND {LIVE_SHARE})"
         ), ())
     if without_share(readable.condition) is False:
-        where, args = _plan_sql(readable.condition, first, _SHARE_ROW, _SHARE_ATTRIBUTES)
+        where, args = _plan_sql(readable.condition, first, reader, _SHARE_ROW, _SHARE_ATTRIBUTES)
         return ReadableSql("", (
             f"EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = ${reader}"  # noqa: S608 - placeholders only
             f" AND ({where}))"
         ), args)
-    where, args = _plan_sql(readable.condition, first, _LATERAL, _LATERAL_ATTRIBUTES)
+    where, args = _plan_sql(readable.condition, first, reader, _LATERAL, _LATERAL_ATTRIBUTES)
     return ReadableSql(READER_SHARE.replace("{reader}", str(reader)), where, args)
 
 
 def _plan_sql(
-    condition: dict[str, object], first: int, row: Any, attributes: dict[str, Any]
+    condition: dict[str, Any], first: int, reader: int, row: Any, attributes: dict[str, Any]
 ) -> tuple[str, tuple[object, ...]]:
     plan = ParseDict(
         {"filter": {"kind": "KIND_CONDITIONAL", "condition": condition}},
         response_pb2.PlanResourcesResponse(),
     )
-    clause = get_query(plan, row, attributes).whereclause
+    attributes = attributes | {GRANTS: _FOLDER_SHARES.c.folder_id}
+    for name in _lambda_variables(condition):
+        attributes |= {name: _FOLDER_SHARES.c.folder_id, f"{name}.role": _FOLDER_SHARES.c.role,
+                       f"{name}.expires_at": _FOLDER_SHARES.c.expires_at}
+    overrides = {"exists": _exists_grant, "lambda": lambda body, _: body}
+    clause = get_query(plan, row, attributes, operator_override_fns=overrides).whereclause
     if clause is None:  # a conditional plan always has a condition
         raise ValueError("a conditional plan without a condition")
     compiled = clause.compile(dialect=_DIALECT)
     names = compiled.positiontup or []
     args = tuple(compiled.params[name] for name in names)
     sql = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + first - 1}", compiled.string)
-    return sql, args
+    return sql.replace(_READER, f"${reader}"), args
+
+
+def _exists_grant(collection: Any, body: Any) -> Any:
+    """``folder_grants.exists(g, body)``: one of the reader's folder shares on the
+    document's folder or above satisfies ``body``."""
+    if collection is not _FOLDER_SHARES.c.folder_id:
+        raise ValueError("exists() over something other than the folder grants")
+    chain = _CHAIN.c.ancestors.op("||")(cast(_CHAIN.c.folder_id, Text))
+    shares = _CHAIN.join(_FOLDER_SHARES, _FOLDER_SHARES.c.folder_id == func.any(chain))
+    return exists(select(literal_column("1")).select_from(shares).where(
+        _CHAIN.c.folder_id == literal_column("d.folder_id"),
+        _FOLDER_SHARES.c.user_id == literal_column(_READER),
+        body,
+    ))
+
+
+def _lambda_variables(operand: Any) -> set[str]:
+    """The names the plan's comprehensions bind (``g`` in docbus's policies)."""
+    if not isinstance(operand, dict):
+        return set()
+    expression = operand.get("expression", operand)
+    operands = expression.get("operands", []) if isinstance(expression, dict) else []
+    found = set().union(*(_lambda_variables(o) for o in operands)) if operands else set()
+    if expression.get("operator") == "lambda" and len(operands) == 2:
+        found.add(operands[1].get("variable", ""))
+    return found - {""}
 
 
 NO_SHARE: dict[str, object] = {ROLE: "", EXPIRES_AT: None}
