@@ -32,9 +32,9 @@ from google.protobuf import struct_pb2
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 from core.access import Grant
-from core.decisions import Question, ReadableFilter
+from core.decisions import Kind, Question, ReadableFilter
 from core.errors import Unavailable
-from core.values import ALL_CAPABILITIES, Capability
+from core.values import ALL_CAPABILITIES, Capability, OrgRole
 
 ACTIONS = [c.value for c in sorted(ALL_CAPABILITIES)]
 NOT_A_MEMBER = "nonmember"
@@ -78,6 +78,17 @@ class CerbosDecider:
         )
         plan = await self._call(self._client.plan_resources(
             "read", _principal(folder, self._now()), resource
+        ))
+        return readable_of(plan)
+
+    async def anywhere(
+        self, user_id: str, org_role: OrgRole | None, kind: Kind, capability: Capability
+    ) -> ReadableFilter:
+        """A plan with nothing of the resource known: over every grant of the user."""
+        question = Question(user_id, kind, "", org_role)
+        plan = await self._call(self._client.plan_resources(
+            capability.value, _principal(question, self._now()),
+            engine_pb2.PlanResourcesInput.Resource(kind=kind),
         ))
         return readable_of(plan)
 

@@ -18,7 +18,7 @@ from core.lifecycle import (
     TrashItem,
     TrashPosition,
 )
-from core.values import OrgRole, Role
+from core.values import Capability, OrgRole, Role
 
 
 class State(Protocol):
@@ -177,24 +177,55 @@ class InMemoryFolderTree:
         return purged
 
     async def trash_page(
-        self, org_id: str, user_id: str, *, everything: bool, limit: int,
+        self, org_id: str, user_id: str, *, org_role: OrgRole, limit: int,
         after: TrashPosition | None,
     ) -> list[TrashItem]:
         items = [
             TrashItem("document", d, None, d.trashed_by or "", d.trashed_at)
             for d in self._s.documents.values()
             if d.org_id == org_id and d.trashed_at is not None
-            and (everything or document_role(self._s, d.doc_id, user_id) is Role.OWNER)
         ] + [
             TrashItem("folder", None, f, f.trashed_by or "", f.trashed_at)
             for f in self._s.folders.values()
             if f.org_id == org_id and f.trashed_at is not None
-            and (everything or folder_role(self._s, f, user_id) is Role.OWNER)
         ]
         items = [i for i in items if after is None or i.position < after]
+        items = await self._restorable(user_id, org_role, items)
         items.sort(key=lambda i: i.position, reverse=True)
         return items[:limit]
 
+
+    async def _restorable(
+        self, user_id: str, org_role: OrgRole, items: list[TrashItem]
+    ) -> list[TrashItem]:
+        """The decider's filter per kind (a fake: a policy's plan is checked item by item)."""
+        kept = []
+        for kind in ("document", "folder"):
+            mine = [i for i in items if i.kind == kind]
+            readable = await self._decider.anywhere(user_id, org_role, kind, Capability.SHARE)
+            if readable.kind == "all":
+                kept += mine
+            elif readable.kind == "built_in":
+                kept += [i for i in mine if self._owns(i, user_id)]
+            elif readable.kind == "plan":
+                asked = [self._question(i, user_id, org_role) for i in mine]
+                decided = await self._decider.decide(asked)
+                kept += [i for i, can in zip(mine, decided, strict=True)
+                         if Capability.SHARE in can]
+        return kept
+
+    def _owns(self, item: TrashItem, user_id: str) -> bool:
+        if item.document is not None:
+            return document_role(self._s, item.document.doc_id, user_id) is Role.OWNER
+        assert item.folder is not None  # one of the two, by construction
+        return folder_role(self._s, item.folder, user_id) is Role.OWNER
+
+    def _question(self, item: TrashItem, user_id: str, org_role: OrgRole) -> Question:
+        if item.document is not None:
+            grants = document_grants(self._s, item.document.doc_id, user_id)
+            return Question(user_id, "document", item.item_id, org_role, tuple(grants))
+        grants = folder_grants(self._s, item.item_id, user_id)
+        return Question(user_id, "folder", item.item_id, org_role, tuple(grants))
 
     async def try_lock_sweeper(self) -> bool:
         """Always: write units run one at a time."""

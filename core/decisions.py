@@ -47,7 +47,7 @@ class Question:
         return tuple(g for g in self.grants if g.source == "folder")
 
 
-FilterKind = Literal["all", "none", "own_share", "plan"]
+FilterKind = Literal["all", "none", "own_share", "built_in", "plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +55,14 @@ class ReadableFilter:
     """Which documents of one folder a reader may read, decided once for the listing.
 
     - ``all``: every document; ``none``: none;
-    - ``own_share``: those the reader holds a live document share on (the built-in rule);
+    - ``own_share``: those the reader holds a live document share on (the built-in rule
+      for a folder's documents);
+    - ``built_in``: the built-in rule, as the listing's own statement applies it
+      (``anywhere``: e.g. trash.list's owners through a share or a folder above);
     - ``plan``: a policy decision point's residual condition (``condition``, in Cerbos's
-      query plan form) over the reader's document share: ``request.resource.attr.doc_role``
-      and ``request.resource.attr.doc_expires_at``.
+      query plan form) over the reader's grants left unknown:
+      ``request.resource.attr.doc_role``, ``request.resource.attr.doc_expires_at`` and,
+      asked ``anywhere``, ``request.resource.attr.folder_grants``.
     """
 
     kind: FilterKind
@@ -76,6 +80,13 @@ class AccessDecider(Protocol):
         reader may read; Unavailable if it cannot decide."""
         ...
 
+    async def anywhere(
+        self, user_id: str, org_role: OrgRole | None, kind: Kind, capability: Capability
+    ) -> ReadableFilter:
+        """Which resources of ``kind`` anywhere in the org the user holds ``capability``
+        on (trash.list, search); Unavailable if it cannot decide."""
+        ...
+
 
 class BuiltInDecider:
     """core.access's rule in process: the highest live grant; owner for an admin."""
@@ -91,6 +102,13 @@ class BuiltInDecider:
         if Capability.READ in judge(folder, self._now()):
             return ReadableFilter("all")
         return ReadableFilter("own_share" if folder.org_role is not None else "none")
+
+    async def anywhere(
+        self, user_id: str, org_role: OrgRole | None, kind: Kind, capability: Capability
+    ) -> ReadableFilter:
+        if org_role is None:
+            return ReadableFilter("none")
+        return ReadableFilter("all" if org_role is OrgRole.ADMIN else "built_in")
 
 
 def judge(question: Question, now: datetime) -> frozenset[Capability]:

@@ -158,11 +158,13 @@ class FolderTree(Protocol):
         ...
 
     async def trash_page(
-        self, org_id: str, user_id: str, *, everything: bool, limit: int,
+        self, org_id: str, user_id: str, *, org_role: OrgRole, limit: int,
         after: TrashPosition | None,
     ) -> list[TrashItem]:
-        """Items trashed by their own command in the org that the user could restore (all of
-        them if ``everything``), most recently trashed first, strictly after ``after``."""
+        """Items trashed by their own command in the org that the user (of ``org_role``
+        in it) could restore: ``share`` on them, as the unit's AccessDecider filters them
+        (``anywhere``, once per kind); most recently trashed first, strictly after
+        ``after``."""
         ...
 
     async def try_lock_sweeper(self) -> bool:

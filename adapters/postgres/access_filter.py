@@ -85,9 +85,18 @@ class ReadableSql:
     args: tuple[object, ...]
 
 
-def readable_sql(readable: ReadableFilter, *, reader: int, first: int) -> ReadableSql:
-    """The filter over documents ``d``; ``$reader`` holds the reader's user_id, and the
-    plan's own values are numbered ``$first``, ``$first + 1``, ..."""
+def readable_sql(
+    readable: ReadableFilter, *, reader: int, first: int, folders: bool = False
+) -> ReadableSql:
+    """The filter over documents ``d`` (``folders``: over folders ``f``, a plan over
+    their folder grants alone); ``$reader`` holds the reader's user_id, and the plan's
+    own values are numbered ``$first``, ``$first + 1``, ... (``built_in`` is the
+    listing's own statement's: not here)."""
+    if readable.kind == "built_in":
+        raise ValueError("the built-in rule is applied by the listing's own statement")
+    if folders and readable.kind == "plan":
+        where, args = _plan_sql(readable.condition, first, reader, _LATERAL, {}, "f.folder_id")
+        return ReadableSql("", where, args)
     if readable.kind == "all":
         return ReadableSql("", "true", ())
     if readable.kind == "none":
@@ -107,8 +116,9 @@ def readable_sql(readable: ReadableFilter, *, reader: int, first: int) -> Readab
     return ReadableSql(READER_SHARE.replace("{reader}", str(reader)), where, args)
 
 
-def _plan_sql(
-    condition: dict[str, Any], first: int, reader: int, row: Any, attributes: dict[str, Any]
+def _plan_sql(  # noqa: PLR0917 - one call site per form
+    condition: dict[str, Any], first: int, reader: int, row: Any, attributes: dict[str, Any],
+    folder_of: str = "d.folder_id",
 ) -> tuple[str, tuple[object, ...]]:
     plan = ParseDict(
         {"filter": {"kind": "KIND_CONDITIONAL", "condition": condition}},
@@ -118,7 +128,7 @@ def _plan_sql(
     for name in _lambda_variables(condition):
         attributes |= {name: _FOLDER_SHARES.c.folder_id, f"{name}.role": _FOLDER_SHARES.c.role,
                        f"{name}.expires_at": _FOLDER_SHARES.c.expires_at}
-    overrides = {"exists": _exists_grant, "lambda": lambda body, _: body}
+    overrides = {"exists": _exists_grant(folder_of), "lambda": lambda body, _: body}
     clause = get_query(plan, row, attributes, operator_override_fns=overrides).whereclause
     if clause is None:  # a conditional plan always has a condition
         raise ValueError("a conditional plan without a condition")
@@ -129,18 +139,22 @@ def _plan_sql(
     return sql.replace(_READER, f"${reader}"), args
 
 
-def _exists_grant(collection: Any, body: Any) -> Any:
-    """``folder_grants.exists(g, body)``: one of the reader's folder shares on the
-    document's folder or above satisfies ``body``."""
-    if collection is not _FOLDER_SHARES.c.folder_id:
-        raise ValueError("exists() over something other than the folder grants")
-    chain = _CHAIN.c.ancestors.op("||")(cast(_CHAIN.c.folder_id, Text))
-    shares = _CHAIN.join(_FOLDER_SHARES, _FOLDER_SHARES.c.folder_id == func.any(chain))
-    return exists(select(literal_column("1")).select_from(shares).where(
-        _CHAIN.c.folder_id == literal_column("d.folder_id"),
-        _FOLDER_SHARES.c.user_id == literal_column(_READER),
-        body,
-    ))
+def _exists_grant(folder_of: str) -> Any:
+    """``folder_grants.exists(g, body)``: one of the reader's folder shares on the folder
+    ``folder_of`` (an SQL expression) or above satisfies ``body``."""
+
+    def translated(collection: Any, body: Any) -> Any:
+        if collection is not _FOLDER_SHARES.c.folder_id:
+            raise ValueError("exists() over something other than the folder grants")
+        chain = _CHAIN.c.ancestors.op("||")(cast(_CHAIN.c.folder_id, Text))
+        shares = _CHAIN.join(_FOLDER_SHARES, _FOLDER_SHARES.c.folder_id == func.any(chain))
+        return exists(select(literal_column("1")).select_from(shares).where(
+            _CHAIN.c.folder_id == literal_column(folder_of),
+            _FOLDER_SHARES.c.user_id == literal_column(_READER),
+            body,
+        ))
+
+    return translated
 
 
 def _lambda_variables(operand: Any) -> set[str]:

@@ -24,8 +24,8 @@ from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
 from adapters.postgres.access_filter import readable_sql
 from consumers.bootstrap import SystemClock
 from core.cursor import CursorCodec
-from core.decisions import Question, ReadableFilter
-from core.values import Capability
+from core.decisions import Kind, Question, ReadableFilter
+from core.values import Capability, OrgRole
 from devtools.embedded_cerbos import EmbeddedCerbos
 from handlers.explain_access import DocumentSharesHandler
 from handlers.get_document import GetDocumentHandler
@@ -51,12 +51,19 @@ class Counting:
         self.filters[found.kind] += 1
         return found
 
+    async def anywhere(
+        self, user_id: str, org_role: OrgRole | None, kind: Kind, capability: Capability
+    ) -> ReadableFilter:
+        found = await self.decider.anywhere(user_id, org_role, kind, capability)
+        self.filters[f"anywhere {found.kind}"] += 1
+        return found
+
 
 async def _connect(address: str) -> Any:
     return connect(address)  # on the loop that will use it (gRPC binds to it)
 
 
-ORG_WIDE = {"checked": 0}
+ORG_WIDE = {"checked": 0, "trash": 0}
 
 
 async def org_wide(mirror: Mirror, client: Any, decider: CerbosDecider) -> None:
@@ -87,6 +94,20 @@ async def org_wide(mirror: Mirror, client: Any, decider: CerbosDecider) -> None:
                     got = {r["doc_id"].removeprefix(p) for r in rows}
                     assert got == {d for d in docs if action in allowed[d]}, (user, action)
                     ORG_WIDE["checked"] += 1
+                if role is not None:
+                    await _same_trash(mirror, p + org, user, role)
+
+
+async def _same_trash(mirror: Mirror, org_id: str, user: str, role: OrgRole) -> None:
+    """trash.list's page: Cerbos's plans in SQL give the built-in rule's items."""
+    pages = []
+    for uow in (mirror.uow, PgUnitOfWorkFactory(mirror.db)):
+        async with uow(read_only=True) as unit:
+            items = await unit.tree.trash_page(org_id, user, org_role=role, limit=500,
+                                               after=None)
+        pages.append([(i.kind, i.item_id) for i in items])
+    assert pages[0] == pages[1], (org_id, user, pages)
+    ORG_WIDE["trash"] += len(pages[0])
 
 
 class CerbosMirror(Mirror):
@@ -137,8 +158,10 @@ def test_postgresql_on_cerbos_answers_as_the_model_does(
         checked = CHECKED["cases"] - before
         print(f"access model (PostgreSQL on Cerbos): {checked} answers compared;"
               f" listing filters {dict(counting.filters)}; org-wide plans in SQL:"
-              f" {ORG_WIDE['checked']} (user, action) sets compared")
+              f" {ORG_WIDE['checked']} (user, action) sets compared; trash.list items:"
+              f" {ORG_WIDE['trash']}")
         assert ORG_WIDE["checked"] >= 200
+        assert ORG_WIDE["trash"] > 0 and counting.filters["anywhere plan"] > 0
         assert checked >= 1_000
         assert counting.filters["plan"] >= 100  # the query plan's SQL was exercised
     finally:
