@@ -10,11 +10,14 @@ STAMP  := $(VENV)/.installed
 # Port 6380, so that a system Redis on 6379 does not stand in for the Valkey docbus promises.
 export DOCBUS_VALKEY_URL ?= redis://127.0.0.1:6380/0
 
-.PHONY: install tools run test unit lint fuzz faults bench asyncapi clean
+.PHONY: install tools run test unit lint fuzz faults bench asyncapi lock clean
 
-$(STAMP): pyproject.toml
+# The locked versions first (hash-checked, requirements/dev.txt), then docbus itself from
+# the checkout, which then finds every dependency already there.
+$(STAMP): pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
@@ -67,10 +70,21 @@ faults: install
 	$(BIN)/python -m tests.faults.suite
 
 bench: install
-	$(BIN)/docbus bench $(ARGS)
+	$(BIN)/python -m bench $(ARGS)
 
 asyncapi: install
 	$(BIN)/docbus asyncapi -o docs/asyncapi.json
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .tools .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the lock files (requirements/*.txt, hashes included) from pyproject.toml after a
+# dependency changed there; pip-tools runs from a venv of its own (.venv-lock).
+# `make lock ARGS=--upgrade` moves every pin to the newest release the ranges allow.
+LOCK_FLAGS := --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	--unsafe-package docbus $(ARGS)
+lock:
+	test -x .venv-lock/bin/pip-compile || { $(PYTHON) -m venv .venv-lock \
+	  && .venv-lock/bin/pip install --quiet pip-tools; }
+	CUSTOM_COMPILE_COMMAND='make lock' .venv-lock/bin/pip-compile $(LOCK_FLAGS) -o requirements/runtime.txt requirements/runtime.in
+	CUSTOM_COMPILE_COMMAND='make lock' .venv-lock/bin/pip-compile $(LOCK_FLAGS) -o requirements/dev.txt requirements/dev.in

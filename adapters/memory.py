@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from adapters.memory_search import InMemorySearchIndex
 from adapters.memory_tree import (
     InMemoryDocumentLifecycle,
     InMemoryFolderTree,
@@ -410,6 +411,7 @@ class InMemoryUnitOfWork:
         self.inbox = _Inbox(self._state)
         self.tree = InMemoryFolderTree(self._state, self._db.decider)
         self.lifecycle = InMemoryDocumentLifecycle(self._state)
+        self.search = InMemorySearchIndex(self._state)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

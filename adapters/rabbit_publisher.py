@@ -9,6 +9,14 @@ An event that was not sent stays in the outbox for the next round; each such fai
 logged (``event_publish_failed``, with the event and the error) and reported to
 ``on_failure`` (the worker counts it), so that a relay stuck on one event is visible.
 
+A batch with a failed event is not retried on the same channel: the channel is closed
+and the next round opens a fresh one. RabbitMQ 3.10 binds a channel to the quorum queue
+leader it first published to; a channel whose first publish fell in a leader election
+(a reconnection right after a node died) keeps sending to the dead leader and has every
+later publish to that queue nacked until the dead node returns, while a channel opened
+after the election publishes normally (docs/reliability.md, "The 18.6 s gap of
+cluster_two_workers").
+
 An event carries the ``traceparent`` kept with it in the outbox (contract v2, section 6):
 as it was when tracing is off, that of the publish's span (its child) when on.
 """
@@ -16,6 +24,7 @@ as it was when tracing is off, that of the publish's span (its child) when on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -68,7 +77,16 @@ class RabbitEventPublisher:
                 self._failed(message, result)
             else:
                 sent.append(message.id)
+        if len(sent) < len(messages):
+            await self._drop(channel)
         return sent
+
+    async def _drop(self, channel: AbstractChannel) -> None:
+        """Forget ``channel`` (closing it): the next batch goes out on a fresh one."""
+        if channel is self._channel:
+            self._channel = None
+        with contextlib.suppress(Exception):
+            await channel.close()
 
     def _failed(self, message: OutboxMessage, error: BaseException) -> None:
         log.warning(

@@ -43,6 +43,18 @@ class BenchConfig:
     """Subfolders of each subtree's root."""
     subtree_samples: int = 20
     """Rounds of the subtree operations (each op once per subtree and round)."""
+    share_sizes: tuple[int, int] = (100, 100_000)
+    """Documents in the small and the large shared folder (``bench.sharing``)."""
+    share_depth: int = 5
+    """Levels between the shared folder and the folder listed (the share is this far up)."""
+    share_samples: int = 30
+    """Rounds of the sharing measurements (a listing, a share, an unshare per chain)."""
+    share_queries: int = 300
+    """access.explain and shared.with_me calls, each beside a raw RPC call."""
+    search_documents: int = 100_000
+    """Documents of the search phase's org (DOCBUS_BENCH_SEARCH_DOCS or --search-docs wins)."""
+    search_samples: int = 150
+    """Pairs (search, raw RPC) per reader of the search phase."""
     phase_timeout: float = 120.0
 
     @classmethod
@@ -57,7 +69,8 @@ class BenchConfig:
             stored_uploads=5000, memory_commands=100_000, two_worker_uploads=5000,
             rpc_concurrent=10_000, raw_messages=10_000, query_concurrent=5000,
             query_miss_concurrent=3000, size_samples=300, subtree_samples=60,
-            phase_timeout=900.0,
+            share_samples=90, share_queries=1000, search_documents=1_000_000,
+            search_samples=300, phase_timeout=900.0,
         )
 
     @classmethod
@@ -70,7 +83,8 @@ class BenchConfig:
             folder_sizes=(10, 100, 1000), size_samples=10, stored_documents=3000,
             stored_uploads=100, memory_commands=400, two_worker_uploads=100, warmup=20,
             subtree_sizes=(100, 1000), subtree_folders=10, subtree_samples=6,
-            phase_timeout=60.0,
+            share_sizes=(100, 1000), share_samples=6, share_queries=20,
+            search_documents=2000, search_samples=20, phase_timeout=60.0,
         )
 
     @property

@@ -48,6 +48,16 @@ TARGETS = (
            "worst subtree move/trash/restore/rename reply, largest over smallest subtree"),
     Target("subtree_list_ratio", 1.3, False,
            "first page after an ancestor's trash and restore, largest over smallest"),
+    Target("share_inherited_list_ratio", 1.3, False,
+           "first page via a folder share five levels up, largest over smallest folder"),
+    Target("folder_share_op_ratio", 2.0, False,
+           "worse of folder.share/unshare reply, largest over smallest subtree"),
+    Target("explain_p50_ratio", 3.0, False, "access.explain p50 over raw RPC p50"),
+    Target("with_me_p50_ratio", 3.0, False, "shared.with_me p50 over raw RPC p50"),
+    Target("search_admin_p50_ratio", 10.0, False,
+           "document.search first page p50, org admin, over raw RPC p50"),
+    Target("search_member_p50_ratio", 10.0, False,
+           "document.search first page p50, member reading 1%, over raw RPC p50"),
     Target("rss_mib", 150.0, False, "worker RSS after K commands, MiB"),
     Target("rss_growth_pct", 10.0, False, "RSS growth from K/2 to K, %"),
 )
@@ -83,6 +93,17 @@ PAIRED_RATIOS: dict[str, str] = {
     "subtree_op_ratio": "the worst of the four subtree ratios above",
     "subtree_list_ratio": "first page p50 after an ancestor's trash and restore, largest"
                           " over smallest subtree",
+    "share_inherited_list_ratio": "first page p50 of a member whose only grant is a folder"
+                                  " share five levels up, largest over smallest folder",
+    "folder_share_ratio": "folder.share reply p50, largest over smallest subtree",
+    "folder_unshare_ratio": "folder.unshare reply p50, largest over smallest subtree",
+    "folder_share_op_ratio": "the worse of the two ratios above",
+    "explain_p50_ratio": "access.explain p50 over raw RPC p50",
+    "explain_p99_ratio": "access.explain p99 over raw RPC p99",
+    "with_me_p50_ratio": "shared.with_me p50 over raw RPC p50",
+    "with_me_p99_ratio": "shared.with_me p99 over raw RPC p99",
+    "search_admin_p50_ratio": "document.search first page p50 (org admin) over raw RPC p50",
+    "search_member_p50_ratio": "document.search first page p50 (member, 1%) over raw RPC p50",
     "upload_stored_vs_raw_ratio": "uploads/s with the store full over the raw loop",
     "upload_2workers_ratio": "uploads/s, two workers over one",
     "upload_tracing_ratio": "uploads/s, tracing on (spans dropped) over off",
@@ -108,7 +129,8 @@ def with_ratios(figures: Figures) -> dict[str, float]:
     """The figures plus the ratios of ``DERIVED_RATIOS`` (the paired ones are there)."""
     out = dict(figures)
     for name, (top, bottom, _) in DERIVED_RATIOS.items():
-        out[name] = figures[top] / figures[bottom] if figures[bottom] else math.inf
+        if top in figures and bottom in figures:  # (a run of some phases only: --only)
+            out[name] = figures[top] / figures[bottom] if figures[bottom] else math.inf
     return out
 
 
@@ -122,8 +144,9 @@ def _round(value: float) -> float:
 def json_line(figures: Figures, meta: Mapping[str, Any]) -> str:
     """One line: every figure and ratio (rounded), the targets met, and the run's facts."""
     payload: dict[str, Any] = {"bench": "docbus", **{k: _round(v) for k, v in figures.items()}}
-    payload["targets_met"] = sum(t.met(figures) for t in TARGETS)
-    payload["targets_total"] = len(TARGETS)
+    measured = [t for t in TARGETS if t.key in figures]  # all but in a run with --only
+    payload["targets_met"] = sum(t.met(figures) for t in measured)
+    payload["targets_total"] = len(measured)
     payload["meta"] = dict(meta)
     return json.dumps(payload, separators=(",", ":"))
 
@@ -183,9 +206,30 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("first page after the restore (owner)",
          "subtree_list_small_p50_ms|subtree_list_large_p50_ms"),
     )),
+    ("sharing (reply p50, smallest / largest folder)", (
+        ("first page, only grant a folder share five levels up",
+         "share_inherited_list_small_p50_ms|share_inherited_list_large_p50_ms"),
+        ("folder.share", "folder_share_small_p50_ms|folder_share_large_p50_ms"),
+        ("folder.unshare", "folder_unshare_small_p50_ms|folder_unshare_large_p50_ms"),
+        ("access.explain p50 / p99 | raw beside it",
+         "explain_p50_ms|explain_p99_ms|explain_raw_p50_ms|explain_raw_p99_ms"),
+        ("shared.with_me p50 / p99 | raw beside it",
+         "with_me_p50_ms|with_me_p99_ms|with_me_raw_p50_ms|with_me_raw_p99_ms"),
+    )),
     ("events through the relay (issue 12: Valkey Streams)", (
         ("RabbitMQ only / Valkey Streams only / both",
          "stream_rabbit_per_s|stream_stream_per_s|stream_both_per_s"),
+    )),
+    ("document.search (first page of 50, text: a median word and a 3-letter prefix)", (
+        ("documents in the org | seeding s", "search_documents|search_seed_s"),
+        ("org admin: p50 / p99 | raw p50 beside it",
+         "search_admin_p50_ms|search_admin_p99_ms|search_admin_raw_p50_ms"),
+        ("member reading 1%: p50 / p99 | raw p50 beside it",
+         "search_member_p50_ms|search_member_p99_ms|search_member_raw_p50_ms"),
+        ("documents found: admin / member",
+         "search_admin_page_documents|search_member_page_documents"),
+        ("rows read from documents by the plan: admin / member",
+         "search_admin_plan_rows|search_member_plan_rows"),
     )),
     ("worker memory", (
         ("RSS warm / K/2 / K", "rss_warm_mib|rss_half_mib|rss_mib"),
@@ -226,8 +270,11 @@ def print_tables(console: Console, figures: Figures, meta: Mapping[str, Any]) ->
     table.add_column("measurement")
     table.add_column("value", justify="right")
     for section, rows in SECTIONS:
-        table.add_row(f"[bold]{section}[/bold]", "")
-        for label, keys in rows:
+        shown = [(label, keys) for label, keys in rows  # all but with --only
+                 if all(k in figures for k in keys.split("|"))]
+        if shown:
+            table.add_row(f"[bold]{section}[/bold]", "")
+        for label, keys in shown:
             table.add_row(f"  {label}", _show(figures, keys))
     console.print(table)
     console.print(_ratio_table(figures))
@@ -240,6 +287,8 @@ def _ratio_table(figures: Figures) -> Table:
         table.add_column(column, justify="right" if column != "ratio" else "left")
     labels = PAIRED_RATIOS | {k: label for k, (_, _, label) in DERIVED_RATIOS.items()}
     for key, label in labels.items():
+        if key not in figures:  # a phase left out (--only)
+            continue
         table.add_row(f"{key} ({label})", f"{figures[key]:.3g}", _spread(figures, key))
     return table
 
@@ -249,6 +298,8 @@ def _target_table(figures: Figures) -> Table:
     for column in ("target", "measured", "min - max", "goal", "met", "margin"):
         table.add_column(column, justify="right" if column != "target" else "left")
     for t in TARGETS:
+        if t.key not in figures:  # a phase left out (--only)
+            continue
         met = t.met(figures)
         table.add_row(
             f"{t.key} ({t.label})", f"{figures[t.key]:.3g}", _spread(figures, t.key),

@@ -20,7 +20,7 @@ import asyncpg
 from rich.console import Console
 
 from bench import docbus_bench as db
-from bench import lifecycle, loops
+from bench import lifecycle, loops, sharing
 from bench.cerbos_cost import cerbos_cost
 from bench.chart import write_chart
 from bench.config import BenchConfig
@@ -31,6 +31,7 @@ from bench.queries import folder_size, gets, listing
 from bench.raw import RawProcess, RawRpcClient, declare_raw_topology
 from bench.report import json_line, print_tables, with_ratios
 from bench.rpc import request_reply
+from bench.search import search
 from bench.stats import BenchError
 from bench.streams import streams
 from bench.throughput import RawPipeline
@@ -48,30 +49,34 @@ DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
     ("document.get hits and misses", gets),
     ("first page by folder size", folder_size),
     ("subtree moves, renames, trashes, restores", lifecycle.subtree_ops),
+    ("sharing at scale (folder shares five levels up)", sharing.sharing),
     ("uploads with the store full", db.stored),
     ("worker memory over K commands", db.memory),
     ("one and two workers", db.two_workers),
     ("tracing on and off", tracing_overhead),
     ("access decided by Cerbos and built in", cerbos_cost),
     ("events on Valkey Streams (relay)", streams),
+    ("document.search", search),
 )
 
 
 def main(
     config: BenchConfig, chart: Path | None = None, py_spy: Path | None = None,
-    loop: str | None = None,
+    loop: str | None = None, only: str | None = None,
 ) -> int:
     """Run the benchmark; print the table, write the chart, end with the JSON line.
 
     ``loop``: ``auto``, ``uvloop`` or ``asyncio`` (default: the worker's DOCBUS_EVENT_LOOP),
     the one loop of the worker, the raw baselines and the bench's clients (``bench.loops``).
     The chart goes to ``chart``, by default to a new temporary directory: a run never
-    rewrites a file of the repository unless asked to.
+    rewrites a file of the repository unless asked to. ``only``: run the docbus phases
+    whose name holds it (and the warm-up), not the others; their figures, ratios and
+    targets are then missing from the tables and the JSON line, and no chart is drawn.
     """
     out, progress = Console(width=120), Console(stderr=True, width=120)
     try:
         event_loop = loops.resolve(loop or loops.configured())
-        figures, meta = loops.run(run(config, progress, event_loop, py_spy), event_loop)
+        figures, meta = loops.run(run(config, progress, event_loop, py_spy, only), event_loop)
     except BenchError as error:
         progress.print(f"[red]bench failed:[/red] {error}")
         _print_partial(progress, MEASURED)
@@ -82,9 +87,11 @@ def main(
         _print_partial(progress, MEASURED)
         return 1
     figures = with_ratios(figures)
-    chart = chart_path(chart)
-    write_chart(chart, figures)
-    meta["chart"] = str(chart.resolve())
+    meta["chart"] = None
+    if only is None:  # the chart shows every phase
+        chart = chart_path(chart)
+        write_chart(chart, figures)
+        meta["chart"] = str(chart.resolve())
     print_tables(out, figures, meta)
     out.print(f"chart: {meta['chart']}")
     sys.stdout.write(json_line(figures, meta) + "\n")
@@ -108,7 +115,8 @@ def _print_partial(progress: Console, measured: dict[str, float]) -> None:
 
 
 async def run(
-    config: BenchConfig, progress: Console, event_loop: str, py_spy: Path | None = None
+    config: BenchConfig, progress: Console, event_loop: str, py_spy: Path | None = None,
+    only: str | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Every phase against a fresh stack; the stack is removed whatever happens.
 
@@ -134,7 +142,7 @@ async def run(
         try:
             await asyncio.to_thread(baselines.start)
             figures |= await _baselines(stack, config, progress, baselines)
-            figures |= await _docbus(stack, config, progress, spy, baselines)
+            figures |= await _docbus(stack, config, progress, spy, baselines, only=only)
         finally:
             baselines.stop()
         meta = _meta(config, event_loop) | {
@@ -181,8 +189,20 @@ async def _baselines(
     return figures
 
 
+def phases(only: str | None) -> tuple[tuple[str, Phase], ...]:
+    """The docbus phases to run: all, or the warm-up and those whose name holds ``only``."""
+    if only is None:
+        return DOCBUS_PHASES
+    chosen = tuple(p for p in DOCBUS_PHASES if p[0] == "docbus warm-up" or only in p[0])
+    if len(chosen) == 1:
+        raise BenchError(f"no phase named like {only!r}: "
+                         + ", ".join(name for name, _ in DOCBUS_PHASES))
+    return chosen
+
+
 async def _docbus(
-    stack: Stack, config: BenchConfig, progress: Console, spy: Spy | None, raw: Baselines
+    stack: Stack, config: BenchConfig, progress: Console, spy: Spy | None, raw: Baselines,
+    *, only: str | None = None,
 ) -> dict[str, float]:
     figures: dict[str, float] = {}
     connection = await aio_pika.connect(stack.amqp_url)
@@ -196,7 +216,7 @@ async def _docbus(
         await raw_client.open(stack.amqp_url)
         scenario = db.Scenario(stack, config, client, tap, raw_client, pipeline)
         await scenario.prepare()
-        for name, phase in DOCBUS_PHASES:
+        for name, phase in phases(only):
             if spy is not None:
                 spy.start(name)
             figures |= await _phase(progress, name, phase(scenario))

@@ -6,6 +6,7 @@ on that same channel, and its reply is lost for good if the channel closes first
 - one robust channel with publisher confirms and ``on_return_raises`` (mandatory
   publishes that no queue takes raise instead of vanishing);
 - one ``amq.rabbitmq.reply-to`` consumer (no_ack), shared by every request;
+- a nack replaces the channel (``renew``): see there why;
 - when the channel closes (connection loss, channel error, ``close()``), every request
   in flight fails at once with :class:`DocbusConnectionLost` instead of waiting for
   its timeout;
@@ -31,6 +32,7 @@ The per-call path is kept lean, because its CPU cost is the client's throughput:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from aio_pika.abc import (
@@ -39,10 +41,11 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import ChannelInvalidStateError
 from aiormq.abc import AbstractChannel as UnderlayChannel
 from aiormq.abc import DeliveredMessage
 
-from client.errors import DocbusConnectionLost, DocbusUnroutable
+from client.errors import DocbusConnectionLost, DocbusUnroutable, Unavailable
 from client.pending import PendingReplies
 from client.publishing import ExchangeCheck, command_properties, publish_confirmed
 from client.topology import DIRECT_REPLY_TO
@@ -109,6 +112,27 @@ class CommandChannel:
         except DocbusUnroutable:
             self._check.exists = False  # re-check: someone may have deleted the exchange
             raise
+        except Unavailable:
+            await self.renew(underlay)
+            raise
+
+    async def renew(self, underlay: UnderlayChannel) -> None:
+        """Replace the underlying channel (after a nack): aio-pika's robust channel opens
+        a fresh one and restarts the reply consumer on it; requests in flight on the old
+        one fail as on any channel loss (and are resent), new ones wait for the new one.
+
+        RabbitMQ 3.10 binds a channel to the quorum queue leader it first published to: a
+        channel whose first publish to a queue fell in a leader election (a failover right
+        after a node died) has every later publish to that queue nacked until the dead node
+        returns, while a channel opened after the election publishes normally."""
+        if underlay is not self._underlay or self._closing:
+            return  # renewed already
+        self._ready.clear()
+        self._underlay = None
+        # The confirms still awaited on it fail as on a channel loss (not with aiormq's
+        # default CancelledError), so that their commands are resent.
+        with contextlib.suppress(Exception):
+            await underlay.close(ChannelInvalidStateError("channel replaced after a nack"))
 
     async def ready(self) -> None:
         """Wait until the channel and its reply consumer are (again) open, and make

@@ -14,20 +14,28 @@ import orjson
 from aio_pika.abc import AbstractRobustConnection
 
 from client.channel import CommandChannel
-from client.errors import DocbusConnectionError, DocbusConnectionLost, DocbusTimeout
+from client.errors import (
+    DocbusConnectionError,
+    DocbusConnectionLost,
+    DocbusTimeout,
+    Unavailable,
+)
 from client.events import EventStream, subscribe
 from client.failover import FailoverConnection, node_urls
 from client.pending import PendingReplies
 from client.publishing import new_message_id
 from client.reply import Reply
-from client.sharing import DocbusSharing
+from client.search import DocbusSearch
 from client.topology import COMMANDS_EXCHANGE, DEFAULT_URL, EVENTS_EXCHANGE
 
 T = TypeVar("T")
 RESEND_PAUSE = 0.05
+# Pauses before a nacked command is published again, on a fresh channel: a quorum queue's
+# leader election takes a second or two after a node died (CommandChannel.renew).
+NACK_PAUSES = (0.2, 0.5, 1.0)
 
 
-class DocbusClient(DocbusSharing):
+class DocbusClient(DocbusSearch):
     """Async client of the docbus message contract.
 
     Any number of requests may be in flight at once: each gets its own correlation_id
@@ -40,7 +48,9 @@ class DocbusClient(DocbusSharing):
     a random one and fails over to the next live one. With ``resend_on_loss`` (default),
     a request whose connection or channel is lost before its reply is published again,
     with the same message_id, once the connection is back (within its timeout): the
-    worker applies a message_id once, so the command still takes effect once.
+    worker applies a message_id once, so the command still takes effect once. A command
+    the broker nacks is published again the same way on a fresh channel, up to three
+    times, before :class:`Unavailable` is raised.
     """
 
     def __init__(
@@ -216,17 +226,26 @@ class DocbusClient(DocbusSharing):
 
     async def _resending(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """``attempt()``, again (same message_id) while it fails with a lost connection
-        and the client is open; the caller's timeout bounds the whole."""
+        and the client is open, and after a nack on a fresh channel up to
+        ``len(NACK_PAUSES)`` times (then :class:`Unavailable`); the caller's timeout
+        bounds the whole."""
+        nacks = 0
         while True:
             try:
                 return await attempt()
             except DocbusConnectionLost:
                 if not self.resend_on_loss or self._channel is None:
                     raise
+                pause = RESEND_PAUSE
+            except Unavailable:  # a nack; the channel was replaced (CommandChannel.renew)
+                if not self.resend_on_loss or nacks == len(NACK_PAUSES):
+                    raise
+                pause = NACK_PAUSES[nacks]
+                nacks += 1
             self.resent += 1
             # The channel waits for the reconnection itself; this pause only keeps a
-            # channel that fails at once from spinning.
-            await asyncio.sleep(RESEND_PAUSE)
+            # channel that fails at once from spinning (after a nack: lets an election end).
+            await asyncio.sleep(pause)
 
     def _open_channel(self) -> CommandChannel:
         if self._channel is None:

@@ -342,6 +342,21 @@ class SharedItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchResults:
+    """One page of document.search: best match first; ``next_cursor`` None at the end."""
+
+    documents: tuple[Document, ...]
+    next_cursor: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchResults:
+        """Parse the contract's SearchResults."""
+        documents = tuple(Document.from_dict(item) for item in data["documents"])
+        return cls(documents, data.get("next_cursor"), data)
+
+
+@dataclass(frozen=True, slots=True)
 class SharedWithMe:
     """One page of shared.with_me, newest grant first."""
 

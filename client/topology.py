@@ -51,3 +51,5 @@ class RoutingKey(StrEnum):
     DOCUMENT_SHARES = "document.shares"
     EXPLAIN_ACCESS = "access.explain"
     SHARED_WITH_ME = "shared.with_me"
+    # contract version 2: search
+    SEARCH_DOCUMENTS = "document.search"

@@ -16,8 +16,13 @@ The rules are the pipeline's error table (consumers/pipeline.py: ``poisoned``,
 - an event holding a value the AMQP library could not decode (adapters/amqp_decoding.py)
   is dead-lettered as invalid, that value hex-encoded (Pipeline.dead_letter_undecodable);
 - an event that is not JSON, or lacks ``event_id``/``type``/``org_id``/``occurred_at``, is
-  dead-lettered with the reason and acknowledged; so is one delivered ``poison_after``
-  times;
+  dead-lettered with the reason and acknowledged;
+- poison is judged as for commands (Pipeline.poison_of): by the attempts recorded in
+  PostgreSQL, not by the broker's delivery count, which also counts deliveries lost to a
+  node or connection failure (and which a publisher can set). A redelivered event is
+  written on its own, its attempt recorded before and ended after: an event that kills
+  the worker ``poison_after`` times is dead-lettered, and the events that were in its
+  batch are not counted with it (first deliveries stay batched and record nothing);
 - a database outage is retried with backoff within the retry budget (the deliveries stay
   unacknowledged meanwhile); past it, or on an unexpected error, the batch's events are
   dead-lettered with the reason (nothing is dropped silently);
@@ -44,6 +49,7 @@ from adapters.amqp_decoding import undecodable
 from adapters.tracing import Tracing
 from consumers import metrics
 from consumers.pipeline import (
+    Attempt,
     BudgetExhausted,
     ErrorRow,
     Invalid,
@@ -51,7 +57,6 @@ from consumers.pipeline import (
     RetryPolicy,
     decode,
     failure_of,
-    poisoned,
     set_within,
 )
 from consumers.schemas import AuditEventIn
@@ -73,7 +78,6 @@ class AuditConsumer:
         retry: RetryPolicy,
         *,
         prefetch: int,
-        poison_after: int,
         tracing: Tracing | None = None,
     ) -> None:
         self._connection = connection
@@ -82,7 +86,6 @@ class AuditConsumer:
         self._pipeline = pipeline  # for its dead letters
         self._retry = retry
         self._prefetch = prefetch
-        self._poison_after = poison_after
         self._acks = pipeline.acks  # one tracker per channel, whoever acks on it
         self._size = prefetch
         self._pending: list[AbstractIncomingMessage] = []
@@ -146,12 +149,31 @@ class AuditConsumer:
         entries: list[AuditEntry] = []
         good: list[AbstractIncomingMessage] = []
         for message in batch:
-            entry = await self._entry_or_dead_letter(message)
+            if message.redelivered:
+                continue
+            entry = await self._entry_or_dead_letter(message, None)
             if entry is not None:
                 entries.append(entry)
                 good.append(message)
         if entries:
             await self._write_and_settle(entries, good)
+        for message in batch:
+            if message.redelivered:
+                await self._handle_alone(message)
+
+    async def _handle_alone(self, message: AbstractIncomingMessage) -> None:
+        """A redelivery: its attempt recorded before it is handled, ended after (taken
+        back if handling raised and the delivery goes back to the queue)."""
+        attempt = await self._pipeline.begin_attempt(message)
+        done = False
+        try:
+            entry = await self._entry_or_dead_letter(message, attempt)
+            if entry is not None:
+                await self._write_and_settle([entry], [message])
+            done = True
+        finally:
+            if attempt is not None:
+                await self._pipeline.end_attempt(attempt, done=done)
 
     async def _write_and_settle(
         self, entries: list[AuditEntry], good: list[AbstractIncomingMessage]
@@ -191,11 +213,13 @@ class AuditConsumer:
     async def _write(self, entries: list[AuditEntry]) -> None:
         self.written += await self._record(entries)
 
-    async def _entry_or_dead_letter(self, message: AbstractIncomingMessage) -> AuditEntry | None:
+    async def _entry_or_dead_letter(
+        self, message: AbstractIncomingMessage, attempt: Attempt | None
+    ) -> AuditEntry | None:
         if bad := undecodable(message):  # a routing key too: doc.events is bound with "#"
             await self._pipeline.dead_letter_undecodable(message, bad, consumer="audit")
             return None
-        failure = poisoned(message, self._poison_after)
+        failure = self._pipeline.poison_of(message, attempt)
         if failure is not None:
             await self._fail_all([message], failure)
             return None

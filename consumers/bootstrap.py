@@ -394,7 +394,6 @@ async def _audit(shared: _Shared) -> AuditConsumer | StreamsAuditConsumer:
         shared.pipeline,
         RetryPolicy(budget=s.worker.retry_budget),
         prefetch=s.rabbit.audit_prefetch,
-        poison_after=s.rabbit.poison_after,
         tracing=shared.tracing,
     )
 

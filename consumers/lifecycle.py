@@ -19,6 +19,7 @@ from handlers.rename_folder import RenameFolderHandler
 from handlers.restore_document import RestoreDocumentHandler
 from handlers.restore_folder import RestoreFolderHandler
 from handlers.revert_document import RevertDocumentHandler
+from handlers.search_documents import SearchDocumentsHandler
 from handlers.share_folder import ShareFolderHandler, UnshareFolderHandler
 from handlers.shared_with_me import SharedWithMeHandler
 from handlers.trash_document import TrashDocumentHandler
@@ -66,4 +67,6 @@ def sharing_queries(
         "document.shares": DocumentSharesHandler(uow, clock, orjson.dumps),
         "access.explain": ExplainAccessHandler(uow, clock, orjson.dumps),
         "shared.with_me": SharedWithMeHandler(uow, orjson.dumps, cursors),
+        # read from the documents' own transactions, like the sharing queries: not cached
+        "document.search": SearchDocumentsHandler(uow, orjson.dumps, cursors),
     }

@@ -328,16 +328,16 @@ class Pipeline:
             return await self.dead_letter_undecodable(raw, bad, consumer="commands")
         if raw.redelivered:  # counted by the fault suite: raw duplicates after a crash
             log.info("message_redelivered", deliveries=delivery_count(raw) + 1)
-        attempt = await self._begin(raw)
+        attempt = await self.begin_attempt(raw)
         outcome = "requeued"  # if handling raises, process() gives the delivery back
         try:
             outcome = await self._attempt(raw, schema, run, query=query, attempt=attempt)
         finally:
             if attempt is not None:
-                await self._end(attempt, done=outcome != "requeued")
+                await self.end_attempt(attempt, done=outcome != "requeued")
         return outcome
 
-    async def _begin(self, raw: AbstractIncomingMessage) -> Attempt | None:
+    async def begin_attempt(self, raw: AbstractIncomingMessage) -> Attempt | None:
         """Record a redelivery's attempt before handling it (the first delivery: none)."""
         if self._attempts is None or not raw.redelivered:
             return None
@@ -348,14 +348,16 @@ class Pipeline:
             log.warning("attempt_not_recorded", error=repr(error))
             return None
 
-    async def _end(self, attempt: Attempt, *, done: bool) -> None:
+    async def end_attempt(self, attempt: Attempt, *, done: bool) -> None:
         assert self._attempts is not None
         try:
             await self._attempts.end(attempt.key, done=done)
         except Exception as error:
             log.warning("attempt_not_ended", error=repr(error))
 
-    def _poison(self, raw: AbstractIncomingMessage, attempt: Attempt | None) -> ErrorRow | None:
+    def poison_of(self, raw: AbstractIncomingMessage, attempt: Attempt | None) -> ErrorRow | None:
+        """The poison row of a delivery (its attempt begun): by the attempts recorded when
+        there is an AttemptLog, else by the broker's delivery count."""
         if self._attempts is None:
             return poisoned(raw, self._poison_after)
         return poisoned_attempt(attempt, self._poison_after) if attempt else None
@@ -365,7 +367,7 @@ class Pipeline:
         attempt: Attempt | None,
     ) -> str:
         """Handle one delivery (its attempt recorded); return its outcome."""
-        failure = self._poison(raw, attempt)
+        failure = self.poison_of(raw, attempt)
         if failure is not None:
             await self._fail(raw, failure)
             return failure.outcome

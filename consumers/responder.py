@@ -5,9 +5,16 @@
   back as a return even when it was delivered (RabbitMQ 3.10).
 - No reply goes to a queue of docbus's own (``is_docbus_queue``): it would land among
   its work or its dead letters. The pipeline refuses such a request as ``invalid``.
-- A reply the broker refuses (a nack: the reply_to queue rejects messages, e.g. full
+- A nack is answered by closing the channel and sending again on a fresh one, a few
+  times (``NACK_PAUSES``): RabbitMQ 3.10 binds a channel to the quorum queue leader it
+  first published to, and a channel whose first publish to a queue fell in a leader
+  election (a reconnection right after a node died) has every later publish to that
+  queue nacked until the dead node returns; a fresh channel opened after the election
+  publishes normally (docs/reliability.md, "The 18.6 s gap of cluster_two_workers").
+- A reply the broker still refuses (the reply_to queue rejects messages, e.g. full
   with ``x-overflow: reject-publish``) is logged and counted, and the delivery goes on
-  to be acknowledged: its effect stands, and retrying would only be refused again.
+  to be acknowledged: its effect stands, and retrying would only be refused again. A
+  dead letter still refused raises (the original is not acknowledged).
 - A dead letter keeps the original body and properties, adds ``x-docbus-error`` (why) and
   where it came from, is persistent and confirmed before the original is acknowledged.
 - Nothing undecodable is published again (adapters/amqp_decoding.py): no reply when
@@ -21,6 +28,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -29,7 +37,7 @@ from typing import Any
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
-from aiormq.exceptions import AMQPConnectionError, ChannelClosed, DeliveryError
+from aiormq.exceptions import AMQPConnectionError, ChannelClosed, DeliveryError, PublishError
 
 from adapters import amqp
 from adapters.amqp_decoding import (
@@ -62,6 +70,11 @@ NOT_CONNECTED: tuple[type[BaseException], ...] = (
 )
 
 
+# Pauses before sending a nacked publish again on a fresh channel: a leader election
+# takes about a second or two after a node dies.
+NACK_PAUSES = (0.2, 0.5, 1.0)
+
+
 DOCBUS_NAMES = frozenset(
     {AUDIT_QUEUE_NAME, DEAD_QUEUE_NAME, COMMANDS.name, EVENTS.name, DEAD.name}
     | {route.queue for route in ROUTES}
@@ -91,22 +104,62 @@ class Responder:
         self._patience = patience
         self._channels: dict[bool, AbstractChannel] = {}
         self._opening = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
 
     async def _patiently(self, publish: Callable[[], Awaitable[object]]) -> None:
         """Run ``publish``, again while the connection is down (a publish cut off mid-way
-        may then be sent twice: a duplicate reply or dead letter, never a missing one)."""
+        may then be sent twice: a duplicate reply or dead letter, never a missing one),
+        and again on a fresh channel after a nack, up to ``len(NACK_PAUSES)`` times
+        (then the nack's ``DeliveryError`` is raised)."""
         deadline = time.monotonic() + self._patience
         delay = 0.05
+        nacks = 0
         while True:
             try:
                 await publish()
                 return
+            except DeliveryError as error:
+                if isinstance(error, PublishError) or nacks == len(NACK_PAUSES):
+                    raise
+                log.warning("responder_nacked", error=repr(error), retry_in=NACK_PAUSES[nacks])
+                await asyncio.sleep(NACK_PAUSES[nacks])
+                nacks += 1
             except NOT_CONNECTED as error:
                 if time.monotonic() + delay > deadline:
                     raise
                 log.warning("responder_waiting_for_broker", error=repr(error))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    async def _send(
+        self, channel: AbstractChannel, confirmed: bool, body: bytes,
+        properties: amqp.Properties, routing_key: str, **options: Any,
+    ) -> None:
+        """Publish on ``channel``; a nack closes it, so that the next try opens another."""
+        try:
+            await amqp.publish(
+                channel, body, properties, routing_key, timeout=self._timeout, **options
+            )
+        except DeliveryError as error:
+            if isinstance(error, PublishError):  # a return: the channel is fine
+                raise
+            if self._channels.get(confirmed) is channel:
+                del self._channels[confirmed]
+                self._retire(channel)
+            raise
+
+    def _retire(self, channel: AbstractChannel) -> None:
+        """Close ``channel`` once the publishes still on it are settled (confirmed,
+        nacked or timed out): closing it now would cancel their confirms."""
+
+        async def close_later() -> None:
+            await asyncio.sleep(self._timeout + 1)
+            with contextlib.suppress(Exception):
+                await channel.close()
+
+        task = asyncio.create_task(close_later())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def _open(self, *, confirmed: bool = True) -> AbstractChannel:
         channel = self._channels.get(confirmed)
@@ -147,9 +200,7 @@ class Responder:
 
         async def publish() -> None:
             channel = await self._open(confirmed=confirmed)
-            await amqp.publish(
-                channel, body, properties, reply_to, mandatory=False, timeout=self._timeout
-            )
+            await self._send(channel, confirmed, body, properties, reply_to, mandatory=False)
 
         try:
             await self._patiently(publish)
@@ -162,9 +213,9 @@ class Responder:
 
         async def publish() -> None:
             channel = await self._open()
-            await amqp.publish(
-                channel, letter.body, letter.properties, text(original.routing_key) or "",
-                exchange=DEAD.name, mandatory=True, timeout=self._timeout,
+            await self._send(
+                channel, True, letter.body, letter.properties, text(original.routing_key) or "",
+                exchange=DEAD.name, mandatory=True,
             )
 
         await self._patiently(publish)

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from core.entities import Content
+from core.search import SearchFilter, media_type
 from core.values import OrgRole, Role
 from handlers.create_folder import CreateFolder
 from handlers.explain_access import ExplainAccess, ListDocumentShares
@@ -41,6 +42,8 @@ from handlers.restore_document import RestoreDocument
 from handlers.restore_folder import RestoreFolder
 from handlers.revert_document import RevertDocument
 from handlers.revoke_share import RevokeShare
+from handlers.search_documents import DEFAULT_LIMIT as SEARCH_DEFAULT_LIMIT
+from handlers.search_documents import SearchDocuments
 from handlers.set_membership import RemoveMembership, SetMembership
 from handlers.share_document import ShareDocument
 from handlers.share_folder import ShareFolder, UnshareFolder
@@ -425,6 +428,42 @@ class SharedWithMeIn(Inbound):
         return SharedWithMe(self.org_id, self.user_id, self.limit, self.cursor)
 
 
+MimeFilter = Annotated[
+    str,
+    StringConstraints(max_length=255, pattern=r"^[A-Za-z0-9.+_-]+/([A-Za-z0-9.+_-]+|\*)$"),
+    Field(description="type/subtype (exact), or type/* (any subtype); case-insensitive,"
+          " parameters of the stored type ignored"),
+]
+
+
+class SearchDocumentsIn(Inbound):
+    """Documents the reader may read that match every filter given, best match first
+    (contract v2)."""
+
+    org_id: Identifier
+    user_id: Identifier = Field(description="the reader; must be a member")
+    text: Annotated[
+        str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)
+    ] | None = Field(
+        None, description="every word must match a word of the name or the tags (case- and"
+        " accent-insensitive); the last word may be a prefix"
+    )
+    folder_id: Identifier | None = Field(
+        None, description="that folder and its subtree (a live folder of the org)"
+    )
+    mime_type: MimeFilter | None = None
+    tags: Annotated[list[Tag], Field(max_length=100)] = Field(
+        [], description="the document has every one of them (exact)"
+    )
+    limit: Limit = SEARCH_DEFAULT_LIMIT
+    cursor: CursorText | None = Field(None, description="opaque next_cursor of a previous reply")
+
+    def to_command(self) -> SearchDocuments:
+        mime = media_type(self.mime_type) if self.mime_type is not None else None
+        search = SearchFilter(self.text, self.folder_id, mime, tuple(self.tags))
+        return SearchDocuments(self.org_id, self.user_id, search, self.limit, self.cursor)
+
+
 class FolderActionIn(Inbound):
     """A folder and the acting user (trash, restore, purge: need share on the folder)."""
 
@@ -551,6 +590,14 @@ class MembershipOut(Outbound):
 class FolderListingOut(Outbound):
     folder_id: str
     documents: list[DocumentOut] = Field(description="newest updated_at first")
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+class SearchResultsOut(Outbound):
+    documents: list[DocumentOut] = Field(
+        description="best match first (more words of the text in the name), then newest"
+        " updated_at"
+    )
     next_cursor: str | None = Field(description="null on the last page")
 
 
@@ -833,6 +880,7 @@ INBOUND: dict[str, type[Inbound]] = {
     "document.shares": DocumentSharesIn,
     "access.explain": ExplainAccessIn,
     "shared.with_me": SharedWithMeIn,
+    "document.search": SearchDocumentsIn,
 }
 REPLY_DATA: dict[str, type[Outbound]] = {
     "folder.create": FolderOut,
@@ -861,6 +909,7 @@ REPLY_DATA: dict[str, type[Outbound]] = {
     "document.shares": ShareListOut,
     "access.explain": ExplanationOut,
     "shared.with_me": SharedWithMeOut,
+    "document.search": SearchResultsOut,
 }
 EVENTS: dict[str, type[EventOut]] = {
     "folder.created": FolderCreatedOut,

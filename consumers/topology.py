@@ -53,6 +53,8 @@ ROUTES: tuple[Route, ...] = (
     Route("document.shares", "docbus.document.shares", query=True),
     Route("access.explain", "docbus.access.explain", query=True),
     Route("shared.with_me", "docbus.shared.with_me", query=True),
+    # contract v2: search
+    Route("document.search", "docbus.document.search", query=True),
 )
 
 

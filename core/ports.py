@@ -20,6 +20,7 @@ from core.idempotency import IdempotencyKey, StoredReply
 from core.lifecycle import DocumentLifecycle, FolderAccess, FolderTree
 from core.policies import Access
 from core.reads import Reads
+from core.search import SearchFilter, SearchHit, SearchPosition
 from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
 
@@ -163,6 +164,20 @@ class ShareRepository(Protocol):
         ...
 
 
+class SearchIndex(Protocol):
+    """Documents found by words and filters, as a reader may see them (document.search)."""
+
+    async def search(
+        self, org_id: str, reader_id: str, *, everything: bool, search: SearchFilter,
+        limit: int, after: SearchPosition | None,
+    ) -> list[SearchHit]:
+        """Up to ``limit`` documents of the org that pass ``search`` (core.search), not in
+        the trash nor below a trashed folder, that the reader may read now (every one if
+        ``everything``: an org admin; else by the reader's live grants, contract v2
+        section 1), best first, strictly after ``after``; reflects every committed write."""
+        ...
+
+
 class Inbox(Protocol):
     """Commands' replies by idempotency key (see core.idempotency)."""
 
@@ -196,6 +211,8 @@ class UnitOfWork(Protocol):
     def tree(self) -> FolderTree: ...
     @property
     def lifecycle(self) -> DocumentLifecycle: ...
+    @property
+    def search(self) -> SearchIndex: ...
 
     def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
         """Queue an event for the outbox (written at commit) with the cache scopes it changed."""

@@ -35,6 +35,7 @@ from core.ports import (
     Json,
     MembershipRepository,
     ReplyCache,
+    SearchIndex,
     ShareRepository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -182,6 +183,10 @@ class CommandUnit:
     @property
     def lifecycle(self) -> DocumentLifecycle:
         return self._unit.lifecycle
+
+    @property
+    def search(self) -> SearchIndex:
+        return self._unit.search
 
     def emit(self, event: DomainEvent, scopes: Sequence[str]) -> None:
         self._unit.emit(event, scopes)

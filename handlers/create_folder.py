@@ -1,6 +1,8 @@
 """CreateFolder.
 
-- The actor must be a member of the org.
+- The actor must be a member of the org; a non-member gets ``not_found`` (the parent
+  folder, or the org for a root), the same answer as for an org or parent that does not
+  exist (contract v2, section 1).
 - A parent must exist in the same org (another org's folder does not exist here).
 - Names are unique among siblings; folder ids are unique everywhere (both ``conflict``).
 - The creator holds ``owner`` on the new folder (a folder share, made with it).
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.entities import Folder
-from core.errors import FolderNotFound, NotAMember
+from core.errors import FolderNotFound, NotFound
 from core.events import FolderCreated
 from core.ports import Clock, IdGenerator, Json, UnitOfWork
 from core.values import CacheScope, Role
@@ -36,7 +38,9 @@ class CreateFolderHandler:
 
     async def __call__(self, cmd: CreateFolder, uow: UnitOfWork) -> Json:
         if await uow.memberships.role_of(cmd.org_id, cmd.actor_id) is None:
-            raise NotAMember(cmd.actor_id, cmd.org_id)
+            if cmd.parent_id is not None:
+                raise FolderNotFound(cmd.parent_id)
+            raise NotFound(f"org {cmd.org_id} not found")
         folder = await self._place(cmd, uow)
         await uow.folders.add(folder)
         await uow.tree.grant(folder.folder_id, cmd.actor_id, Role.OWNER)

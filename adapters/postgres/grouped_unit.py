@@ -26,6 +26,7 @@ from adapters.postgres.repositories import (
     PgShares,
     document_row,
 )
+from adapters.postgres.search import PgSearchIndex
 from adapters.postgres.tree import GroupedDocumentLifecycle, GroupedFolderTree
 from adapters.postgres.unit_of_work import BUILT_IN, PgUnitOfWork
 from adapters.postgres.unit_state import Flushing, FolderRole, GroupState
@@ -233,6 +234,7 @@ class PgGroupedUnit(PgUnitOfWork):
         self.inbox = self._queued = QueuedInbox(PgInbox(view, self._events))
         self.tree = GroupedFolderTree(view, state, self._decider)
         self.lifecycle = GroupedDocumentLifecycle(view, state)
+        self.search = PgSearchIndex(view)  # reads after the group's queued writes
 
     async def read_ahead(self, reads: Reads) -> None:
         with translated():

@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Computed,
     Connection,
     DateTime,
     ForeignKey,
@@ -36,7 +37,7 @@ from sqlalchemy import (
     literal,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 
 metadata = MetaData()
 
@@ -102,7 +103,16 @@ documents = Table(
     Column("size_bytes", BigInteger, nullable=True), _text("sha256", nullable=True), _tags(),
     _at("created_at"), _at("updated_at"),
     _maybe_at("trashed_at"), _id("trashed_by", nullable=True),
+    # document.search (migration 0008): the words of the name and tags, kept by PostgreSQL
+    # in the same transaction as the document (docbus_search_vector: see the migration).
+    Column("search", TSVECTOR, Computed("docbus_search_vector(name, tags)", persisted=True)),
     PrimaryKeyConstraint("doc_id", name="documents_pkey"),
+)
+Index("ix_documents_search", documents.c.search, postgresql_using="gin")
+# A search without text: the org's live documents, newest first.
+Index(
+    "ix_documents_org_recent", documents.c.org_id, documents.c.updated_at.desc(),
+    documents.c.doc_id.desc(), postgresql_where=documents.c.trashed_at.is_(None),
 )
 Index(
     "ix_documents_trash", documents.c.org_id, documents.c.trashed_at.desc(),

@@ -19,6 +19,7 @@ from adapters.postgres.errors import translated
 from adapters.postgres.inbox import PgInbox
 from adapters.postgres.outbox import OUTBOX_CHANNEL, PendingEvents
 from adapters.postgres.repositories import PgDocuments, PgFolders, PgMemberships, PgShares
+from adapters.postgres.search import PgSearchIndex
 from adapters.postgres.tree import PgDocumentLifecycle, PgFolderTree
 from core.decisions import AccessDecider, BuiltInDecider
 from core.events import DomainEvent
@@ -28,6 +29,7 @@ from core.ports import (
     FolderRepository,
     Inbox,
     MembershipRepository,
+    SearchIndex,
     ShareRepository,
 )
 
@@ -47,6 +49,7 @@ class PgUnitOfWork:
     inbox: Inbox
     tree: FolderTree
     lifecycle: DocumentLifecycle
+    search: SearchIndex
 
     def __init__(
         self, db: PgDatabase, *, read_only: bool = False, decider: AccessDecider | None = None
@@ -74,6 +77,7 @@ class PgUnitOfWork:
         self.inbox = PgInbox(conn, self._events)
         self.tree = PgFolderTree(conn, self._decider)
         self.lifecycle = PgDocumentLifecycle(conn)
+        self.search = PgSearchIndex(conn)
 
     async def __aexit__(self, *exc: object) -> None:
         try:

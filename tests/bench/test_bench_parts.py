@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,8 @@ from bench import loops
 from bench.events import docbus_key, moved_key, renamed_key, trashed_key
 from bench.lifecycle import layout
 from bench.paired import Side, chunks, latency_ratio, ratio, repeat, spread
-from bench.runner import chart_path
+from bench.report import json_line, with_ratios
+from bench.runner import DOCBUS_PHASES, chart_path, phases
 from bench.stats import BenchError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,3 +125,35 @@ def test_lifecycle_events_are_keyed_like_the_commands_that_wait_for_them() -> No
     assert docbus_key("document.moved", moved) == moved_key("d1", "b")
     assert docbus_key("document.trashed", {"document_id": "d1"}) == trashed_key("d1")
     assert docbus_key("document.restored", {"document_id": "d1"}) is None
+
+
+def test_the_search_vocabulary_and_query_are_fixed_and_fit_the_words_rule() -> None:
+    from bench.search import VOCABULARY, query_text, rows_read, vocabulary
+    from core.search import words
+
+    vocab = vocabulary()
+    assert len(set(vocab)) == VOCABULARY and vocab == vocabulary()  # the same every run
+    assert all(words(w) == (w,) for w in vocab)
+    median, prefix = query_text(vocab).split()
+    assert median == vocab[VOCABULARY // 2 - 1] and vocab[0].startswith(prefix)
+    assert len(prefix) == 3
+    plan = {"Relation Name": "documents", "Actual Rows": 5, "Actual Loops": 2,
+            "Rows Removed by Filter": 3, "Plans": [
+                {"Relation Name": "folders", "Actual Rows": 9},
+                {"Node Type": "Bitmap Heap Scan", "Plans": [
+                    {"Relation Name": "documents", "Actual Rows": 1}]}]}
+    assert rows_read(plan) == 5 * 2 + 3 * 2 + 1
+
+
+def test_only_runs_the_warm_up_and_the_phases_named() -> None:
+    assert phases(None) == DOCBUS_PHASES
+    assert [name for name, _ in phases("sharing")] == [
+        "docbus warm-up", "sharing at scale (folder shares five levels up)"]
+    with pytest.raises(BenchError, match="no phase named like"):
+        phases("no such phase")
+
+
+def test_a_partial_run_reports_the_targets_it_measured() -> None:
+    figures = with_ratios({"explain_p50_ratio": 2.0, "with_me_p50_ratio": 4.0})
+    line = json.loads(json_line(figures, {}))
+    assert (line["targets_met"], line["targets_total"]) == (1, 2)

@@ -45,6 +45,11 @@ FIGURES = (
     "subtree_restore_large_p50_ms", "subtree_rename_large_p50_ms", "subtree_list_large_p50_ms",
     "upload_tracing_off_per_s", "upload_tracing_discard_per_s", "tracing_off_traced_ns",
     "stream_rabbit_per_s", "stream_stream_per_s", "stream_both_per_s", "stream_events",
+    "search_documents", "search_seed_s", "search_admin_p50_ms", "search_member_p50_ms",
+    "search_admin_raw_p50_ms", "search_member_raw_p50_ms",
+    "share_inherited_list_small_p50_ms", "share_inherited_list_large_p50_ms",
+    "folder_share_large_p50_ms", "folder_unshare_large_p50_ms", "explain_p50_ms",
+    "explain_raw_p50_ms", "with_me_p50_ms", "with_me_raw_p50_ms",
     "builtin_rename_p50_ms", "cerbos_rename_p50_ms", "builtin_rename_64_per_s",
     "cerbos_rename_64_per_s", "builtin_list_p50_ms", "cerbos_list_p50_ms",
 )
@@ -53,6 +58,9 @@ REQUIRED_RATIOS = (
     "list_miss_p50_ratio", "list_64_ratio", "client_vs_faststream_ratio", "size_latency_ratio",
     "upload_2workers_ratio", "rename_ratio", "move_ratio", "trash_ratio", "subtree_op_ratio",
     "subtree_list_ratio", "upload_tracing_ratio", "stream_both_ratio",
+    "search_admin_p50_ratio", "search_member_p50_ratio",
+    "share_inherited_list_ratio", "folder_share_op_ratio", "explain_p50_ratio",
+    "with_me_p50_ratio",
     "cerbos_command_p50_ratio", "cerbos_command_64_ratio", "cerbos_list_p50_ratio",
 )
 
@@ -141,6 +149,9 @@ def test_the_numbers_are_sane(smoke_run: dict[str, Any]) -> None:
     assert line["stored_documents"] >= 3000
     assert 10 < line["rss_mib"] < 4096
     assert line["list_page_documents"] == 50
+    assert line["search_documents"] == 2000
+    assert line["share_small_docs"] < line["share_large_docs"]
+    assert line["share_depth"] == 5
     assert line["subtree_small_docs"] < line["subtree_large_docs"]
     assert line["subtree_op_ratio"] == max(
         line[f"subtree_{op}_ratio"] for op in ("move", "rename", "trash", "restore")

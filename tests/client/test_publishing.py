@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import aio_pika
 import pytest
 from aio_pika.abc import AbstractConnection
 
-from client import DocbusClient, DocbusUnroutable
+from client import DocbusClient, DocbusUnroutable, Unavailable
+from client.client import NACK_PAUSES
 from tests.client.conftest import AMQP_URL, eventually
 from tests.client.responder import Responder
 
@@ -73,3 +77,86 @@ async def test_commands_go_through_once_the_exchange_appears(
         finally:
             await channel.exchange_delete(name)
             await channel.close()
+
+
+async def _full_queue(
+    rabbit: AbstractConnection, commands_exchange: str, unique: str, key: str
+) -> aio_pika.abc.AbstractQueue:
+    """An exclusive queue bound to ``key`` that holds one message at most and refuses
+    (nacks) more: filled with one."""
+    channel = await rabbit.channel()
+    queue = await channel.declare_queue(
+        f"test.full.{unique}", exclusive=True,
+        arguments={"x-max-length": 1, "x-overflow": "reject-publish"},
+    )
+    await queue.bind(commands_exchange, key)
+    await channel.default_exchange.publish(aio_pika.Message(b"filler"), queue.name)
+    return queue
+
+
+async def test_a_nacked_command_is_sent_again_on_a_fresh_channel(
+    docbus: DocbusClient, rabbit: AbstractConnection, commands_exchange: str, unique: str
+) -> None:
+    """A nack replaces the channel and the command goes again (same message_id), so
+    that a channel bound to a dead quorum queue leader cannot refuse commands for the
+    whole of a node's outage (RabbitMQ 3.10, docs/reliability.md)."""
+    queue = await _full_queue(rabbit, commands_exchange, unique, "folder.create")
+    assert docbus._channel is not None
+    before = docbus._channel._underlay
+    resent = docbus.resent
+
+    async def make_room() -> None:
+        await asyncio.sleep(0.1)
+        assert (await queue.get(no_ack=True)).body == b"filler"
+
+    message_id, _ = await asyncio.gather(
+        docbus.send("folder.create", {"folder_id": "f1"}, message_id="create-1"), make_room()
+    )
+    assert message_id == "create-1"
+    got = await queue.get(no_ack=True)
+    assert got.message_id == "create-1"
+    assert docbus.resent == resent + 1
+    assert before is not None and before.is_closed
+    assert docbus._channel._underlay is not before
+
+
+async def test_a_command_nacked_again_and_again_raises_unavailable(
+    docbus: DocbusClient, rabbit: AbstractConnection, commands_exchange: str, unique: str
+) -> None:
+    await _full_queue(rabbit, commands_exchange, unique, "folder.create")
+    with pytest.raises(Unavailable, match="nack"):
+        await docbus.send("folder.create", {"folder_id": "f1"})
+    assert docbus.resent == len(NACK_PAUSES)
+    # the client works on: another queue's command goes through
+    channel = await rabbit.channel()
+    other = await channel.declare_queue(f"test.other.{unique}", exclusive=True)
+    await other.bind(commands_exchange, "folder.rename")
+    await docbus.send("folder.rename", {}, message_id="rename-1")
+    got = await other.get(no_ack=True, fail=False)
+    for _ in range(50):
+        if got is not None:
+            break
+        await asyncio.sleep(0.05)
+        got = await other.get(no_ack=True, fail=False)
+    assert got is not None and got.message_id == "rename-1"
+
+
+async def test_requests_in_flight_when_the_channel_is_replaced_are_resent(
+    docbus: DocbusClient, responder: Responder, rabbit: AbstractConnection,
+    commands_exchange: str, unique: str,
+) -> None:
+    """A nack replaces the channel that direct reply-to is bound to: the requests still
+    waiting for their replies on it are resent (same message_id) and answered."""
+    await _full_queue(rabbit, commands_exchange, unique, "folder.create")
+    waiting = [
+        asyncio.create_task(docbus.request("echo.test", {"_delay": 0.5, "n": n}, timeout=10))
+        for n in range(3)
+    ]
+    await received(responder, 3)
+    with pytest.raises(Unavailable):
+        await docbus.send("folder.create", {"folder_id": "f1"})
+    replies = await asyncio.gather(*waiting)
+    assert [r.unwrap()["echo"]["n"] for r in replies] == [0, 1, 2]  # type: ignore[attr-defined]
+    ids = [m.message_id for m in responder.received if m.routing_key == "echo.test"]
+    # each resent after every replacement of the channel (4 here), always with its id
+    assert len(set(ids)) == 3 and all(ids.count(i) >= 2 for i in ids)

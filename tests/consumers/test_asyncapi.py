@@ -31,6 +31,8 @@ COMMAND_KEYS = (
     # contract v2: sharing
     "folder.share", "folder.unshare", "document.shares", "access.explain",
     "shared.with_me",
+    # contract v2: search
+    "document.search",
 )
 EVENT_KEYS = (
     "folder.created", "document.uploaded", "document.shared.{role}", "document.unshared",

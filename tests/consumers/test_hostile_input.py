@@ -48,6 +48,9 @@ VALID: dict[str, dict[str, Any]] = {
     "document.shares": {"doc_id": "d", "user_id": "u"},
     "access.explain": {"doc_id": "d", "user_id": "u", "about": "v"},
     "shared.with_me": {"org_id": "o", "user_id": "u", "limit": 5, "cursor": "abc"},
+    "document.search": {"org_id": "o", "user_id": "u", "text": "budget rev",
+                        "folder_id": "f", "mime_type": "image/*", "tags": ["q3"], "limit": 5,
+                        "cursor": "abc"},
 }
 
 

@@ -196,7 +196,7 @@ async def test_share_of_the_role_already_held_publishes_nothing(
                 "name": "n",
                 "actor_id": "stranger",
             },
-            "forbidden",
+            "not_found",
         ),
     ],
 )

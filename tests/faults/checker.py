@@ -4,7 +4,9 @@ an event tap and the queues say happened. In Jepsen's terms:
 - confirmed: commands the broker confirmed (publisher confirms) at least once;
 - lost: confirmed, not dead-lettered, and without its effect (no inbox row, or an inbox row
   whose effect row is missing: an upload without its version, a share without its row, a
-  rename whose name is not there, a purge whose rows are; see ``tests.faults.life_check``);
+  rename whose name is not there, a purge whose rows are; see ``tests.faults.life_check``;
+  a folder share, unshare or expiry whose row is there or not: ``tests.faults.share_load``;
+  an expired grant still stored 10 s past its expiry);
 - duplicate effects: more than one effect for one command (a blob stored as two versions,
   more versions of a doc than uploads of it, a second event_id for one effect in the audit
   log or on the tap; for renames, moves, trashes, restores and purges, whose only trace is
@@ -12,7 +14,8 @@ an event tap and the queues say happened. In Jepsen's terms:
   nobody asked for (a phantom version or event);
 - divergent replies: two replies to one message_id that differ (every delivery of a
   message_id must get the same reply);
-- missing audit events: committed effects whose event is not in ``audit_log``;
+- missing audit events: committed effects whose event is not in ``audit_log`` (an expiring
+  folder share that took effect must have its ``folder.share.expired`` there, once);
 - raw duplicates, allowed and counted: redeliveries the worker saw (its
   ``message_redelivered`` log line: the broker's redelivered flag), deliveries answered
   from the inbox (``duplicate_message_id``), and events seen twice with the same event_id
@@ -37,6 +40,9 @@ from tests.faults.infra import plain_dsn
 from tests.faults.life import OPS
 from tests.faults.life_check import LifeState, doubled_life, implied_purges, life_event_key
 from tests.faults.load import Command
+from tests.faults.share_load import ShareState
+from tests.faults.share_load import doubled as doubled_shares
+from tests.faults.share_load import event_key as share_event_key
 
 WORK_QUEUES = (*(r.queue for r in ROUTES), AUDIT_QUEUE_NAME)
 
@@ -52,7 +58,8 @@ def event_key(body: dict[str, Any]) -> str:
         return f"member:{body['user_id']}"
     if kind == "FolderCreated":
         return f"folder:{body['folder']['folder_id']}"
-    return life_event_key(body) or f"other:{body.get('event_id')}"
+    return (share_event_key(body) or life_event_key(body)
+            or f"other:{body.get('event_id')}")
 
 
 def dead_reason(message: AbstractIncomingMessage) -> str:
@@ -90,7 +97,9 @@ class Result:
     stale_reads: int | None = None
     reads: int | None = None
     duration_s: float = 0.0
-    commit_gap_s: float | None = None  # longest pause between two commits of the load
+    commit_gap_s: float | None = None  # longest pause in commits while work was offered
+    raw_commit_gap_s: float | None = None  # longest pause between two commits, offered or not
+    publisher_gap_s: float | None = None  # longest time the suite's publisher got no confirm
     max_commit_gap_s: float | None = None  # a promise on it (the cluster scenarios)
     control: bool = False  # expected to fail: proves the checker bites
     notes: list[str] = field(default_factory=list)
@@ -178,8 +187,12 @@ async def check(
             f"folder:{row['folder_id']}"
             for row in await conn.fetch("SELECT folder_id FROM folders")
         }
-        audit = await conn.fetch("SELECT event_id, body::text AS body FROM audit_log")
+        audit = [
+            (row["event_id"], orjson.loads(row["body"]))
+            for row in await conn.fetch("SELECT event_id, body::text AS body FROM audit_log")
+        ]
         life = await LifeState.read(conn)
+        folder_shares = await ShareState.read(conn, (event_key(b) for _, b in audit))
         r.outbox_left = int(await conn.fetchval("SELECT count(*) FROM outbox"))
     finally:
         await conn.close()
@@ -196,6 +209,9 @@ async def check(
     life.settle([c for c in commands if c.message_id in by_id])
 
     def present(cmd: Command) -> bool:
+        held = folder_shares.holds(cmd)
+        if held is not None:
+            return held
         if cmd.kind in OPS:
             return life.holds(cmd)
         if cmd.kind == "upload":  # or purged since, with every version
@@ -223,6 +239,11 @@ async def check(
             if len(r.notes) < 20:
                 r.notes.append(f"lost {message_id} ({cmd.kind}, inbox={reply is not None})")
     committed |= implied_purges(list(by_id.values()), life)  # a folder purge's documents
+    # an expiring folder share that took effect must expire: its row gone, one event
+    committed |= folder_shares.expiries(c for c in by_id.values() if c.effect in committed)
+    for key in folder_shares.unswept():
+        r.lost += 1
+        r.notes.append(f"expired grant still stored: {key}")
     r.duplicate_effects += sum(n - 1 for n in blobs.values() if n > 1)
     r.phantom += sum(1 for key in blobs if key not in asked)
     for doc, numbers in per_doc.items():
@@ -234,8 +255,8 @@ async def check(
 
     # events: the audit log, then the tap
     audit_ids: dict[str, set[str]] = defaultdict(set)
-    for row in audit:
-        audit_ids[event_key(orjson.loads(row["body"]))].add(row["event_id"])
+    for event_id, body in audit:
+        audit_ids[event_key(body)].add(event_id)
     tap_ids: dict[str, set[str]] = defaultdict(set)
     tap_seen: Counter[str] = Counter()
     for message in tap:
@@ -251,7 +272,7 @@ async def check(
         if not tap_ids.get(key):
             r.tap_missing += 1
     # a lifecycle command's only trace is its event: two event_ids, a doubled effect
-    doubled = doubled_life(audit_ids)
+    doubled = doubled_life(audit_ids) | doubled_shares(audit_ids)
     r.duplicate_effects += sum(n - 1 for n in doubled.values())
     r.notes += [f"{n} events for {key}" for key, n in sorted(doubled.items())[:5]]
     effects = set(blobs) | set(shares) | set(members) | folders | committed

@@ -7,9 +7,11 @@ every node (``DOCBUS_RABBIT_URL`` as a comma-separated list) and fail over by th
 Only the cluster's own nodes are killed: the machine's RabbitMQ on 5672 is never touched.
 
 Besides the checker's figures (lost, duplicate effects, missing audit, dead letters),
-each scenario records the longest gap between two commits of the load (at most
-``MAX_GAP`` seconds) and, in its notes, how the queue leaders were spread at the start
-and after the faults, and what ``/readyz`` said around the failover.
+each scenario records the longest gap in commits while work was offered (at most
+``MAX_GAP`` seconds), the suite's own publisher gap beside it (tests/faults/gaps.py) and,
+in its notes, the plain gap between commits, where each gap lay relative to the first
+fault, how the queue leaders were spread at the start and after the faults, and what
+``/readyz`` said around the failover.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class ClusterStage(Stage):
     """A stage whose broker is the cluster (every node's URL, the default vhost)."""
 
     cluster: Cluster
+    restores_shared = False  # only the cluster's own nodes are faulted
 
     @property
     def rabbit_url(self) -> str:
@@ -146,6 +149,7 @@ class ClusterRun(Run):
         self.ccfg = ccfg
         self.cfg = _with_rate(cfg, ccfg.rate)
         self.result.max_commit_gap_s = MAX_GAP
+        self.fault_at: float | None = None  # wall-clock time of the first fault
 
     async def start(self, workers: int = 1, *, watch: bool = False) -> list[WorkerProc]:
         env = {"DOCBUS_RABBIT_RECONNECT_INTERVAL": "1"}
@@ -167,7 +171,11 @@ class ClusterRun(Run):
         if getattr(self, "watch", None) is not None:
             self.result.notes.append(self.watch.summary())
         result = await self.finish()
-        result.commit_gap_s = await self.commit_gap()
+        await self.measure_gaps(self.fault_at)
+        t0 = self.fault_at or 0.0
+        self.result.notes.append("suite publisher connected to " + ", ".join(
+            f"{node} at t{at - t0:+.1f}" for at, node in self.amqp.stats.connected
+        ))
         result.failures.clear()
         result.judge()
         return result
@@ -187,6 +195,7 @@ async def _mid_load(run: ClusterRun) -> asyncio.Task[float]:
 async def _outage(run: ClusterRun, node: Node) -> None:
     """kill -9 ``node``, keep it down, start it again."""
     await asyncio.to_thread(run.cluster.kill9, node)
+    run.fault_at = run.fault_at or time.time()
     run.result.faults += 1
     run.result.notes.append(f"killed {node.name}")
     await asyncio.sleep(run.ccfg.down_s)
@@ -226,6 +235,7 @@ async def rolling_restart(run: ClusterRun) -> None:
     run.cfg = replace(run.cfg, rate=max(5.0, len(run.plan.load) / ROLLING_S))
     load = run.spawn(run.send_load())
     for node in run.cluster.nodes:
+        run.fault_at = run.fault_at or time.time()
         await asyncio.to_thread(run.cluster.stop_node, node)
         run.result.faults += 1
         await asyncio.sleep(2)
@@ -235,7 +245,10 @@ async def rolling_restart(run: ClusterRun) -> None:
 
 
 async def two_workers(run: ClusterRun) -> None:
-    """Two workers consuming from different nodes; the first one's node dies."""
+    """Two workers consuming from different nodes; the first one's node dies, and so does
+    the suite's own publishing connection (pinned to that node: the hardest case, every
+    time, rather than one run in three), so that the suite's publisher must fail over
+    as well: its gap is reported beside the commit gap."""
     first, second = await run.start(workers=2)
     for _ in range(6):  # each connection starts at a random node: retry until they differ
         if node_of(first) != node_of(second):
@@ -243,8 +256,10 @@ async def two_workers(run: ClusterRun) -> None:
         second.kill()
         await second.start()
     run.result.notes.append(f"workers consume from {node_of(first)} and {node_of(second)}")
+    victim = by_port(run.cluster, node_of(first))
+    await run.amqp.pin(f"{victim.url}%2F")
     load = await _mid_load(run)
-    await _outage(run, by_port(run.cluster, node_of(first)))
+    await _outage(run, victim)
     await load
     await run.end(time.monotonic())
 

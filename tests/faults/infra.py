@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import aio_pika
 import asyncpg
@@ -357,6 +358,9 @@ class Stage:
     valkey: EmbeddedValkey | None = None
     valkey_port: int = 0
     workers: list[WorkerProc] = field(default_factory=list)
+    # Whether ``close`` restores the shared servers (a stage whose faults never touch them,
+    # the cluster's, leaves them alone: it must not even restart a degraded shared node).
+    restores_shared: ClassVar[bool] = True
     _db_created: bool = False
     _vhost_created: bool = False
 
@@ -422,9 +426,10 @@ class Stage:
         if self.valkey is not None:
             self.valkey.resume()
         self.stop_valkey()
-        with contextlib.suppress(Exception):
-            restored = await ensure_services()
-            problems += [f"restored {s}" for s in restored]
+        if self.restores_shared:
+            with contextlib.suppress(Exception):
+                restored = await ensure_services()
+                problems += [f"restored {s}" for s in restored]
         if self._db_created:
             try:
                 await wait_postgres(PG_ADMIN_URL, 60)

@@ -35,7 +35,7 @@ from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
 )
-from aio_pika.exceptions import DeliveryError
+from aio_pika.exceptions import PublishError
 
 from adapters.amqp_failover import connect_first
 from tests.faults.life import ROUTES, LifePlan, Op
@@ -166,9 +166,12 @@ class Plan:
 @dataclass
 class PublishStats:
     confirmed: set[str] = field(default_factory=set)  # message_ids the broker confirmed
+    confirmed_at: dict[str, float] = field(default_factory=dict)  # first confirm, time.time()
     publishes: int = 0  # basic.publish calls, retries included
     retries: int = 0  # publishes that were not confirmed and were sent again
     reconnects: int = 0
+    connected: list[tuple[float, str]] = field(default_factory=list)  # (time.time(), node)
+    failures: list[tuple[float, str]] = field(default_factory=list)  # (time.time(), error)
 
 
 class Amqp:
@@ -199,6 +202,21 @@ class Amqp:
         async with asyncio.timeout(15):
             await self._consuming.wait()
 
+    async def pin(self, url: str) -> None:
+        """Publish through the node at ``url`` from now on (until it fails: then the
+        usual failover over every node)."""
+        async with self._lock:
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    await self._connection.close()
+            self._connection = await connect_first(url, timeout=5)
+            self._channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            self._exchange = await self._channel.get_exchange(COMMANDS_EXCHANGE, ensure=False)
+            node = self._connection.url
+            self.stats.connected.append((time.time(), f"pinned {node.host}:{node.port}"))
+
     async def close(self) -> None:
         self._closing = True
         if self._consumer is not None:
@@ -222,6 +240,8 @@ class Amqp:
                     self.stats.reconnects += 1
                 self._connection = None
                 self._connection = await connect_first(self.url, timeout=5)
+                url = self._connection.url
+                self.stats.connected.append((time.time(), f"{url.host}:{url.port}"))
                 self._channel = await self._connection.channel(
                     publisher_confirms=True, on_return_raises=True
                 )
@@ -258,14 +278,21 @@ class Amqp:
                 self.stats.publishes += 1
                 await exchange.publish(message, cmd.routing_key, mandatory=True, timeout=5)
             except Exception as error:
+                if len(self.stats.failures) < 5000:
+                    self.stats.failures.append((time.time(), repr(error)[:120]))
                 if deadline is not None and time.monotonic() > deadline:
                     raise
-                if not isinstance(error, DeliveryError):  # nacked or returned: same channel
+                if not isinstance(error, PublishError):  # returned: same channel
+                    # A nack too: RabbitMQ 3.10 can bind a channel opened during a quorum
+                    # queue's leader election to the dead leader, and nack every later
+                    # publish to that queue on it until the dead node returns; a fresh
+                    # channel works (docs/reliability.md).
                     await self._broken(channel)
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 2.0)
                 continue
             self.stats.confirmed.add(cmd.message_id)
+            self.stats.confirmed_at.setdefault(cmd.message_id, time.time())
             return
 
     async def request(

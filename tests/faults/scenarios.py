@@ -16,16 +16,19 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import orjson
 from valkey.asyncio import Valkey
 
 from adapters.amqp_failover import connect_first
 from consumers.topology import DEAD_QUEUE_NAME
 from tests.faults.checker import WORK_QUEUES, Result, check
 from tests.faults.crash import POINTS
+from tests.faults.gaps import CommitGaps, Gap, commit_gaps, publisher_gap
 from tests.faults.infra import (
     Stage,
     WorkerProc,
@@ -39,6 +42,8 @@ from tests.faults.infra import (
 )
 from tests.faults.life import SETUP_KINDS
 from tests.faults.load import TAP_QUEUE, Amqp, Command, Plan, Size, drain_queue, send_all
+from tests.faults.share_load import SETUP_KIND as SHARE_SETUP
+from tests.faults.share_load import UNSWEPT_SQL, ShareMix, default_count
 
 T = TypeVar("T")
 
@@ -87,6 +92,7 @@ class Run:
     queues: dict[str, tuple[int, int]] = field(default_factory=dict)  # at the end of drain
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    load_started: float | None = None  # wall-clock time (time.time()) the load began
 
     def __post_init__(self) -> None:
         run_id = f"{self.name.replace('_', '')[:10]}{secrets.token_hex(3)}"
@@ -94,6 +100,7 @@ class Run:
             self.name, self.cfg.log_root / f"{self.name}-{run_id}", shared_vhost=self.cfg.vhost
         )
         self.plan = Plan(run_id, self.size, seed=self.cfg.seed, reader_folders=self.readers)
+        self.shares = ShareMix(self.plan, default_count(self.size.shares))
         self.result = Result(self.name)
 
     @property
@@ -116,16 +123,24 @@ class Run:
 
     async def setup(self) -> None:
         """Members, folders, documents, then the trashes that lifecycle restores and
-        purges need: each answered, batch after batch."""
-        for kind in SETUP_KINDS:
-            batch = [c for c in self.plan.setup if c.kind == kind]
-            replies = await asyncio.gather(*(self.amqp.request(c) for c in batch))
-            bad = [r for r in replies if not r.get("ok")]
-            if bad:
-                raise RuntimeError(f"setup failed: {bad[:3]}")
+        purges need, the folder shares that the load's unshares take away, and last the
+        folder shares that expire a few seconds into the load (the expiry sweeper works
+        under the faults): each answered, batch after batch."""
+        for kind in (*SETUP_KINDS, SHARE_SETUP):
+            await self._answered([c for c in self.plan.setup if c.kind == kind])
+        ahead = max(3.0, min(self.load_seconds / 2, 30.0))
+        await self._answered(self.shares.expiring(datetime.now(UTC) + timedelta(seconds=ahead)))
+
+    async def _answered(self, batch: list[Command]) -> None:
+        replies = await asyncio.gather(*(self.amqp.request(c) for c in batch))
+        bad = [r for r in replies if not r.get("ok")]
+        if bad:
+            raise RuntimeError(f"setup failed: {bad[:3]}")
 
     async def send_load(self, commands: list[Command] | None = None) -> float:
         deadline = self.started + self.cfg.time_limit
+        if self.load_started is None:
+            self.load_started = time.time()
         return await send_all(
             self.amqp, self.plan.load if commands is None else commands, rate=self.cfg.rate,
             deadline=deadline,
@@ -147,18 +162,53 @@ class Run:
         finally:
             await conn.close()
 
-    async def commit_gap(self) -> float | None:
-        """The longest pause between two commits of the load's commands (inbox rows)."""
+    async def unswept(self) -> int:
+        """Expired folder shares not removed yet (the sweeper's work left to do)."""
         conn = await asyncpg.connect(plain_dsn(self.stage.pg_url), timeout=5)
         try:
-            gap = await conn.fetchval(
-                "SELECT max(d) FROM (SELECT created_at - lag(created_at) OVER"
-                " (ORDER BY created_at) AS d FROM inbox WHERE message_id = ANY($1)) g",
-                [c.message_id for c in self.plan.load + self.extra],
+            return int(await conn.fetchval(UNSWEPT_SQL))
+        finally:
+            await conn.close()
+
+    async def gaps(self) -> tuple[CommitGaps, Gap | None]:
+        """The load's commit gaps (tests/faults/gaps.py) and the suite's publisher gap."""
+        load = [c.message_id for c in self.plan.load + self.extra]
+        conn = await asyncpg.connect(plain_dsn(self.stage.pg_url), timeout=5)
+        try:
+            rows = await conn.fetch(
+                "SELECT message_id, extract(epoch FROM created_at)::float8 AS at FROM inbox"
+                " WHERE message_id = ANY($1)", load,
             )
         finally:
             await conn.close()
-        return None if gap is None else round(gap.total_seconds(), 2)
+        commits = {row["message_id"]: row["at"] for row in rows}
+        confirmed_at = self.amqp.stats.confirmed_at
+        offered = {mid: confirmed_at[mid] for mid in load if mid in confirmed_at}
+        with contextlib.suppress(OSError):  # the raw history, to look at a gap closely
+            (self.stage.log_dir / "timeline.json").write_bytes(orjson.dumps({
+                "load_started": self.load_started, "commits": commits, "confirms": offered,
+                "publisher_connected": self.amqp.stats.connected,
+                "publish_failures": self.amqp.stats.failures,
+            }))
+        started = self.load_started if self.load_started is not None else min(
+            offered.values(), default=0.0
+        )
+        return commit_gaps(commits, offered), publisher_gap(offered.values(), started)
+
+    async def measure_gaps(self, origin: float | None = None) -> None:
+        """Fill the result's gaps; note where each lay (relative to ``origin``, e.g. the
+        fault's wall-clock time, or the load's start)."""
+        commits, publisher = await self.gaps()
+        r = self.result
+        r.commit_gap_s = None if commits.offered is None else round(commits.offered.seconds, 2)
+        r.raw_commit_gap_s = None if commits.raw is None else round(commits.raw.seconds, 2)
+        r.publisher_gap_s = None if publisher is None else round(publisher.seconds, 2)
+        t0 = origin if origin is not None else (self.load_started or 0.0)
+        what = "fault" if origin is not None else "load start"
+        for name, gap in (("commit gap (offered)", commits.offered),
+                          ("commit gap (raw)", commits.raw), ("publisher gap", publisher)):
+            if gap is not None:
+                r.notes.append(f"{name} {gap.around(t0)} (t: {what})")
 
     async def dead_count(self) -> int:
         connection = await connect_first(self.stage.rabbit_url, timeout=5)
@@ -185,7 +235,7 @@ class Run:
             if now != last:
                 last, still_since = now, time.monotonic()
             settled = inbox + dead >= expected or time.monotonic() - still_since > 5
-            if settled and outbox == 0:
+            if settled and outbox == 0 and await self.unswept() == 0:
                 table = self.queues = await self.stage.queue_table()
                 if all(table.get(q, (0, 0))[0] == 0 for q in WORK_QUEUES):
                     _, outbox, _ = await self.counts()
@@ -375,7 +425,8 @@ async def postgres_restart(run: Run) -> None:
 
 @dataclass
 class Reader:
-    """Uploads into a folder of its own, then lists and gets: the write must be visible."""
+    """Uploads into a folder of its own, then lists, gets and searches (its folder, the
+    document's name): the write must be visible to each."""
 
     run: Run
     user: str
@@ -412,13 +463,21 @@ class Reader:
                           "query", "")
         get = Command(plan.message_id("q"), "document.get",
                       {"doc_id": doc, "user_id": self.user}, "query", "")
+        search = Command(plan.message_id("q"), "document.search",
+                         {"org_id": plan.org, "user_id": self.user, "folder_id": self.folder,
+                          "text": f"{doc}.pdf", "limit": 5}, "query", "")
         try:
             listed = await self.run.amqp.request(listing, timeout=10, attempts=3)
             got = await self.run.amqp.request(get, timeout=10, attempts=3)
+            found = await self.run.amqp.request(search, timeout=10, attempts=3)
         except TimeoutError:
             self.unanswered += 1
             return
-        self.reads += 2
+        self.reads += 3
+        hits = [(d["doc_id"], d["version"]) for d in found.get("data", {}).get("documents", [])]
+        if not hits or hits[0] != (doc, version):
+            self.stale += 1
+            self.run.result.notes.append(f"stale search after {doc} v{version}: {hits[:2]}")
         docs = [(d["doc_id"], d["version"]) for d in listed.get("data", {}).get("documents", [])]
         if not docs or docs[0] != (doc, version):
             self.stale += 1

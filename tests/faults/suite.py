@@ -31,7 +31,8 @@ from tests.faults.scenarios import SIZES, config, scenarios
 COLUMNS = (
     ("scenario", 18), ("faults", 6), ("confirmed", 9), ("lost", 4), ("dup eff", 7),
     ("miss audit", 10), ("dup ev", 6), ("redeliv", 7), ("inbox dup", 9), ("tap dup", 7),
-    ("diverg", 6), ("dead", 6), ("empty", 5), ("recover s", 9), ("gap s", 5), ("time s", 6),
+    ("diverg", 6), ("dead", 6), ("empty", 5), ("recover s", 9), ("gap s", 5), ("pub gap", 7),
+    ("time s", 6),
     ("ok", 4),
 )
 
@@ -48,6 +49,7 @@ def row(r: Result) -> list[str]:
         str(r.inbox_duplicates), str(r.tap_redelivered), str(r.divergent_replies), str(dead),
         "yes" if empty else "NO", "-" if r.recover_s is None else f"{r.recover_s:.1f}",
         "-" if r.commit_gap_s is None else f"{r.commit_gap_s:.1f}",
+        "-" if r.publisher_gap_s is None else f"{r.publisher_gap_s:.1f}",
         f"{r.duration_s:.0f}", ok,
     ]
 

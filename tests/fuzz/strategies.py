@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import types
 import typing
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from annotated_types import Ge, Le, MaxLen
@@ -75,6 +76,9 @@ def from_annotation(tp: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:
         return st.integers(int(low), int(high))
     if tp is str:
         return text_for(next((m for m in metadata if isinstance(m, StringConstraints)), None))
+    if tp is datetime:  # an expires_at: RFC 3339 text with its offset, later than now
+        return st.datetimes(datetime(2100, 1, 1), datetime(2200, 1, 1),
+                            timezones=st.just(UTC)).map(lambda at: at.isoformat())
     raise TypeError(f"no strategy for {tp!r}")
 
 

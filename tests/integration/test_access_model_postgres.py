@@ -1,8 +1,8 @@
 """The access model test (tests/unit/test_access_model.py) on real PostgreSQL: the same
 random histories are applied to the in-memory world and the model, the world's state is
 copied into PostgreSQL after every step, and PostgreSQL's answers (get, listing,
-effective capabilities, document.shares: the SQL of the access rules) must equal the
-model's.
+effective capabilities, document.shares, document.search: the SQL of the access rules)
+must equal the model's.
 
 Time passes for the database as for the model: expiries are stored relative to the
 database's clock (``expires_at = now() + remaining``), so that a grant whose remaining
@@ -27,8 +27,10 @@ from core.cursor import CursorCodec
 from handlers.explain_access import DocumentSharesHandler, ListDocumentShares
 from handlers.get_document import GetDocument, GetDocumentHandler
 from handlers.list_folder import ListFolder, ListFolderHandler
+from handlers.search_documents import SearchDocumentsHandler
+from tests.unit import test_access_model
 from tests.unit.access_reference import CAPABILITIES
-from tests.unit.test_access_model import USERS, Run, step
+from tests.unit.test_access_model import USERS, Run, check_search, step
 
 CHECKED = {"cases": 0}
 TABLES = ("shares", "folder_shares", "document_versions", "documents")
@@ -47,6 +49,7 @@ class Mirror:
         self.get = GetDocumentHandler(uow, self.cache, encode)
         self.list = ListFolderHandler(uow, self.cache, encode, CursorCodec(b"model"))
         self.shares = DocumentSharesHandler(uow, SystemClock(), encode)
+        self.search = SearchDocumentsHandler(uow, encode, CursorCodec(b"model"))
 
     async def sync(self) -> None:
         s, p, now = self.run.db.state, self.p, self.run.clock.now()
@@ -110,6 +113,9 @@ class Mirror:
                 CHECKED["cases"] += 1
         for doc in self.run.docs:
             await self._check_share_list(doc)
+        before = test_access_model.CHECKED["cases"]
+        await check_search(self.search, model, self.run.folders, p)  # the search SQL
+        CHECKED["cases"] += test_access_model.CHECKED["cases"] - before
 
     async def _check_share_list(self, doc: str) -> None:
         """document.shares asked by the org's admin: the GRANTS statement, unprefixed."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,10 +27,11 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from adapters.amqp_transport import CoalescingRobustConnection
 from adapters.memory import InMemoryAuditLog
+from adapters.postgres.attempts import PgAttemptLog
 from adapters.postgres.audit import PgAuditLog
 from adapters.postgres.database import PgDatabase
 from consumers.audit_consumer import AuditConsumer
-from consumers.pipeline import Pipeline, RetryPolicy
+from consumers.pipeline import AttemptLog, Pipeline, RetryPolicy, delivery_key
 from consumers.responder import Responder
 from consumers.topology import (
     AUDIT_QUEUE_NAME,
@@ -42,6 +43,7 @@ from consumers.topology import (
 from core.errors import Unavailable
 from core.ports import AuditEntry, AuditLog
 from handlers.record_audit import RecordAuditEntry
+from tests.fixtures.rabbit import own_vhost
 
 pytestmark = pytest.mark.integration
 
@@ -222,6 +224,7 @@ class Rig:
         record: RecordAuditEntry,
         retry: RetryPolicy = FAST_RETRY,
         prefetch: int = PREFETCH,
+        attempts: AttemptLog | None = None,
     ) -> AuditConsumer:
         publishing = await aio_pika.connect_robust(
             self.url, timeout=STEP, connection_class=CoalescingRobustConnection
@@ -234,9 +237,11 @@ class Rig:
         pipeline = Pipeline(
             Responder(publishing, timeout=STEP, patience=STEP), retry, poison_after=POISON_AFTER
         )
+        if attempts is not None:  # as the worker wires it
+            pipeline.count_attempts(attempts)
         self.consumer = AuditConsumer(
             self.connection, record, pipeline, retry,
-            prefetch=prefetch, poison_after=POISON_AFTER,
+            prefetch=prefetch,
         )
         await self.consumer.start()
         return self.consumer
@@ -259,6 +264,14 @@ class Rig:
         for connection in self.opened:
             if not connection.is_closed:
                 await connection.close()
+
+
+@pytest.fixture(scope="module")
+def rabbit_url() -> Iterator[str]:
+    """A vhost of this module's own: the end-to-end tier's worker, when it runs in the same
+    session, consumes docbus.audit on the shared test vhost (and took these events)."""
+    with own_vhost("docbus-audit") as url:
+        yield url
 
 
 @pytest.fixture
@@ -436,6 +449,51 @@ async def test_poison_event_is_dead_lettered(rig: Rig, rabbit_url: str) -> None:
     assert f"delivered {POISON_AFTER + 1} times" in reasons[f"{p}-poison"]
     assert f"delivered {POISON_AFTER + 4} times" in reasons[f"{p}-worse"]
     assert await rig.audit_left() == []
+
+
+async def test_with_attempts_only_workers_that_died_make_poison(
+    rig: Rig, rabbit_url: str, pg_db: PgDatabase
+) -> None:
+    """As the worker runs it (attempts in PostgreSQL): an event the broker returned far
+    more than POISON_AFTER times (deliveries lost to a node or connection failure) is
+    recorded; one on which POISON_AFTER workers died is dead-lettered, alone; a forged
+    delivery count is nothing."""
+    p = f"p{uuid.uuid4().hex[:6]}"
+    events = [valid(f"{p}-lost"), valid(f"{p}-killer"), valid(f"{p}-mate")]
+    await publish(rabbit_url, events)
+    await returned(rabbit_url, POISON_AFTER + 3)
+    await publish(rabbit_url, [valid(f"{p}-forged", **{"x-delivery-count": POISON_AFTER + 99})])
+    attempts = PgAttemptLog(pg_db)
+    connection = await aio_pika.connect(rabbit_url, timeout=STEP)
+    async with connection:  # the killer's key, as the consumer will compute it
+        channel = await connection.channel()
+        queue = await channel.get_queue(AUDIT_QUEUE_NAME, ensure=False)
+        taken = []
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            taken.append(message)
+        keys = [delivery_key(m) for m in taken]
+        for message, key in zip(taken, keys, strict=True):
+            if message.message_id == f"{p}-killer":
+                for _ in range(POISON_AFTER):  # workers began it and never ended
+                    await attempts.begin(key)
+            await message.nack(requeue=True)
+    log = InMemoryAuditLog()
+    await rig.start(CountingRecord(log), attempts=attempts)
+    await eventually(lambda: len(log.entries) == 3, "the others recorded")
+
+    async def one_dead() -> bool:
+        return await depth(rabbit_url, DEAD_QUEUE_NAME) >= 1
+
+    await eventually(one_dead, "the killer dead-lettered")
+    await rig.stop()
+    assert sorted(log.entries) == [f"{p}-forged", f"{p}-lost", f"{p}-mate"]
+    reasons = dead_reasons(await rig.dead())
+    assert reasons == {f"{p}-killer": f"poison: {POISON_AFTER} workers died handling it"}
+    assert await rig.audit_left() == []
+    left = await pg_db.fetchval(
+        "SELECT count(*) FROM delivery_attempts WHERE delivery_key = ANY($1)", keys
+    )
+    assert left == 0, "every attempt ended: done, its record gone"
 
 
 # 5. Outages: retried within the budget; past it, dead-lettered as unavailable.

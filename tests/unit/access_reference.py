@@ -75,6 +75,18 @@ class Model:
         docs = [d for d, f in self.doc_folder.items() if f == folder and self.can_get(user, d)]
         return sorted(docs, key=lambda d: (self.doc_updated[d], d), reverse=True)
 
+    def search(self, user: str, org: str, folder: str | None = None) -> list[str] | None:
+        """document.search without text: the doc ids found, newest first; None for
+        not_found (a non-member; a folder filter that is not a live folder of the org)."""
+        if (org, user) not in self.members:
+            return None
+        if folder is not None and (self.folder_org[folder] != org or not self.folder_live(folder)):
+            return None
+        docs = [d for d, f in self.doc_folder.items()
+                if self.folder_org[f] == org and self.can_get(user, d)
+                and (folder is None or folder in self.chain(f))]
+        return sorted(docs, key=lambda d: (self.doc_updated[d], d), reverse=True)
+
     def grants(self, doc: str) -> set[tuple[str, str, str, str | None]]:
         """(user, source, role, folder) for every live grant of a member on the document,
         and ("org_admin", "owner") for every admin of its org."""

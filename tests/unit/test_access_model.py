@@ -27,6 +27,7 @@ from adapters.memory import (
 from adapters.memory_tree import InMemoryFolderTree
 from core.cursor import CursorCodec
 from core.entities import Content, Document, Folder, ShareGrant
+from core.search import SearchFilter
 from core.values import OrgRole, Role
 from handlers.explain_access import (
     DocumentSharesHandler,
@@ -36,6 +37,7 @@ from handlers.explain_access import (
 )
 from handlers.get_document import GetDocument, GetDocumentHandler
 from handlers.list_folder import ListFolder, ListFolderHandler
+from handlers.search_documents import SearchDocuments, SearchDocumentsHandler
 from tests.unit.access_reference import CAPABILITIES, Model
 
 ORGS = ("acme", "globex")
@@ -88,6 +90,7 @@ class Run:
         encode = lambda j: json.dumps(j).encode()  # noqa: E731
         self.shares = DocumentSharesHandler(uow, self.clock, encode)
         self.explain = ExplainAccessHandler(uow, self.clock, encode)
+        self.search = SearchDocumentsHandler(uow, encode, CursorCodec(b"model"))
         self.model = Model()
         self.folders: list[str] = []
         self.docs: list[str] = []
@@ -238,6 +241,7 @@ class Run:
                 await self._check_listing(user, folder_id)
         for doc_id in self.docs:
             await self._check_share_list(doc_id)
+        await check_search(self.search, self.model, self.folders)
 
     async def _check_explanation(self, user: str, doc_id: str) -> None:
         """access.explain about ``user``, asked by the org's admin (who may always ask)."""
@@ -291,6 +295,32 @@ class Run:
             listed = [d["doc_id"] for d in reply["data"]["documents"]]
             assert listed == expected, (user, folder_id, listed, expected)
         CHECKED["cases"] += 1
+
+
+SEARCH_TEXTS = (None, "A")  # no text; a word every document's name has, as a prefix
+
+
+async def check_search(
+    search: Any, model: Model, folders: list[str], prefix: str = ""
+) -> None:
+    """document.search (without text, and with a text every name matches) for every user
+    in both orgs, and in every folder's subtree, against the model's readable documents
+    (``prefix``: the ids' prefix in the database under test)."""
+    queries = [(org, None) for org in ORGS]
+    queries += [(model.folder_org[f], f) for f in folders]
+    for user in USERS:
+        for org, folder in queries:
+            expected = model.search(user, org, folder)
+            for text in SEARCH_TEXTS:
+                found = SearchFilter(text, prefix + folder if folder else None)
+                query = SearchDocuments(prefix + org, user, found, 500)
+                reply = json.loads(await search(query))
+                if expected is None:
+                    assert reply["error"]["code"] == "not_found", (user, org, folder, reply)
+                else:
+                    got = [d["doc_id"].removeprefix(prefix) for d in reply["data"]["documents"]]
+                    assert got == expected, (user, org, folder, text, got, expected)
+                CHECKED["cases"] += 1
 
 
 def _run(steps: list[tuple[tuple[Any, ...], int]]) -> None:

@@ -51,10 +51,13 @@ async def test_creating_a_folder_reports_the_new_folders_scope_and_the_orgs_tree
     assert outcome.scopes == ("f:f-new", f"t:{ORG}")
 
 
-async def test_a_non_member_cannot_create_a_folder(world: World) -> None:
+async def test_a_non_member_cannot_create_a_folder_and_learns_nothing(world: World) -> None:
     for actor in (NOBODY, MALLORY):
         outcome = await world.run(CreateFolder("f-new", ORG, None, "x", actor))
-        assert error_code(outcome.reply) == "forbidden"
+        assert error_code(outcome.reply) == "not_found"
+        under = await world.run(CreateFolder("f-new", ORG, REPORTS, "x", actor))
+        ghost = await world.run(CreateFolder("f-new", ORG, "f-ghost", "x", actor))
+        assert error_code(under.reply) == error_code(ghost.reply) == "not_found"
     assert "f-new" not in world.db.state.folders
     assert world.events == []
 
