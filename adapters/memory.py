@@ -411,7 +411,7 @@ class InMemoryUnitOfWork:
         self.inbox = _Inbox(self._state)
         self.tree = InMemoryFolderTree(self._state, self._db.decider)
         self.lifecycle = InMemoryDocumentLifecycle(self._state)
-        self.search = InMemorySearchIndex(self._state)
+        self.search = InMemorySearchIndex(self._state, self._db.decider)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -168,13 +168,14 @@ class SearchIndex(Protocol):
     """Documents found by words and filters, as a reader may see them (document.search)."""
 
     async def search(
-        self, org_id: str, reader_id: str, *, everything: bool, search: SearchFilter,
+        self, org_id: str, reader_id: str, *, org_role: OrgRole, search: SearchFilter,
         limit: int, after: SearchPosition | None,
     ) -> list[SearchHit]:
         """Up to ``limit`` documents of the org that pass ``search`` (core.search), not in
-        the trash nor below a trashed folder, that the reader may read now (every one if
-        ``everything``: an org admin; else by the reader's live grants, contract v2
-        section 1), best first, strictly after ``after``; reflects every committed write."""
+        the trash nor below a trashed folder, that the reader (of ``org_role`` in the org)
+        may read now, as the unit's AccessDecider filters them (``anywhere``, once per
+        search: contract v2 section 1), best first, strictly after ``after``; reflects
+        every committed write."""
         ...
 
 

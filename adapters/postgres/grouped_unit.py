@@ -234,7 +234,7 @@ class PgGroupedUnit(PgUnitOfWork):
         self.inbox = self._queued = QueuedInbox(PgInbox(view, self._events))
         self.tree = GroupedFolderTree(view, state, self._decider)
         self.lifecycle = GroupedDocumentLifecycle(view, state)
-        self.search = PgSearchIndex(view)  # reads after the group's queued writes
+        self.search = PgSearchIndex(view, self._decider)  # reads after the group's queued writes
 
     async def read_ahead(self, reads: Reads) -> None:
         with translated():

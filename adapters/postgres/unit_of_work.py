@@ -77,7 +77,7 @@ class PgUnitOfWork:
         self.inbox = PgInbox(conn, self._events)
         self.tree = PgFolderTree(conn, self._decider)
         self.lifecycle = PgDocumentLifecycle(conn)
-        self.search = PgSearchIndex(conn)
+        self.search = PgSearchIndex(conn, self._decider)
 
     async def __aexit__(self, *exc: object) -> None:
         try:

@@ -25,6 +25,7 @@ from adapters.postgres.access_filter import readable_sql
 from consumers.bootstrap import SystemClock
 from core.cursor import CursorCodec
 from core.decisions import Kind, Question, ReadableFilter
+from core.search import SearchFilter
 from core.values import Capability, OrgRole
 from devtools.embedded_cerbos import EmbeddedCerbos
 from handlers.explain_access import DocumentSharesHandler
@@ -63,7 +64,7 @@ async def _connect(address: str) -> Any:
     return connect(address)  # on the loop that will use it (gRPC binds to it)
 
 
-ORG_WIDE = {"checked": 0, "trash": 0}
+ORG_WIDE = {"checked": 0, "trash": 0, "search": 0}
 
 
 async def org_wide(mirror: Mirror, client: Any, decider: CerbosDecider) -> None:
@@ -108,6 +109,14 @@ async def _same_trash(mirror: Mirror, org_id: str, user: str, role: OrgRole) -> 
         pages.append([(i.kind, i.item_id) for i in items])
     assert pages[0] == pages[1], (org_id, user, pages)
     ORG_WIDE["trash"] += len(pages[0])
+    found = []
+    for uow in (mirror.uow, PgUnitOfWorkFactory(mirror.db)):
+        async with uow(read_only=True) as unit:
+            hits = await unit.search.search(org_id, user, org_role=role, search=SearchFilter(),
+                                            limit=500, after=None)
+        found.append([h.document.doc_id for h in hits])
+    assert found[0] == found[1], (org_id, user, found)  # document.search: the same hits
+    ORG_WIDE["search"] += len(found[0])
 
 
 class CerbosMirror(Mirror):
@@ -159,9 +168,10 @@ def test_postgresql_on_cerbos_answers_as_the_model_does(
         print(f"access model (PostgreSQL on Cerbos): {checked} answers compared;"
               f" listing filters {dict(counting.filters)}; org-wide plans in SQL:"
               f" {ORG_WIDE['checked']} (user, action) sets compared; trash.list items:"
-              f" {ORG_WIDE['trash']}")
+              f" {ORG_WIDE['trash']}; search hits: {ORG_WIDE['search']}")
         assert ORG_WIDE["checked"] >= 200
         assert ORG_WIDE["trash"] > 0 and counting.filters["anywhere plan"] > 0
+        assert ORG_WIDE["search"] >= 100
         assert checked >= 1_000
         assert counting.filters["plan"] >= 100  # the query plan's SQL was exercised
     finally:
