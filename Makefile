@@ -23,10 +23,21 @@ $(STAMP): pyproject.toml requirements/dev.txt
 
 install: $(STAMP)
 
-# Test tools that are not Python packages: promtool (Debian's prometheus package) validates
-# the alert rules. Installed when missing and the machine can (root with apt); otherwise
-# the tests that need it say so and skip.
-tools:
+# The Cerbos policy decision point (DOCBUS_ACCESS_DECIDER=cerbos): the binary of the npm
+# registry's @cerbos/cerbos-linux-x64, pinned, into .tools/cerbos (the tests start it).
+CERBOS_VERSION := 0.55.0
+CERBOS := .tools/cerbos
+$(CERBOS):
+	rm -rf .tools/npm && mkdir -p .tools/npm
+	cd .tools/npm && npm pack --silent @cerbos/cerbos-linux-x64@$(CERBOS_VERSION) >/dev/null \
+	  && tar xzf cerbos-cerbos-linux-x64-$(CERBOS_VERSION).tgz
+	mv .tools/npm/package/cerbos-linux-x64 $(CERBOS) && chmod +x $(CERBOS) && rm -rf .tools/npm
+	$(CERBOS) --version | head -1
+
+# Test tools that are not Python packages: the Cerbos binary (above), and promtool
+# (Debian's prometheus package), which validates the alert rules: installed when missing
+# and the machine can (root with apt); otherwise the tests that need it say so and skip.
+tools: $(CERBOS)
 	@command -v promtool >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 \
 	  && [ "$$(id -u)" = 0 ] && { apt-get install -y -q --no-install-recommends prometheus \
 	  >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q \
@@ -65,7 +76,7 @@ asyncapi: install
 	$(BIN)/docbus asyncapi -o docs/asyncapi.json
 
 clean:
-	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .tools .pytest_cache .mypy_cache .ruff_cache
 
 # Refresh the lock files (requirements/*.txt, hashes included) from pyproject.toml after a
 # dependency changed there; pip-tools runs from a venv of its own (.venv-lock).

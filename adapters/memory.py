@@ -26,15 +26,17 @@ from adapters.memory_tree import (
 from core import tracing
 from core.access import Grant, highest, live_grants, valid_until
 from core.cursor import Cursor
+from core.decisions import AccessDecider, BuiltInDecider, Question
 from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.errors import FolderIdTaken, FolderNameTaken
 from core.events import DomainEvent
 from core.idempotency import IdempotencyKey, StoredReply
+from core.lifecycle import FolderAccess
 from core.policies import Access
 from core.ports import RABBITMQ, AuditEntry, Lookup, OutboxMessage
 from core.reads import Reads
 from core.sharing import ExpiredGrant, SharedItem, SharedPosition
-from core.values import OrgRole, Role
+from core.values import Capability, OrgRole, Role
 
 
 class FixedClock:
@@ -123,9 +125,12 @@ class State:
 class InMemoryDatabase:
     """The committed state plus the lock that serializes write units."""
 
-    def __init__(self, clock: FixedClock | None = None) -> None:
+    def __init__(
+        self, clock: FixedClock | None = None, decider: AccessDecider | None = None
+    ) -> None:
         self.clock = clock or FixedClock()
         self.state = State(clock=self.clock.now)
+        self.decider = decider or BuiltInDecider(self.clock.now)
         self.write_lock = asyncio.Lock()
         self.outbox_ids = itertools.count(1)
         self.commits = 0
@@ -155,8 +160,9 @@ class _Folders:
 
 
 class _Documents:
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, decider: AccessDecider) -> None:
         self._s = state
+        self._decider = decider
 
     async def get(self, doc_id: str) -> Document | None:
         return self._s.document(doc_id)
@@ -172,11 +178,17 @@ class _Documents:
             return None, Access(user_id, None, None)
         org_role = self._s.memberships.get((document.org_id, user_id))
         now = self._s.now()
-        grants = live_grants(document_grants(self._s, doc_id, user_id), now)
+        gathered = document_grants(self._s, doc_id, user_id)
+        grants = live_grants(gathered, now)
         doc_role = highest(g.role for g in grants if g.source == "document")
         folder_role = highest(g.role for g in grants if g.source == "folder")
         until = valid_until(grants, now)
-        return document, Access(user_id, org_role, doc_role, folder_role, until)
+        # The decider judges every grant gathered, expired ones too.
+        question = Question(user_id, "document", doc_id, org_role, tuple(gathered))
+        [decided] = await self._decider.decide([question])
+        return document, Access(
+            user_id, org_role, doc_role, folder_role, until, decided, question.grants
+        )
 
     async def add(
         self, document: Document, version: DocumentVersion, shares: Sequence[Share] = ()
@@ -201,18 +213,36 @@ class _Documents:
         return list(self._s.versions.get(doc_id, []))
 
     async def page(
-        self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
+        self, folder_id: str, reader: FolderAccess, *, limit: int, after: Cursor | None
     ) -> list[Document]:
         docs = [
             d
             for d in self._s.documents.values()
             if d.folder_id == folder_id
             and d.trashed_at is None
-            and (everything or self._s.live_share(d.doc_id, reader_id) is not None)
             and (after is None or (d.updated_at, d.doc_id) < (after.updated_at, after.doc_id))
         ]
+        docs = await self._readable(folder_id, reader, docs)
         docs.sort(key=lambda d: (d.updated_at, d.doc_id), reverse=True)
         return docs[:limit]
+
+    async def _readable(
+        self, folder_id: str, reader: FolderAccess, docs: list[Document]
+    ) -> list[Document]:
+        """The listing filter (a fake: a policy's plan is checked document by document)."""
+        question = Question(reader.user_id, "folder", folder_id, reader.org_role, reader.grants)
+        readable = await self._decider.readable(question)
+        if readable.kind in ("all", "none"):
+            return docs if readable.kind == "all" else []
+        if readable.kind == "own_share":
+            return [d for d in docs if self._s.live_share(d.doc_id, reader.user_id)]
+        questions = [
+            Question(reader.user_id, "document", d.doc_id, reader.org_role,
+                     tuple(document_grants(self._s, d.doc_id, reader.user_id)))
+            for d in docs
+        ]
+        decided = await self._decider.decide(questions)
+        return [d for d, can in zip(docs, decided, strict=True) if Capability.READ in can]
 
 
 class _Memberships:
@@ -375,13 +405,13 @@ class InMemoryUnitOfWork:
             await self._db.write_lock.acquire()
         self._state = self._db.state if self._read_only else self._db.state.copy()
         self.folders = _Folders(self._state)
-        self.documents = _Documents(self._state)
+        self.documents = _Documents(self._state, self._db.decider)
         self.memberships = _Memberships(self._state)
         self.shares = _Shares(self._state)
         self.inbox = _Inbox(self._state)
-        self.tree = InMemoryFolderTree(self._state)
+        self.tree = InMemoryFolderTree(self._state, self._db.decider)
         self.lifecycle = InMemoryDocumentLifecycle(self._state)
-        self.search = InMemorySearchIndex(self._state)
+        self.search = InMemorySearchIndex(self._state, self._db.decider)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

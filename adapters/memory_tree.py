@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.access import Grant, highest, valid_until
+from core.decisions import AccessDecider, BuiltInDecider, Question
 from core.entities import Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderNameTaken
 from core.lifecycle import (
@@ -17,7 +18,7 @@ from core.lifecycle import (
     TrashItem,
     TrashPosition,
 )
-from core.values import OrgRole, Role
+from core.values import Capability, OrgRole, Role
 
 
 class State(Protocol):
@@ -81,8 +82,9 @@ def folder_role(state: State, folder: Folder, user_id: str) -> Role | None:
 
 
 class InMemoryFolderTree:
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, decider: AccessDecider | None = None) -> None:
         self._s = state
+        self._decider = decider or BuiltInDecider(state.now)
 
     async def find(self, folder_id: str, user_id: str, *, lock: bool = False) -> FolderState | None:
         folder = self._s.folders.get(folder_id)
@@ -91,9 +93,12 @@ class InMemoryFolderTree:
         org_role: OrgRole | None = self._s.memberships.get((folder.org_id, user_id))
         grants = folder_grants(self._s, folder_id, user_id)
         now = self._s.now()
+        [decided] = await self._decider.decide(
+            [Question(user_id, "folder", folder_id, org_role, tuple(grants))]
+        )
         access = FolderAccess(
             user_id, org_role, highest(g.role for g in grants if g.live(now)),
-            valid_until(grants, now),
+            valid_until(grants, now), decided, tuple(grants),
         )
         return FolderState(folder, above_in_trash(self._s, folder), access)
 
@@ -172,24 +177,55 @@ class InMemoryFolderTree:
         return purged
 
     async def trash_page(
-        self, org_id: str, user_id: str, *, everything: bool, limit: int,
+        self, org_id: str, user_id: str, *, org_role: OrgRole, limit: int,
         after: TrashPosition | None,
     ) -> list[TrashItem]:
         items = [
             TrashItem("document", d, None, d.trashed_by or "", d.trashed_at)
             for d in self._s.documents.values()
             if d.org_id == org_id and d.trashed_at is not None
-            and (everything or document_role(self._s, d.doc_id, user_id) is Role.OWNER)
         ] + [
             TrashItem("folder", None, f, f.trashed_by or "", f.trashed_at)
             for f in self._s.folders.values()
             if f.org_id == org_id and f.trashed_at is not None
-            and (everything or folder_role(self._s, f, user_id) is Role.OWNER)
         ]
         items = [i for i in items if after is None or i.position < after]
+        items = await self._restorable(user_id, org_role, items)
         items.sort(key=lambda i: i.position, reverse=True)
         return items[:limit]
 
+
+    async def _restorable(
+        self, user_id: str, org_role: OrgRole, items: list[TrashItem]
+    ) -> list[TrashItem]:
+        """The decider's filter per kind (a fake: a policy's plan is checked item by item)."""
+        kept = []
+        for kind in ("document", "folder"):
+            mine = [i for i in items if i.kind == kind]
+            readable = await self._decider.anywhere(user_id, org_role, kind, Capability.SHARE)
+            if readable.kind == "all":
+                kept += mine
+            elif readable.kind == "built_in":
+                kept += [i for i in mine if self._owns(i, user_id)]
+            elif readable.kind == "plan":
+                asked = [self._question(i, user_id, org_role) for i in mine]
+                decided = await self._decider.decide(asked)
+                kept += [i for i, can in zip(mine, decided, strict=True)
+                         if Capability.SHARE in can]
+        return kept
+
+    def _owns(self, item: TrashItem, user_id: str) -> bool:
+        if item.document is not None:
+            return document_role(self._s, item.document.doc_id, user_id) is Role.OWNER
+        assert item.folder is not None  # one of the two, by construction
+        return folder_role(self._s, item.folder, user_id) is Role.OWNER
+
+    def _question(self, item: TrashItem, user_id: str, org_role: OrgRole) -> Question:
+        if item.document is not None:
+            grants = document_grants(self._s, item.document.doc_id, user_id)
+            return Question(user_id, "document", item.item_id, org_role, tuple(grants))
+        grants = folder_grants(self._s, item.item_id, user_id)
+        return Question(user_id, "folder", item.item_id, org_role, tuple(grants))
 
     async def try_lock_sweeper(self) -> bool:
         """Always: write units run one at a time."""

@@ -108,6 +108,9 @@ PAIRED_RATIOS: dict[str, str] = {
     "upload_2workers_ratio": "uploads/s, two workers over one",
     "upload_tracing_ratio": "uploads/s, tracing on (spans dropped) over off",
     "stream_both_ratio": "relay events/s, RabbitMQ + Valkey Streams over RabbitMQ only",
+    "cerbos_command_p50_ratio": "document.rename p50, Cerbos deciding over built in",
+    "cerbos_command_64_ratio": "document.rename/s at 64 in flight, Cerbos over built in",
+    "cerbos_list_p50_ratio": "folder.list miss p50 (member, query plan), Cerbos over built in",
 }
 """Ratios measured in paired repetitions (``bench.paired``): the median, with ``_min`` and
 ``_max`` beside it in the figures."""

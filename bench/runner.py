@@ -21,6 +21,7 @@ from rich.console import Console
 
 from bench import docbus_bench as db
 from bench import lifecycle, loops, sharing
+from bench.cerbos_cost import cerbos_cost
 from bench.chart import write_chart
 from bench.config import BenchConfig
 from bench.events import LIFECYCLE_BINDINGS, EventTap, docbus_key
@@ -53,6 +54,7 @@ DOCBUS_PHASES: tuple[tuple[str, Phase], ...] = (
     ("worker memory over K commands", db.memory),
     ("one and two workers", db.two_workers),
     ("tracing on and off", tracing_overhead),
+    ("access decided by Cerbos and built in", cerbos_cost),
     ("events on Valkey Streams (relay)", streams),
     ("document.search", search),
 )

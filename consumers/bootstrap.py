@@ -28,7 +28,7 @@ from faststream.rabbit import RabbitBroker
 from opentelemetry.sdk.trace import TracerProvider
 from valkey.asyncio import Valkey
 
-from adapters import amqp_decoding
+from adapters import amqp_decoding, cerbos_decider
 from adapters.amqp_failover import connect_failover, connection_options
 from adapters.amqp_transport import deepen_write_queues
 from adapters.postgres.attempts import PgAttemptLog
@@ -55,6 +55,7 @@ from consumers.sweeper import GrantExpiryLoop, TrashSweepLoop
 from consumers.telemetry import telemetry, tracing_mode
 from consumers.topology import DEAD_QUEUE_NAME, QueueShape, declare_topology
 from consumers.worker import ROLES, Consumer, Service, Worker
+from core.decisions import AccessDecider, BuiltInDecider
 from core.ports import RABBITMQ, VALKEY_STREAMS, EventPublisher, Outbox, ReplyCache
 from handlers.bus import CommandBus
 from handlers.group_commit import GroupCommit
@@ -149,6 +150,8 @@ class _Shared:
         return TracedReplyCache(self.cache, self.tracing)
     streams: Valkey | None
     """The Valkey Streams client, when events go there (DOCBUS_EVENT_TRANSPORTS)."""
+    decider: AccessDecider
+    """Who decides access (DOCBUS_ACCESS_DECIDER): every unit of work asks it."""
 
 
 async def _build(
@@ -200,6 +203,8 @@ async def _about(shared: _Shared) -> dict[str, object]:
         "rabbitmq": mask_url(s.rabbit.url),
         "event_transports": list(s.worker.transports()),
         "audit_source": s.worker.audit_source,
+        "access_decider": s.access.access_decider
+        + (f" ({s.cerbos.address})" if s.access.access_decider == "cerbos" else ""),
         "valkey": mask_url(s.valkey.url),
         "valkey_server": await shared.cache.server(),
         "migration": migration,
@@ -258,7 +263,19 @@ async def _shared(s: Settings, overrides: Overrides, resources: AsyncExitStack) 
     )
     pipeline.count_attempts(PgAttemptLog(db))
     streams = _streams(s, resources)
-    return _Shared(s, amqp_urls, db, cache, connection, pipeline, resources, tracing, streams)
+    decider = _decider(s, resources)
+    return _Shared(
+        s, amqp_urls, db, cache, connection, pipeline, resources, tracing, streams, decider
+    )
+
+
+def _decider(s: Settings, resources: AsyncExitStack) -> AccessDecider:
+    """The built-in rule, or Cerbos (its gRPC channel closed with the worker)."""
+    if s.access.access_decider == "builtin":
+        return BuiltInDecider(SystemClock().now)
+    client = cerbos_decider.connect(s.cerbos.address)
+    resources.push_async_callback(client.close)
+    return cerbos_decider.CerbosDecider(client, SystemClock().now, timeout=s.cerbos.timeout)
 
 
 def _streams(s: Settings, resources: AsyncExitStack) -> Valkey | None:
@@ -298,10 +315,11 @@ def _commands(shared: _Shared, *, wrap: Callable[[Run], Run]) -> CommandConsumer
     """Every command and query subscriber, on a consuming connection of their own."""
     s = shared.settings
     broker = _broker(shared)
-    uow = PgUnitOfWorkFactory(shared.db)
+    uow = PgUnitOfWorkFactory(shared.db, shared.decider)
     cache = shared.traced_cache
     bus = GroupCommit(
-        CommandBus(uow, cache, encode=orjson.dumps), PgGroupedUnitFactory(shared.db),
+        CommandBus(uow, cache, encode=orjson.dumps),
+        PgGroupedUnitFactory(shared.db, shared.decider),
         cache, group_size=s.worker.group_commit,
         groups_in_flight=s.worker.groups_in_flight, on_commit=metrics.GROUP_SIZE.observe,
     )
@@ -414,7 +432,7 @@ def _sweeper(shared: _Shared) -> TrashSweepLoop:
     """The trash retention sweeper (contract v2), with the commands role."""
     s = shared.settings.worker
     sweep = SweepTrash(
-        PgUnitOfWorkFactory(shared.db), shared.cache, SystemClock(), UuidIds(),
+        PgUnitOfWorkFactory(shared.db, shared.decider), shared.cache, SystemClock(), UuidIds(),
         retention=timedelta(days=s.trash_retention_days), batch=s.trash_sweep_batch,
     )
     return TrashSweepLoop(sweep, interval=s.trash_sweep_seconds)
@@ -424,7 +442,7 @@ def _grant_sweeper(shared: _Shared) -> GrantExpiryLoop:
     """The share expiry sweeper (contract v2), with the commands role."""
     s = shared.settings.worker
     sweep = SweepExpiredGrants(
-        PgUnitOfWorkFactory(shared.db), shared.cache, SystemClock(), UuidIds(),
+        PgUnitOfWorkFactory(shared.db, shared.decider), shared.cache, SystemClock(), UuidIds(),
         batch=s.grant_sweep_batch,
     )
     return GrantExpiryLoop(sweep, interval=s.grant_sweep_seconds)

@@ -185,6 +185,27 @@ class WorkerSettings(BaseSettings):
         return tuple(dict.fromkeys(t.strip() for t in self.event_transports.split(",")))
 
 
+class AccessSettings(BaseSettings):
+    """Who decides access (core.decisions): docbus's built-in rule, or Cerbos over gRPC."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCBUS_")
+
+    access_decider: Literal["builtin", "cerbos"] = Field(
+        "builtin", description="builtin (in process), or cerbos: every access decision and"
+        " every listing's filter is asked of the Cerbos server at DOCBUS_CERBOS_ADDRESS",
+    )
+
+
+class CerbosSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCBUS_CERBOS_")
+
+    address: str = Field("127.0.0.1:3593", description="host:port of Cerbos's gRPC API")
+    timeout: float = Field(
+        1.0, description="seconds one decision may take; slower or unreachable counts as"
+        " unavailable (retried within DOCBUS_RETRY_BUDGET, never allowed)", gt=0,
+    )
+
+
 class Settings:
     """Every concern's settings, read from the environment at once."""
 
@@ -194,6 +215,8 @@ class Settings:
         self.rabbit = RabbitSettings()
         self.worker = WorkerSettings()
         self.streams = StreamsSettings()
+        self.access = AccessSettings()
+        self.cerbos = CerbosSettings()
 
 
 def mask_url(url: str) -> str:

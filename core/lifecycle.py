@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from core.access import capabilities
+from core.access import Grant, capabilities
 from core.entities import Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderCapabilityMissing, FolderNotFound
 from core.values import Capability, OrgRole, Role
@@ -30,9 +30,17 @@ class FolderAccess:
     org_role: OrgRole | None
     folder_role: Role | None
     valid_until: datetime | None = None
+    decided: frozenset[Capability] | None = None
+    """The capabilities an AccessDecider allowed (core.decisions); the adapters always set
+    it. None only for a FolderAccess built by hand: then core.access's rule."""
+    grants: tuple[Grant, ...] = ()
+    """The user's folder shares on the folder and above, as the decider was given them (a
+    listing's filter is decided from them again)."""
 
     @property
     def capabilities(self) -> frozenset[Capability]:
+        if self.decided is not None:
+            return self.decided
         return capabilities(self.org_role, self.folder_role)
 
     def can(self, capability: Capability) -> bool:
@@ -150,11 +158,13 @@ class FolderTree(Protocol):
         ...
 
     async def trash_page(
-        self, org_id: str, user_id: str, *, everything: bool, limit: int,
+        self, org_id: str, user_id: str, *, org_role: OrgRole, limit: int,
         after: TrashPosition | None,
     ) -> list[TrashItem]:
-        """Items trashed by their own command in the org that the user could restore (all of
-        them if ``everything``), most recently trashed first, strictly after ``after``."""
+        """Items trashed by their own command in the org that the user (of ``org_role``
+        in it) could restore: ``share`` on them, as the unit's AccessDecider filters them
+        (``anywhere``, once per kind); most recently trashed first, strictly after
+        ``after``."""
         ...
 
     async def try_lock_sweeper(self) -> bool:

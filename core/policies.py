@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.access import capabilities, highest
+from core.access import Grant, capabilities, highest
 from core.errors import CapabilityMissing, DocumentNotFound
 from core.values import Capability, OrgRole, Role
 
@@ -29,6 +29,11 @@ class Access:
     doc_role: Role | None
     folder_role: Role | None = None
     valid_until: datetime | None = None
+    decided: frozenset[Capability] | None = None
+    """The capabilities an AccessDecider allowed (core.decisions); the adapters always set
+    it. None only for an Access built by hand: then core.access's rule."""
+    grants: tuple[Grant, ...] = ()
+    """The grants the decider was given (core.decisions.Question)."""
 
     @property
     def role(self) -> Role | None:
@@ -37,6 +42,8 @@ class Access:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
+        if self.decided is not None:
+            return self.decided
         return capabilities(self.org_role, self.role)
 
     def can(self, capability: Capability) -> bool:

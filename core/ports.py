@@ -17,7 +17,7 @@ from core.cursor import Cursor
 from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.events import DomainEvent
 from core.idempotency import IdempotencyKey, StoredReply
-from core.lifecycle import DocumentLifecycle, FolderTree
+from core.lifecycle import DocumentLifecycle, FolderAccess, FolderTree
 from core.policies import Access
 from core.reads import Reads
 from core.search import SearchFilter, SearchHit, SearchPosition
@@ -88,11 +88,12 @@ class DocumentRepository(Protocol):
         ...
 
     async def page(
-        self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
+        self, folder_id: str, reader: FolderAccess, *, limit: int, after: Cursor | None
     ) -> list[Document]:
         """Up to ``limit`` documents of the folder, newest ``updated_at`` first (ties: doc_id
-        descending), strictly after ``after``; only those the reader holds a role on unless
-        ``everything`` (an org admin)."""
+        descending), strictly after ``after``; only those ``reader`` (their access to the
+        folder, from ``tree.find``) may read, as the unit's AccessDecider filters them
+        (``readable``: once per listing, never document by document)."""
         ...
 
 
@@ -167,13 +168,14 @@ class SearchIndex(Protocol):
     """Documents found by words and filters, as a reader may see them (document.search)."""
 
     async def search(
-        self, org_id: str, reader_id: str, *, everything: bool, search: SearchFilter,
+        self, org_id: str, reader_id: str, *, org_role: OrgRole, search: SearchFilter,
         limit: int, after: SearchPosition | None,
     ) -> list[SearchHit]:
         """Up to ``limit`` documents of the org that pass ``search`` (core.search), not in
-        the trash nor below a trashed folder, that the reader may read now (every one if
-        ``everything``: an org admin; else by the reader's live grants, contract v2
-        section 1), best first, strictly after ``after``; reflects every committed write."""
+        the trash nor below a trashed folder, that the reader (of ``org_role`` in the org)
+        may read now, as the unit's AccessDecider filters them (``anywhere``, once per
+        search: contract v2 section 1), best first, strictly after ``after``; reflects
+        every committed write."""
         ...
 
 

@@ -5,7 +5,8 @@
 - Lists the documents the reader may read, newest ``updated_at`` first, ``limit`` per
   page, with an opaque cursor for the next page: all of them for an org admin or a
   reader with a live share on the folder or above it (contract v2, section 1), else
-  those the reader holds a live document share on. The filter is SQL's (the page's
+  those the reader holds a live document share on. The access decider (core.decisions)
+  decides the filter once per listing and the storage applies it in its query (the page's
   index range scan), never a document-by-document check.
 - A cursor is signed for its listing (folder and reader, not the limit): one that this
   service did not issue for this folder and reader is ``invalid`` (core/cursor.py).
@@ -24,7 +25,7 @@ from core.cursor import Cursor, CursorCodec, Listing
 from core.entities import Document, DocumentPage
 from core.errors import FolderNotFound
 from core.ports import Json, ReplyCache, UnitOfWorkFactory
-from core.values import CacheScope, Capability, OrgRole
+from core.values import CacheScope, OrgRole
 from core.views import page_view
 from handlers.cache_aside import Expiring, cached_reply
 from handlers.replies import failure, success
@@ -73,11 +74,7 @@ class ListFolderHandler:
                 return failure(FolderNotFound(query.folder_id))
             admin = state.access.org_role is OrgRole.ADMIN
             documents = await uow.documents.page(
-                query.folder_id,
-                query.user_id,
-                everything=state.access.can(Capability.READ),
-                limit=query.limit + 1,
-                after=after,
+                query.folder_id, state.access, limit=query.limit + 1, after=after
             )
             until = None if admin else await uow.shares.until(query.user_id, state.folder.org_id)
         return Expiring(success(page_view(self._paginate(query, documents))), until)

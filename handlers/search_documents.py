@@ -29,7 +29,6 @@ from core.errors import DomainError, FolderNotFound, NotFound
 from core.keyset import decode_key, encode_key
 from core.ports import Json, UnitOfWorkFactory
 from core.search import SearchFilter, SearchHit, SearchPosition
-from core.values import OrgRole
 from core.views import document_view
 from handlers.replies import failure, success
 
@@ -77,7 +76,7 @@ class SearchDocumentsHandler:
                 if folder is None or folder.org_id != query.org_id:
                     raise FolderNotFound(folder_id)
             hits = await uow.search.search(
-                query.org_id, query.user_id, everything=role is OrgRole.ADMIN,
+                query.org_id, query.user_id, org_role=role,
                 search=query.search, limit=query.limit + 1, after=after,
             )
         page = hits[: query.limit]

@@ -64,8 +64,7 @@ class TrashListHandler:
             if role is None:
                 return failure(NotFound(f"org {query.org_id} not found"))
             items = await uow.tree.trash_page(
-                query.org_id, query.user_id, everything=role is OrgRole.ADMIN,
-                limit=query.limit + 1, after=after,
+                query.org_id, query.user_id, org_role=role, limit=query.limit + 1, after=after,
             )
             # What the reader could restore rests on their grants: cached until one expires.
             admin = role is OrgRole.ADMIN

@@ -194,6 +194,27 @@ def valkey_probe(url: str) -> Probe:
     return _named("valkey", probe)
 
 
+def cerbos_probe(address: str) -> Probe:
+    """DOCBUS_ACCESS_DECIDER=cerbos: the Cerbos server answers (every decision needs it)."""
+
+    async def probe() -> Check:
+        import grpc
+
+        from adapters.cerbos_decider import connect
+
+        client = connect(address)
+        try:
+            info = await client.server_info()
+        except grpc.aio.AioRpcError as error:
+            return Check("cerbos", False, f"{address}: {error.code().name}: {error.details()}",
+                         "start Cerbos with deploy/cerbos/policies or set DOCBUS_CERBOS_ADDRESS")
+        finally:
+            await client.close()  # type: ignore[no-untyped-call]
+        return Check("cerbos", True, f"{address}: Cerbos {info.version}")
+
+    return _named("cerbos", probe)
+
+
 async def diagnose() -> list[Check]:
     """Every check, in the order a person would fix things."""
     config, settings = configuration()
@@ -207,4 +228,6 @@ async def diagnose() -> list[Check]:
         postgres_probe(db), migrations_probe(db), rabbit_probe(rabbit),
         topology_probe(rabbit), valkey_probe(valkey),
     ]
+    if settings.access.access_decider == "cerbos":
+        probes.append(cerbos_probe(settings.cerbos.address))
     return [config, *await run_checks(probes)]

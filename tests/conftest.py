@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.valkey",
     "tests.fixtures.rabbit",
+    "tests.fixtures.cerbos",
 ]
 
 

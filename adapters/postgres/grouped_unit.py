@@ -28,13 +28,15 @@ from adapters.postgres.repositories import (
 )
 from adapters.postgres.search import PgSearchIndex
 from adapters.postgres.tree import GroupedDocumentLifecycle, GroupedFolderTree
-from adapters.postgres.unit_of_work import PgUnitOfWork
+from adapters.postgres.unit_of_work import BUILT_IN, PgUnitOfWork
 from adapters.postgres.unit_state import Flushing, FolderRole, GroupState
 from core.access import Grant
 from core.cursor import Cursor
+from core.decisions import AccessDecider
 from core.entities import Document, DocumentVersion, Folder, Membership, Share, ShareGrant
 from core.errors import Unavailable
 from core.idempotency import IdempotencyKey, StoredReply
+from core.lifecycle import FolderAccess
 from core.policies import Access
 from core.reads import Reads
 from core.sharing import ExpiredGrant, SharedItem, SharedPosition
@@ -61,8 +63,8 @@ class GroupedFolders:
 
 
 class GroupedDocuments:
-    def __init__(self, conn: Flushing, state: GroupState) -> None:
-        self._plain = PgDocuments(conn)
+    def __init__(self, conn: Flushing, state: GroupState, decider: AccessDecider) -> None:
+        self._plain = PgDocuments(conn, decider)
         self._state = state
 
     async def get(self, doc_id: str) -> Document | None:
@@ -75,11 +77,9 @@ class GroupedDocuments:
         return await self._plain.versions(doc_id)
 
     async def page(
-        self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
+        self, folder_id: str, reader: FolderAccess, *, limit: int, after: Cursor | None
     ) -> list[Document]:
-        return await self._plain.page(
-            folder_id, reader_id, everything=everything, limit=limit, after=after
-        )
+        return await self._plain.page(folder_id, reader, limit=limit, after=after)
 
     async def get_with_access(
         self, doc_id: str, user_id: str, *, lock: bool = False
@@ -221,24 +221,24 @@ class QueuedInbox:
 class PgGroupedUnit(PgUnitOfWork):
     """core.ports.GroupedUnit on PostgreSQL."""
 
-    def __init__(self, db: PgDatabase) -> None:
-        super().__init__(db)
+    def __init__(self, db: PgDatabase, decider: AccessDecider) -> None:
+        super().__init__(db, decider=decider)
 
     def _wire(self, conn: Conn) -> None:
         self._state = state = GroupState(conn)
         self._view = view = Flushing(state)
         self.folders = GroupedFolders(view, state)
-        self.documents = GroupedDocuments(view, state)
+        self.documents = GroupedDocuments(view, state, self._decider)
         self.memberships = GroupedMemberships(view, state)
         self.shares = GroupedShares(view, state)
         self.inbox = self._queued = QueuedInbox(PgInbox(view, self._events))
-        self.tree = GroupedFolderTree(view, state)
+        self.tree = GroupedFolderTree(view, state, self._decider)
         self.lifecycle = GroupedDocumentLifecycle(view, state)
-        self.search = PgSearchIndex(view)  # reads after the group's queued writes
+        self.search = PgSearchIndex(view, self._decider)  # reads after the group's queued writes
 
     async def read_ahead(self, reads: Reads) -> None:
         with translated():
-            await read_ahead(self._view, self._state, reads)
+            await read_ahead(self._view, self._state, reads, self._decider)
 
     async def commit(self) -> None:
         """Writes what is queued, then the inbox rows with the events, then COMMIT."""
@@ -251,8 +251,9 @@ class PgGroupedUnit(PgUnitOfWork):
 class PgGroupedUnitFactory:
     """core.ports.GroupedUnitFactory: a new grouped unit (and connection) per group."""
 
-    def __init__(self, db: PgDatabase) -> None:
+    def __init__(self, db: PgDatabase, decider: AccessDecider | None = None) -> None:
         self.db = db
+        self.decider = decider or BUILT_IN
 
     def __call__(self) -> PgGroupedUnit:
-        return PgGroupedUnit(self.db)
+        return PgGroupedUnit(self.db, self.decider)

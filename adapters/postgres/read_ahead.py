@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from adapters.postgres.repositories import LIVE_FOLDER, TRASH_COLUMNS, folder_role, with_access
+from adapters.postgres.repositories import (
+    LIVE_FOLDER,
+    TRASH_COLUMNS,
+    decide_documents,
+    folder_role,
+    with_access,
+)
 from adapters.postgres.tree_sql import (
     FOLDER_COLUMNS,
     LIVE_SHARE,
@@ -18,6 +24,7 @@ from adapters.postgres.tree_sql import (
     inherited_until,
 )
 from adapters.postgres.unit_state import Flushing, GroupState, Pair
+from core.decisions import AccessDecider
 from core.reads import Reads
 
 # Contract v2: folders in the trash do not exist for these reads, and documents carry
@@ -47,12 +54,14 @@ LOCKED_ACCESS = ACCESS + " FOR UPDATE OF d"
 EXISTING = "SELECT doc_id FROM documents WHERE doc_id = ANY($1::text[])"
 
 
-async def read_ahead(conn: Flushing, state: GroupState, reads: Reads) -> None:
+async def read_ahead(
+    conn: Flushing, state: GroupState, reads: Reads, decider: AccessDecider
+) -> None:
     """Locks first (in doc_id order, so that two groups never deadlock), then the rest."""
-    await _access(conn, state, reads.locked_access, lock=True)
+    await _access(conn, state, reads.locked_access, decider, lock=True)
     await _folder_roles(conn, state, reads.folder_roles)
     await _existing(conn, state, reads.new_documents)
-    await _access(conn, state, reads.document_roles, lock=False)
+    await _access(conn, state, reads.document_roles, decider, lock=False)
 
 
 async def _folder_roles(conn: Flushing, state: GroupState, pairs: Sequence[Pair]) -> None:
@@ -71,17 +80,20 @@ async def _existing(conn: Flushing, state: GroupState, doc_ids: Sequence[str]) -
 
 
 async def _access(
-    conn: Flushing, state: GroupState, pairs: Sequence[Pair], *, lock: bool
+    conn: Flushing, state: GroupState, pairs: Sequence[Pair], decider: AccessDecider, *,
+    lock: bool,
 ) -> None:
     """The documents with the readers' access (their org role and document role), which
-    also answers memberships.role_of and shares.role_of for those pairs."""
+    also answers memberships.role_of and shares.role_of for those pairs; the decider
+    judges the group's accesses in one call."""
     wanted = [p for p in pairs if p not in state.access or (lock and not state.access[p][2])]
     if not wanted:
         return
     rows = await conn.fetch(LOCKED_ACCESS if lock else ACCESS, *_columns(wanted))
     found = {(row["doc_id"], row["reader"]): row for row in rows}
-    for doc_id, user_id in wanted:
-        document, access = with_access(found.get((doc_id, user_id)), user_id)
+    gathered = [with_access(found.get(pair), pair[1]) for pair in wanted]
+    decided = await decide_documents(decider, gathered)
+    for (doc_id, user_id), (document, access) in zip(wanted, decided, strict=True):
         state.access[doc_id, user_id] = (document, access, lock)
         state.exists[doc_id] = document is not None
         if document is not None:

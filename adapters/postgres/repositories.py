@@ -10,12 +10,14 @@ so READ COMMITTED is enough.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import asyncpg
 from asyncpg import Record
 
+from adapters.postgres.access_filter import ReadableSql, readable_sql
 from adapters.postgres.errors import translate_errors
 from adapters.postgres.tree_sql import (
     ABOVE_IN_TRASH,
@@ -30,6 +32,7 @@ from adapters.postgres.tree_sql import (
 )
 from core.access import Grant
 from core.cursor import Cursor
+from core.decisions import AccessDecider, Question, ReadableFilter, summary_grants
 from core.entities import (
     Content,
     Document,
@@ -40,6 +43,7 @@ from core.entities import (
     ShareGrant,
 )
 from core.errors import FolderIdTaken, FolderNameTaken
+from core.lifecycle import FolderAccess
 from core.policies import Access
 from core.sharing import ExpiredGrant, SharedItem, SharedPosition
 from core.values import OrgRole, Role
@@ -133,9 +137,10 @@ def with_access(row: Record | None, user_id: str) -> tuple[Document | None, Acce
         return None, Access(user_id, None, None)
     org_role = OrgRole(row["org_role"]) if row["org_role"] else None
     ends = [at for at in (row["doc_until"], row["folder_until"]) if at is not None]
+    doc_role, folder_role = _role(row["doc_role"]), _role(row["folder_role"])
     access = Access(
-        user_id, org_role, _role(row["doc_role"]), _role(row["folder_role"]),
-        min(ends) if ends else None,
+        user_id, org_role, doc_role, folder_role, min(ends) if ends else None,
+        grants=summary_grants(doc_role, row["doc_until"], folder_role),
     )
     return _document(row), access
 
@@ -361,35 +366,78 @@ WHERE doc_id = $1
 """
 
 
-def page_sql(*, everything: bool, after: bool) -> str:
-    """The keyset listing query: an index range scan on ix_documents_listing.
+def page_sql(readable: ReadableSql, *, reader: bool, after: int | None) -> str:
+    """The keyset listing query: an index range scan on ix_documents_listing, filtered by
+    the reader's access (adapters.postgres.access_filter).
 
-    Parameters: $1 folder_id, $2 limit, then $3 reader_id unless ``everything`` (an admin,
-    or a reader with a live share on the folder or above: every document is readable), then
-    the cursor's updated_at and doc_id if ``after``. Otherwise only documents the reader
-    holds a live document share on.
+    Parameters: $1 folder_id, $2 limit, then $3 the reader's user_id if the filter needs
+    it, then the filter's own values, then (``after``: its first number) the cursor's
+    updated_at and doc_id.
     """
-    conditions = ["folder_id = $1", "trashed_at IS NULL"]
-    n = 3
-    if not everything:
-        conditions.append(
-            f"EXISTS (SELECT 1 FROM shares s WHERE s.doc_id = d.doc_id AND s.user_id = ${n}"  # noqa: S608 - placeholders only
-            f" AND {LIVE_SHARE})"
-        )
-        n += 1
-    if after:
-        conditions.append(f"(updated_at, doc_id) < (${n}, ${n + 1})")
+    conditions = ["d.folder_id = $1", "d.trashed_at IS NULL", f"({readable.where})"]
+    if after is not None:
+        conditions.append(f"(d.updated_at, d.doc_id) < (${after}, ${after + 1})")
     where = " AND ".join(conditions)
-    return SELECT_DOCUMENT + f"WHERE {where} ORDER BY updated_at DESC, doc_id DESC LIMIT $2"
+    return (SELECT_DOCUMENT + readable.joins
+            + f" WHERE {where} ORDER BY d.updated_at DESC, d.doc_id DESC LIMIT $2")
 
 
-PAGE_SQL = {(e, a): page_sql(everything=e, after=a) for e in (False, True) for a in (False, True)}
+PAGE_SQL = {
+    (everything, after): page_sql(
+        readable_sql(ReadableFilter("all" if everything else "own_share"), reader=3, first=4),
+        reader=not everything, after=(3 if everything else 4) if after else None,
+    )
+    for everything in (False, True) for after in (False, True)
+}
+"""The built-in decider's listings (every document, or the reader's live shares), by
+(everything, after): what tests/integration/test_postgres_schema.py explains."""
+
+
+async def listing_args(
+    decider: AccessDecider, folder_id: str, reader: FolderAccess, after: Cursor | None,
+) -> tuple[str, list[object]]:
+    """The listing's statement and arguments: its filter decided once, for the folder."""
+    question = Question(reader.user_id, "folder", folder_id, reader.org_role, reader.grants)
+    readable = await decider.readable(question)
+    needs_reader = readable.kind in ("own_share", "plan")
+    args: list[object] = [folder_id, 0]
+    if needs_reader:
+        args.append(reader.user_id)
+    sql = readable_sql(readable, reader=3, first=len(args) + 1)
+    args += sql.args
+    if after is not None:
+        args += [after.updated_at, after.doc_id]
+    at = len(args) - 1 if after is not None else None
+    return page_sql(sql, reader=needs_reader, after=at), args
+
+
+async def decide_documents(
+    decider: AccessDecider, gathered: Sequence[tuple[Document | None, Access]]
+) -> list[tuple[Document | None, Access]]:
+    """Each access with the decider's capabilities, asked in one call (nothing to decide
+    without a document: no capability)."""
+    asked = [(d, a) for d, a in gathered if d is not None]
+    decided = iter(await decider.decide([document_question(d, a) for d, a in asked]) if asked
+                   else [])
+    return [
+        (d, replace(a, decided=next(decided) if d is not None else frozenset()))
+        for d, a in gathered
+    ]
+
+
+def document_question(document: Document, access: Access) -> Question:
+    """What the statement gathered: the live document share with its expiry, the highest
+    live folder share on the document's folder or above."""
+    return Question(
+        access.user_id, "document", document.doc_id, access.org_role, access.grants
+    )
 
 
 @translate_errors
 class PgDocuments:
-    def __init__(self, conn: Statements) -> None:
+    def __init__(self, conn: Statements, decider: AccessDecider) -> None:
         self._conn = conn
+        self._decider = decider
 
     async def get(self, doc_id: str) -> Document | None:
         row = await self._conn.fetchrow(GET_DOCUMENT, doc_id)
@@ -403,7 +451,9 @@ class PgDocuments:
         self, doc_id: str, user_id: str, *, lock: bool = False
     ) -> tuple[Document | None, Access]:
         sql = LOCK_DOCUMENT_WITH_ACCESS if lock else DOCUMENT_WITH_ACCESS
-        return with_access(await self._conn.fetchrow(sql, doc_id, user_id), user_id)
+        row = await self._conn.fetchrow(sql, doc_id, user_id)
+        [decided] = await decide_documents(self._decider, [with_access(row, user_id)])
+        return decided
 
     async def add(
         self, document: Document, version: DocumentVersion, shares: Sequence[Share] = ()
@@ -419,14 +469,11 @@ class PgDocuments:
         return [_version(row) for row in rows]
 
     async def page(
-        self, folder_id: str, reader_id: str, *, everything: bool, limit: int, after: Cursor | None
+        self, folder_id: str, reader: FolderAccess, *, limit: int, after: Cursor | None
     ) -> list[Document]:
-        args: list[object] = [folder_id, limit]
-        if not everything:
-            args.append(reader_id)
-        if after is not None:
-            args += [after.updated_at, after.doc_id]
-        rows = await self._conn.fetch(PAGE_SQL[everything, after is not None], *args)
+        sql, args = await listing_args(self._decider, folder_id, reader, after)
+        args[1] = limit
+        rows = await self._conn.fetch(sql, *args)
         return [_document(row) for row in rows]
 
 

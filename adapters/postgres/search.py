@@ -8,8 +8,9 @@ One statement per page, on the unit's connection:
   (``docbus_search_lead``), the prefix checked on the rows they find. The column is
   written with the document, in its transaction: a search sees every committed write
   (contract v2, section 5);
-- who may read what: ``readable_documents`` below, the one place of the access filter
-  (a later decision point, Cerbos's query plan, replaces this function alone);
+- who may read what: decided once per search by the unit's AccessDecider (``anywhere``):
+  the built-in rule is ``readable_documents`` below; a policy decision point's query
+  plan (Cerbos) is translated by adapters.postgres.access_filter;
 - the rank: how many distinct words of the text are whole words of the name;
 - the other filters, the keyset position, the order, the limit.
 
@@ -24,10 +25,13 @@ from functools import cache
 
 from asyncpg import Record
 
+from adapters.postgres.access_filter import ReadableSql, readable_sql
 from adapters.postgres.errors import translate_errors
 from adapters.postgres.repositories import Statements, _document
 from adapters.postgres.tree_sql import DOCUMENT_COLUMNS, LIVE_SHARE, folder_in_trash
+from core.decisions import AccessDecider
 from core.search import SearchFilter, SearchHit, SearchPosition, words
+from core.values import Capability, OrgRole
 
 
 def readable_documents(*, everything: bool, org: str, reader: str) -> str:
@@ -60,12 +64,33 @@ MEDIA_TYPE = "btrim(lower(split_part(d.mime_type, ';', 1) COLLATE \"C\"))"
 def search_sql(
     *, everything: bool, text: bool, folder: bool, mime: str | None, tags: bool, after: bool
 ) -> str:
-    """Parameters: $1 org, $2 limit, then, in this order, those the search uses: the
-    reader (unless ``everything``), the text, the folder, the mime type (``mime``
-    "exact") or its ``type/`` prefix ("prefix"), the tags, the position (rank,
-    updated_at, doc_id)."""
-    n = 3 if everything else 4
-    conditions = [readable_documents(everything=everything, org="$1", reader="$3")]
+    """The built-in decider's search. Parameters: $1 org, $2 limit, then, in this order,
+    those the search uses: the reader (unless ``everything``), the text, the folder, the
+    mime type (``mime`` "exact") or its ``type/`` prefix ("prefix"), the tags, the
+    position (rank, updated_at, doc_id)."""
+    access = readable_documents(everything=everything, org="$1", reader="$3")
+    return search_statement(access, "", 3 if everything else 4, text=text, folder=folder,
+                            mime=mime, tags=tags, after=after)
+
+
+def planned_search_sql(
+    plan: ReadableSql, *, text: bool, folder: bool, mime: str | None, tags: bool, after: bool
+) -> str:
+    """A policy decision point's search (its plan, adapters.postgres.access_filter):
+    $1 org, $2 limit, $3 the reader, the plan's values, then as ``search_sql``."""
+    live = readable_documents(everything=True, org="$1", reader="$3")
+    access = f"{live} AND $3::text IS NOT NULL AND ({plan.where})"
+    return search_statement(access, plan.joins, 4 + len(plan.args), text=text, folder=folder,
+                            mime=mime, tags=tags, after=after)
+
+
+def search_statement(
+    access: str, joins: str, n: int, *, text: bool, folder: bool, mime: str | None,
+    tags: bool, after: bool,
+) -> str:
+    """The search over documents ``d`` (``joins`` after them) that pass ``access``, its
+    other parameters numbered from ``n``."""
+    conditions = [access]
     rank = "0"
     if text:
         # The index finds the whole words; the prefix is checked on their rows only
@@ -95,7 +120,7 @@ def search_sql(
         n += 1
     inner = (
         f"SELECT {DOCUMENT_COLUMNS}, false AS folder_trashed, {rank} AS rank"  # noqa: S608
-        f" FROM documents d WHERE {' AND '.join(conditions)}"
+        f" FROM documents d{joins} WHERE {' AND '.join(conditions)}"
     )
     where = f" WHERE (x.rank, x.updated_at, x.doc_id) < (${n}::int, ${n + 1}, ${n + 2}::text)"
     return (
@@ -112,23 +137,34 @@ def _hit(row: Record) -> SearchHit:
 class PgSearchIndex:
     """core.ports.SearchIndex over the unit's connection."""
 
-    def __init__(self, conn: Statements) -> None:
+    def __init__(self, conn: Statements, decider: AccessDecider) -> None:
         self._conn = conn
+        self._decider = decider
 
     async def search(
-        self, org_id: str, reader_id: str, *, everything: bool, search: SearchFilter,
+        self, org_id: str, reader_id: str, *, org_role: OrgRole, search: SearchFilter,
         limit: int, after: SearchPosition | None,
     ) -> list[SearchHit]:
+        """The reader's filter decided once (read, anywhere in the org), then one statement."""
+        readable = await self._decider.anywhere(reader_id, org_role, "document",
+                                                Capability.READ)
+        if readable.kind == "none":
+            return []
         if search.text is not None and not words(search.text):
             search = replace(search, text=None)  # no word: no text filter (nor a NULL query)
         prefix = search.mime_prefix
         mime = None if search.mime_type is None else "prefix" if prefix else "exact"
-        sql = search_sql(
-            everything=everything, text=search.text is not None,
-            folder=search.folder_id is not None, mime=mime, tags=bool(search.tags),
-            after=after is not None,
-        )
-        args: list[object] = [org_id, limit] if everything else [org_id, limit, reader_id]
+        shape = {"text": search.text is not None, "folder": search.folder_id is not None,
+                 "mime": mime, "tags": bool(search.tags), "after": after is not None}
+        args: list[object] = [org_id, limit]
+        if readable.kind == "plan":
+            plan = readable_sql(readable, reader=3, first=4)
+            sql = planned_search_sql(plan, **shape)  # type: ignore[arg-type]
+            args += [reader_id, *plan.args]
+        else:
+            everything = readable.kind == "all"
+            sql = search_sql(everything=everything, **shape)
+            args += [] if everything else [reader_id]
         args += [v for v in (search.text, search.folder_id, prefix or search.mime_type)
                  if v is not None]
         if search.tags:

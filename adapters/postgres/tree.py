@@ -8,26 +8,45 @@ and folders it may have changed, so that later commands of the group read them a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import asyncpg
 from asyncpg import Record
 
 from adapters.postgres import tree_sql as sql
+from adapters.postgres.access_filter import ReadableSql, readable_sql
 from adapters.postgres.errors import translate_errors
 from adapters.postgres.repositories import Statements
 from adapters.postgres.tree_sql import folder_of
 from adapters.postgres.unit_state import GroupState
+from core.decisions import AccessDecider, Question, ReadableFilter, summary_grants
 from core.entities import Content, Document, DocumentVersion, Folder, FolderShare, ShareGrant
 from core.errors import FolderNameTaken
 from core.lifecycle import FolderAccess, FolderState, PurgedDocument, TrashItem, TrashPosition
-from core.values import OrgRole, Role
+from core.values import Capability, OrgRole, Role
 
 BOTH = (False, True)
 TRASH_DOCUMENTS = {
     (e, a): sql.trash_documents_sql(everything=e, after=a) for e in BOTH for a in BOTH
 }
 TRASH_FOLDERS = {(e, a): sql.trash_folders_sql(everything=e, after=a) for e in BOTH for a in BOTH}
+
+
+def trash_plan_sql(readable: ReadableSql, *, folders: bool, after: int | None) -> str:
+    """Trashed documents (``folders``: folders) of org $1 the reader ($3) may restore by a
+    policy's plan (adapters.postgres.access_filter), newest trash first; $2 limit, the
+    plan's values, then (``after``: its first number) the position."""
+    kind, alias, key = ("folder", "f", "folder_id") if folders else ("document", "d", "doc_id")
+    table = "folders f" if folders else "documents d"
+    columns = sql.FOLDER_COLUMNS if folders else sql.DOCUMENT_COLUMNS
+    conditions = [f"{alias}.org_id = $1", f"{alias}.trashed_at IS NOT NULL",
+                  "$3::text IS NOT NULL", f"({readable.where})"]
+    if after is not None:
+        conditions.append(f"({alias}.trashed_at, '{kind}'::text, {alias}.{key})"
+                          f" < (${after}, ${after + 1}::text, ${after + 2}::text)")
+    return (f"SELECT {columns} FROM {table}{readable.joins} WHERE {' AND '.join(conditions)}"  # noqa: S608
+            f" ORDER BY {alias}.trashed_at DESC, {alias}.{key} DESC LIMIT $2")
 
 
 def document_of(row: Record) -> Document:
@@ -49,8 +68,9 @@ def _name_taken(exc: asyncpg.UniqueViolationError, name: str) -> Exception:
 
 @translate_errors
 class PgFolderTree:
-    def __init__(self, conn: Statements) -> None:
+    def __init__(self, conn: Statements, decider: AccessDecider) -> None:
         self._conn = conn
+        self._decider = decider
 
     async def find(self, folder_id: str, user_id: str, *, lock: bool = False) -> FolderState | None:
         row = await self._conn.fetchrow(sql.LOCK_FOLDER if lock else sql.FIND_FOLDER,
@@ -59,7 +79,11 @@ class PgFolderTree:
             return None
         org_role = OrgRole(row["org_role"]) if row["org_role"] else None
         role = Role(row["folder_role"]) if row["folder_role"] else None
-        access = FolderAccess(user_id, org_role, role, row["folder_until"])
+        grants = summary_grants(None, None, role)
+        [decided] = await self._decider.decide(
+            [Question(user_id, "folder", folder_id, org_role, grants)]
+        )
+        access = FolderAccess(user_id, org_role, role, row["folder_until"], decided, grants)
         return FolderState(folder_of(row), row["above_in_trash"], access)
 
     async def lock_tree(self, org_id: str) -> None:
@@ -134,21 +158,38 @@ class PgFolderTree:
         return purged
 
     async def trash_page(
-        self, org_id: str, user_id: str, *, everything: bool, limit: int,
+        self, org_id: str, user_id: str, *, org_role: OrgRole, limit: int,
         after: TrashPosition | None,
     ) -> list[TrashItem]:
-        args: list[object] = [org_id, limit]
-        if not everything:
-            args.append(user_id)
-        if after is not None:
-            args += [after.trashed_at, after.kind, after.item_id]
-        key = (everything, after is not None)
-        documents = await self._conn.fetch(TRASH_DOCUMENTS[key], *args)
-        folders = await self._conn.fetch(TRASH_FOLDERS[key], *args)
-        items = [_document_item(row) for row in documents] + [_folder_item(row) for row in folders]
+        """Each kind's filter decided once (share, anywhere in the org), then its query."""
+        documents, folders = await asyncio.gather(
+            self._decider.anywhere(user_id, org_role, "document", Capability.SHARE),
+            self._decider.anywhere(user_id, org_role, "folder", Capability.SHARE),
+        )
+        rows = await self._trashed(documents, False, org_id, user_id, limit, after)
+        items = [_document_item(row) for row in rows]
+        rows = await self._trashed(folders, True, org_id, user_id, limit, after)
+        items += [_folder_item(row) for row in rows]
         items.sort(key=lambda item: item.position, reverse=True)
         return items[:limit]
 
+    async def _trashed(  # noqa: PLR0917 - the page's keys, one call site
+        self, readable: ReadableFilter, folders: bool, org_id: str, user_id: str, limit: int,
+        after: TrashPosition | None,
+    ) -> list[Record]:
+        if readable.kind == "none":
+            return []
+        position = [] if after is None else [after.trashed_at, after.kind, after.item_id]
+        if readable.kind in ("all", "built_in"):
+            everything = readable.kind == "all"
+            statements = TRASH_FOLDERS if folders else TRASH_DOCUMENTS
+            reader = [] if everything else [user_id]
+            return await self._conn.fetch(statements[everything, after is not None],
+                                          org_id, limit, *reader, *position)
+        plan = readable_sql(readable, reader=3, first=4, folders=folders)
+        at = 4 + len(plan.args) if after is not None else None
+        statement = trash_plan_sql(plan, folders=folders, after=at)
+        return await self._conn.fetch(statement, org_id, limit, user_id, *plan.args, *position)
 
     async def try_lock_sweeper(self) -> bool:
         return bool(await self._conn.fetchval(sql.SWEEPER_LOCK))
@@ -210,8 +251,8 @@ def _forget_tree(state: GroupState) -> None:
 class GroupedFolderTree:
     """uow.tree of a grouped unit: the plain statements, then what they change."""
 
-    def __init__(self, conn: Statements, state: GroupState) -> None:
-        self._plain = PgFolderTree(conn)
+    def __init__(self, conn: Statements, state: GroupState, decider: AccessDecider) -> None:
+        self._plain = PgFolderTree(conn, decider)
         self._state = state
 
     async def find(self, folder_id: str, user_id: str, *, lock: bool = False) -> FolderState | None:
@@ -260,11 +301,11 @@ class GroupedFolderTree:
         return purged
 
     async def trash_page(
-        self, org_id: str, user_id: str, *, everything: bool, limit: int,
+        self, org_id: str, user_id: str, *, org_role: OrgRole, limit: int,
         after: TrashPosition | None,
     ) -> list[TrashItem]:
         return await self._plain.trash_page(
-            org_id, user_id, everything=everything, limit=limit, after=after
+            org_id, user_id, org_role=org_role, limit=limit, after=after
         )
 
     async def try_lock_sweeper(self) -> bool:

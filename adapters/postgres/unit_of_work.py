@@ -11,6 +11,7 @@ the latest committed state. (A unit that runs a group of commands is a PgGrouped
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Self
 
 from adapters.postgres.database import Conn, PgDatabase, end_transaction
@@ -20,6 +21,7 @@ from adapters.postgres.outbox import OUTBOX_CHANNEL, PendingEvents
 from adapters.postgres.repositories import PgDocuments, PgFolders, PgMemberships, PgShares
 from adapters.postgres.search import PgSearchIndex
 from adapters.postgres.tree import PgDocumentLifecycle, PgFolderTree
+from core.decisions import AccessDecider, BuiltInDecider
 from core.events import DomainEvent
 from core.lifecycle import DocumentLifecycle, FolderTree
 from core.ports import (
@@ -30,6 +32,10 @@ from core.ports import (
     SearchIndex,
     ShareRepository,
 )
+
+BUILT_IN = BuiltInDecider(lambda: datetime.now(UTC))
+"""The default decider: core.access's rule (expiry judged at this process's clock, after
+PostgreSQL judged the grants it gathered live)."""
 
 
 class PgUnitOfWork:
@@ -45,8 +51,11 @@ class PgUnitOfWork:
     lifecycle: DocumentLifecycle
     search: SearchIndex
 
-    def __init__(self, db: PgDatabase, *, read_only: bool = False) -> None:
+    def __init__(
+        self, db: PgDatabase, *, read_only: bool = False, decider: AccessDecider | None = None
+    ) -> None:
         self._db = db
+        self._decider = decider or BUILT_IN
         self._read_only = read_only
         self._events = PendingEvents()
         self._open = False
@@ -62,13 +71,13 @@ class PgUnitOfWork:
     def _wire(self, conn: Conn) -> None:
         """Give the unit its repositories, on its connection."""
         self.folders = PgFolders(conn)
-        self.documents = PgDocuments(conn)
+        self.documents = PgDocuments(conn, self._decider)
         self.memberships = PgMemberships(conn)
         self.shares = PgShares(conn)
         self.inbox = PgInbox(conn, self._events)
-        self.tree = PgFolderTree(conn)
+        self.tree = PgFolderTree(conn, self._decider)
         self.lifecycle = PgDocumentLifecycle(conn)
-        self.search = PgSearchIndex(conn)
+        self.search = PgSearchIndex(conn, self._decider)
 
     async def __aexit__(self, *exc: object) -> None:
         try:
@@ -111,8 +120,9 @@ class PgUnitOfWork:
 class PgUnitOfWorkFactory:
     """core.ports.UnitOfWorkFactory: a new unit (and connection) per message."""
 
-    def __init__(self, db: PgDatabase) -> None:
+    def __init__(self, db: PgDatabase, decider: AccessDecider | None = None) -> None:
         self.db = db
+        self.decider = decider or BUILT_IN
 
     def __call__(self, *, read_only: bool = False) -> PgUnitOfWork:
-        return PgUnitOfWork(self.db, read_only=read_only)
+        return PgUnitOfWork(self.db, read_only=read_only, decider=self.decider)

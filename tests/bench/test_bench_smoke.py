@@ -50,6 +50,8 @@ FIGURES = (
     "share_inherited_list_small_p50_ms", "share_inherited_list_large_p50_ms",
     "folder_share_large_p50_ms", "folder_unshare_large_p50_ms", "explain_p50_ms",
     "explain_raw_p50_ms", "with_me_p50_ms", "with_me_raw_p50_ms",
+    "builtin_rename_p50_ms", "cerbos_rename_p50_ms", "builtin_rename_64_per_s",
+    "cerbos_rename_64_per_s", "builtin_list_p50_ms", "cerbos_list_p50_ms",
 )
 REQUIRED_RATIOS = (
     "upload_ratio", "share_ratio", "list_hit_p50_ratio", "list_hit_p99_ratio",
@@ -59,6 +61,7 @@ REQUIRED_RATIOS = (
     "search_admin_p50_ratio", "search_member_p50_ratio",
     "share_inherited_list_ratio", "folder_share_op_ratio", "explain_p50_ratio",
     "with_me_p50_ratio",
+    "cerbos_command_p50_ratio", "cerbos_command_64_ratio", "cerbos_list_p50_ratio",
 )
 
 

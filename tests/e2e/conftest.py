@@ -107,12 +107,23 @@ def worker_env(pg_url: str, valkey_url: str, rabbit_url: str, **extra: str) -> d
     return env
 
 
+def access_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """DOCBUS_E2E_ACCESS_DECIDER=cerbos runs the session's worker with Cerbos deciding
+    access (a Cerbos server of the session's own); default: the built-in decider."""
+    if os.environ.get("DOCBUS_E2E_ACCESS_DECIDER", "builtin") != "cerbos":
+        return {}
+    server = request.getfixturevalue("cerbos_server")
+    return {"DOCBUS_ACCESS_DECIDER": "cerbos", "DOCBUS_CERBOS_ADDRESS": server.address}
+
+
 @pytest.fixture(scope="session")
 def worker(
-    worker_pg_url: str, valkey_url: str, rabbit_url: str, tmp_path_factory: pytest.TempPathFactory
+    worker_pg_url: str, valkey_url: str, rabbit_url: str, tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[WorkerProcess]:
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    process = WorkerProcess(worker_env(worker_pg_url, valkey_url, rabbit_url), log_path)
+    env = worker_env(worker_pg_url, valkey_url, rabbit_url, **access_env(request))
+    process = WorkerProcess(env, log_path)
     process.start()
     yield process
     process.stop()

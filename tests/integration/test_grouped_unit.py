@@ -26,6 +26,7 @@ from adapters.postgres.database import asyncpg_dsn
 from core.entities import Content, Document, DocumentVersion, Folder, Membership, Share
 from core.errors import Unavailable
 from core.idempotency import IdempotencyKey
+from core.lifecycle import FolderAccess
 from core.reads import Reads
 from core.values import OrgRole, Role
 from handlers.bus import CommandBus, Outcome
@@ -240,9 +241,8 @@ async def test_share_changes_in_a_grouped_unit_are_seen_by_its_later_reads(
         _, alice = await unit.documents.get_with_access(org.d1, org.alice, lock=True)
         assert (carol.doc_role, bob.doc_role, alice.doc_role) == (Role.VIEWER, None, Role.OWNER)
         assert await unit.shares.owners(org.d1) == 1
-        listed = await unit.documents.page(
-            org.folder.folder_id, org.carol, everything=False, limit=10, after=None
-        )
+        reader = FolderAccess(org.carol, OrgRole.MEMBER, None)
+        listed = await unit.documents.page(org.folder.folder_id, reader, limit=10, after=None)
         assert [d.doc_id for d in listed] == [org.d1]
         await unit.commit()
     async with uow(read_only=True) as unit:

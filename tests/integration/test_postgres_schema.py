@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.postgres import PgAuditLog, PgDatabase, PgUnitOfWorkFactory
+from adapters.postgres.access_filter import readable_sql
 from adapters.postgres.database import asyncpg_dsn, sqlalchemy_url
 from adapters.postgres.migrate import (
     alembic_config,
@@ -26,8 +27,9 @@ from adapters.postgres.migrate import (
     upgrade,
     upgrade_async,
 )
-from adapters.postgres.repositories import PAGE_SQL
+from adapters.postgres.repositories import PAGE_SQL, page_sql
 from adapters.postgres.tables import metadata
+from core.decisions import ReadableFilter
 from core.idempotency import IdempotencyKey, MessageIdUnverifiable
 from core.ports import AuditEntry
 from tests.fixtures.postgres import scratch_url
@@ -244,3 +246,31 @@ async def test_a_member_listing_never_walks_the_whole_folder(
         nodes = _nodes(await _plan(pg_admin, PAGE_SQL[False, False], big_folder, 51, reader))
         scanned = [n["Actual Rows"] * n["Actual Loops"] for n in nodes if "Scan" in n["Node Type"]]
         assert max(scanned) < FOLDER_SIZE / 10, nodes
+
+
+async def test_a_member_listing_by_a_cerbos_plan_never_walks_the_whole_folder(
+    pg_admin: AdminConn, big_folder: str
+) -> None:
+    """The listing SQL of a Cerbos query plan (docbus's policies' shape: the reader's
+    document share, live at the plan's instant) reads a page's worth, as the built-in."""
+    now = "2026-06-01T12:00:00Z"
+    live = {"expression": {"operator": "or", "operands": [
+        {"expression": {"operator": "eq", "operands": [
+            {"variable": "request.resource.attr.doc_expires_at"}, {"value": None}]}},
+        {"expression": {"operator": "gt", "operands": [
+            {"expression": {"operator": "timestamp", "operands": [
+                {"variable": "request.resource.attr.doc_expires_at"}]}},
+            {"expression": {"operator": "timestamp", "operands": [{"value": now}]}}]}}]}}
+    plan = {"expression": {"operator": "or", "operands": [
+        {"expression": {"operator": "and", "operands": [
+            {"expression": {"operator": "eq", "operands": [
+                {"variable": "request.resource.attr.doc_role"}, {"value": role}]}}, live]}}
+        for role in ("viewer", "editor", "owner")]}}
+    filtered = readable_sql(ReadableFilter("plan", plan), reader=3, first=4)
+    sql = page_sql(filtered, reader=True, after=None)
+    for reader in ("reader", "rare"):
+        nodes = _nodes(await _plan(pg_admin, sql, big_folder, 51, reader, *filtered.args))
+        scanned = [n["Actual Rows"] * n["Actual Loops"] for n in nodes if "Scan" in n["Node Type"]]
+        assert max(scanned) < FOLDER_SIZE / 10, nodes
+        rows = [n["Actual Rows"] for n in nodes if n["Node Type"] == "Limit"]
+        assert rows and rows[0] > 0, nodes

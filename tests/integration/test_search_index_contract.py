@@ -60,7 +60,8 @@ class World:
         reader = reader or self.admin
         async with self.a.uow(read_only=True) as uow:
             return await uow.search.search(
-                self.org, reader, everything=reader == self.admin,
+                self.org, reader,
+                org_role=OrgRole.ADMIN if reader == self.admin else OrgRole.MEMBER,
                 search=SearchFilter(**filters), limit=limit, after=after,  # type: ignore[arg-type]
             )
 

@@ -31,6 +31,7 @@ from core.entities import Content, Document, DocumentVersion, Folder, Membership
 from core.errors import FolderIdTaken, FolderNameTaken, Unavailable
 from core.events import FolderCreated, MembershipChanged
 from core.idempotency import IdempotencyKey, MessageIdReused, StoredReply
+from core.lifecycle import FolderAccess
 from core.ports import (
     AuditEntry,
     AuditLog,
@@ -41,6 +42,10 @@ from core.ports import (
 )
 from core.reads import Reads
 from core.values import OrgRole, Role
+
+# Readers of a listing, as tree.find gives them (no folder share: an admin reads all).
+ADMIN_READER = FolderAccess("anyone", OrgRole.ADMIN, None)
+MEMBER_READER = FolderAccess("reader", OrgRole.MEMBER, None)
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -340,7 +345,7 @@ async def test_a_page_lists_newest_first_with_doc_id_breaking_ties(adapters: Ada
     await given_documents(adapters, folder, ("a", 1), ("b", 3), ("c", 3), ("d", 2))
     async with adapters.uow(read_only=True) as uow:
         page = await uow.documents.page(
-            folder.folder_id, "anyone", everything=True, limit=10, after=None
+            folder.folder_id, ADMIN_READER, limit=10, after=None
         )
     assert [d.doc_id for d in page] == [adapters.id(n) for n in ("c", "b", "d", "a")]
 
@@ -350,15 +355,15 @@ async def test_a_page_continues_strictly_after_its_cursor(adapters: Adapters) ->
     await given_documents(adapters, folder, ("a", 1), ("b", 3), ("c", 3), ("d", 2), ("e", 0))
     async with adapters.uow(read_only=True) as uow:
         first = await uow.documents.page(
-            folder.folder_id, "x", everything=True, limit=2, after=None
+            folder.folder_id, ADMIN_READER, limit=2, after=None
         )
         after = Cursor(first[-1].updated_at, first[-1].doc_id)
         second = await uow.documents.page(
-            folder.folder_id, "x", everything=True, limit=2, after=after
+            folder.folder_id, ADMIN_READER, limit=2, after=after
         )
         last = Cursor(second[-1].updated_at, second[-1].doc_id)
         third = await uow.documents.page(
-            folder.folder_id, "x", everything=True, limit=2, after=last
+            folder.folder_id, ADMIN_READER, limit=2, after=last
         )
     names = [d.doc_id for d in first + second + third]
     assert names == [adapters.id(n) for n in ("c", "b", "d", "a", "e")]
@@ -374,14 +379,14 @@ async def test_a_page_shows_a_member_only_what_they_hold_a_role_on(adapters: Ada
         await uow.commit()
     async with adapters.uow(read_only=True) as uow:
         mine = await uow.documents.page(
-            folder.folder_id, "reader", everything=False, limit=10, after=None
+            folder.folder_id, MEMBER_READER, limit=10, after=None
         )
         after_c = Cursor(mine[0].updated_at, mine[0].doc_id)
         rest = await uow.documents.page(
-            folder.folder_id, "reader", everything=False, limit=10, after=after_c
+            folder.folder_id, MEMBER_READER, limit=10, after=after_c
         )
         everything = await uow.documents.page(
-            folder.folder_id, "reader", everything=True, limit=10, after=None
+            folder.folder_id, ADMIN_READER, limit=10, after=None
         )
     assert [d.doc_id for d in mine] == [adapters.id("c"), adapters.id("a")]
     assert [d.doc_id for d in rest] == [adapters.id("a")]
@@ -428,9 +433,9 @@ async def test_a_page_keeps_to_its_folder(adapters: Adapters) -> None:
     await given_documents(adapters, here, ("a", 1))
     await given_documents(adapters, there, ("b", 2))
     async with adapters.uow(read_only=True) as uow:
-        page = await uow.documents.page(here.folder_id, "x", everything=True, limit=10, after=None)
+        page = await uow.documents.page(here.folder_id, ADMIN_READER, limit=10, after=None)
         empty = await uow.documents.page(
-            adapters.id("nowhere"), "x", everything=True, limit=10, after=None
+            adapters.id("nowhere"), ADMIN_READER, limit=10, after=None
         )
     assert [d.doc_id for d in page] == [adapters.id("a")]
     assert empty == []
