@@ -14,11 +14,11 @@ export DOCBUS_VALKEY_URL ?= redis://127.0.0.1:6380/0
 
 # The locked versions first (hash-checked, requirements/dev.txt), then docbus itself from
 # the checkout, which then finds every dependency already there.
-$(STAMP): pyproject.toml requirements/dev.txt
+$(STAMP): pyproject.toml client/pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e ./client -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -82,7 +82,7 @@ clean:
 # dependency changed there; pip-tools runs from a venv of its own (.venv-lock).
 # `make lock ARGS=--upgrade` moves every pin to the newest release the ranges allow.
 LOCK_FLAGS := --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
-	--unsafe-package docbus $(ARGS)
+	--unsafe-package docbus --unsafe-package docbus-client $(ARGS)
 lock:
 	test -x .venv-lock/bin/pip-compile || { $(PYTHON) -m venv .venv-lock \
 	  && .venv-lock/bin/pip install --quiet pip-tools; }

@@ -27,7 +27,7 @@ from bench.docbus_bench import ORG, OWNER
 from bench.paired import Side, medians, ratio, repeat
 from bench.seed import seed_folder
 from bench.stats import BenchError
-from devtools.embedded_cerbos import EmbeddedCerbos, cerbos_binary, start_cerbos
+from docbus.devtools.embedded_cerbos import EmbeddedCerbos, cerbos_binary, start_cerbos
 
 if TYPE_CHECKING:
     from bench.docbus_bench import Scenario

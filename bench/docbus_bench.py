@@ -28,7 +28,7 @@ from bench.rpc import REQUEST
 from bench.seed import count_documents, seed_admins, seed_folder
 from bench.stats import BenchError, Run, concurrent, sequential
 from bench.throughput import RawPipeline, events_throughput
-from client import DocbusClient
+from docbus_client import DocbusClient
 
 ORG, OWNER, VIEWER = "bench-org", "u-owner", "u-viewer"
 SHA = "ab" * 32

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
 
-from adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
 from bench import loops
 from bench.stats import BenchError
-from devtools.embedded_valkey import EmbeddedValkey, free_port, start_valkey
+from docbus.adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
+from docbus.devtools.embedded_valkey import EmbeddedValkey, free_port, start_valkey
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
@@ -74,7 +74,7 @@ class WorkerProcess:
         """Start it and wait for its ``worker_started`` log line."""
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ops.cli", "worker"],
+                [sys.executable, "-m", "docbus.ops.cli", "worker"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + timeout

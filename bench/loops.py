@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import psutil  # type: ignore[import-untyped]
 
 from bench.stats import BenchError
-from consumers.settings import WorkerSettings
+from docbus.consumers.settings import WorkerSettings
 
 T = TypeVar("T")
 CHOICES = ("auto", "uvloop", "asyncio")

@@ -35,7 +35,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 
 from bench import loops
 from bench.stats import BenchError
-from consumers.topology import work_queue_arguments
+from docbus.consumers.topology import work_queue_arguments
 
 COMMANDS = "bench.raw.commands"
 EVENTS = "bench.raw.events"

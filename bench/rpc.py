@@ -20,7 +20,7 @@ from bench.config import BenchConfig
 from bench.paired import Side, medians, ratio, repeat
 from bench.raw import COMMANDS, RPC_KEY, RawRpcClient
 from bench.stats import BenchError, concurrent, sequential
-from client import DocbusClient
+from docbus_client import DocbusClient
 
 REQUEST = {"folder_id": "bench-folder", "user_id": "bench-user", "limit": 50}
 Call = Callable[[int], Awaitable[None]]

@@ -36,8 +36,8 @@ from bench.stats import BenchError
 from bench.streams import streams
 from bench.throughput import RawPipeline
 from bench.tracing_cost import tracing_overhead
-from client import DocbusClient
-from devtools.embedded_valkey import valkey_binary
+from docbus.devtools.embedded_valkey import valkey_binary
+from docbus_client import DocbusClient
 
 MEASURED: dict[str, float] = {}  # the current run's figures so far (see ``run``)
 Phase = Callable[[db.Scenario], Awaitable[dict[str, float]]]

@@ -29,10 +29,10 @@ from typing import Any
 
 import asyncpg
 
-from adapters.postgres.search import search_sql
 from bench.docbus_bench import Scenario
 from bench.queries import latency
 from bench.stats import BenchError
+from docbus.adapters.postgres.search import search_sql
 
 SEARCH_ORG, SEARCH_ADMIN, SEARCH_MEMBER = "search-org", "s-admin", "s-member"
 OWNER = "s-owner"

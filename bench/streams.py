@@ -24,20 +24,20 @@ from collections.abc import Mapping
 import aio_pika
 import orjson
 
-from adapters.postgres.database import PgDatabase
-from adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
-from adapters.postgres.misses import PgMissedInvalidations
-from adapters.postgres.outbox import WRITE_OUTBOX, PgOutbox
-from adapters.rabbit_publisher import RabbitEventPublisher
-from adapters.valkey_cache import ValkeyReplyCache, make_client
-from adapters.valkey_streams import ValkeyStreamPublisher, make_streams_client
 from bench import paired
 from bench.docbus_bench import Scenario
 from bench.infra import AMQP_SERVER, PG_SERVER, rabbitmqctl
 from bench.stats import BenchError
-from consumers.topology import AUDIT_QUEUE_NAME, declare_topology
-from core.ports import RABBITMQ, VALKEY_STREAMS, EventPublisher
-from handlers.relay_outbox import RelayOutbox
+from docbus.adapters.postgres.database import PgDatabase
+from docbus.adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
+from docbus.adapters.postgres.misses import PgMissedInvalidations
+from docbus.adapters.postgres.outbox import WRITE_OUTBOX, PgOutbox
+from docbus.adapters.rabbit_publisher import RabbitEventPublisher
+from docbus.adapters.valkey_cache import ValkeyReplyCache, make_client
+from docbus.adapters.valkey_streams import ValkeyStreamPublisher, make_streams_client
+from docbus.consumers.topology import AUDIT_QUEUE_NAME, declare_topology
+from docbus.core.ports import RABBITMQ, VALKEY_STREAMS, EventPublisher
+from docbus.handlers.relay_outbox import RelayOutbox
 
 EVENTS = {"smoke": 300, "default": 20_000, "full": 50_000}
 BATCH = 500  # DOCBUS_RELAY_BATCH's default

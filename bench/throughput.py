@@ -19,7 +19,7 @@ from bench.events import EventTap, raw_key
 from bench.infra import cpu_seconds
 from bench.raw import COMMANDS, EVENT_KEY, EVENTS, WORK_KEY
 from bench.stats import concurrent
-from client import DocbusClient
+from docbus_client import DocbusClient
 
 T = TypeVar("T")
 

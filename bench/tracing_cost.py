@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from adapters.tracing import TRACEPARENT, headers_of, passed_through
 from bench.paired import medians, ratio, repeat
-from core import tracing
+from docbus.adapters.tracing import TRACEPARENT, headers_of, passed_through
+from docbus.core import tracing
 
 if TYPE_CHECKING:
     from bench.docbus_bench import Scenario

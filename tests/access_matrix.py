@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from consumers.topology import ROUTES
-from core.values import Capability, Role
+from docbus.consumers.topology import ROUTES
+from docbus.core.values import Capability, Role
 
 Body = dict[str, Any]
 Send = Callable[[str, Body], Awaitable[Any]]

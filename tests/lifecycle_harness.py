@@ -14,31 +14,36 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from adapters.memory import FixedClock, InMemoryReplyCache, SequentialIds
-from core.cursor import CursorCodec
-from core.entities import Content
-from core.ports import Json, UnitOfWorkFactory
-from core.values import OrgRole, Role
-from handlers.bus import CommandBus, Outcome
-from handlers.create_folder import CreateFolder, CreateFolderHandler
-from handlers.folder_children import FolderChildrenHandler, ListChildren
-from handlers.get_document import GetDocument, GetDocumentHandler
-from handlers.list_folder import ListFolder, ListFolderHandler
-from handlers.move_document import MoveDocument, MoveDocumentHandler
-from handlers.move_folder import MoveFolder, MoveFolderHandler
-from handlers.purge import PurgeDocument, PurgeDocumentHandler, PurgeFolder, PurgeFolderHandler
-from handlers.rename_document import RenameDocument, RenameDocumentHandler
-from handlers.rename_folder import RenameFolder, RenameFolderHandler
-from handlers.restore_document import RestoreDocument, RestoreDocumentHandler
-from handlers.restore_folder import RestoreFolder, RestoreFolderHandler
-from handlers.revert_document import RevertDocument, RevertDocumentHandler
-from handlers.set_membership import SetMembership, SetMembershipHandler
-from handlers.share_document import ShareDocument, ShareDocumentHandler
-from handlers.sweep_trash import SweepTrash
-from handlers.trash_document import TrashDocument, TrashDocumentHandler
-from handlers.trash_folder import TrashFolder, TrashFolderHandler
-from handlers.trash_list import ListTrash, TrashListHandler
-from handlers.upload_document import UploadDocument, UploadDocumentHandler
+from docbus.adapters.memory import FixedClock, InMemoryReplyCache, SequentialIds
+from docbus.core.cursor import CursorCodec
+from docbus.core.entities import Content
+from docbus.core.ports import Json, UnitOfWorkFactory
+from docbus.core.values import OrgRole, Role
+from docbus.handlers.bus import CommandBus, Outcome
+from docbus.handlers.create_folder import CreateFolder, CreateFolderHandler
+from docbus.handlers.folder_children import FolderChildrenHandler, ListChildren
+from docbus.handlers.get_document import GetDocument, GetDocumentHandler
+from docbus.handlers.list_folder import ListFolder, ListFolderHandler
+from docbus.handlers.move_document import MoveDocument, MoveDocumentHandler
+from docbus.handlers.move_folder import MoveFolder, MoveFolderHandler
+from docbus.handlers.purge import (
+    PurgeDocument,
+    PurgeDocumentHandler,
+    PurgeFolder,
+    PurgeFolderHandler,
+)
+from docbus.handlers.rename_document import RenameDocument, RenameDocumentHandler
+from docbus.handlers.rename_folder import RenameFolder, RenameFolderHandler
+from docbus.handlers.restore_document import RestoreDocument, RestoreDocumentHandler
+from docbus.handlers.restore_folder import RestoreFolder, RestoreFolderHandler
+from docbus.handlers.revert_document import RevertDocument, RevertDocumentHandler
+from docbus.handlers.set_membership import SetMembership, SetMembershipHandler
+from docbus.handlers.share_document import ShareDocument, ShareDocumentHandler
+from docbus.handlers.sweep_trash import SweepTrash
+from docbus.handlers.trash_document import TrashDocument, TrashDocumentHandler
+from docbus.handlers.trash_folder import TrashFolder, TrashFolderHandler
+from docbus.handlers.trash_list import ListTrash, TrashListHandler
+from docbus.handlers.upload_document import UploadDocument, UploadDocumentHandler
 from tests.unit.conftest import key_of
 
 ALICE, BOB, CAROL, DAVE, ADA, MALLORY = "alice", "bob", "carol", "dave", "ada", "mallory"

@@ -129,7 +129,7 @@ def test_lifecycle_events_are_keyed_like_the_commands_that_wait_for_them() -> No
 
 def test_the_search_vocabulary_and_query_are_fixed_and_fit_the_words_rule() -> None:
     from bench.search import VOCABULARY, query_text, rows_read, vocabulary
-    from core.search import words
+    from docbus.core.search import words
 
     vocab = vocabulary()
     assert len(set(vocab)) == VOCABULARY and vocab == vocabulary()  # the same every run

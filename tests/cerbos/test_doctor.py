@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from devtools.embedded_cerbos import EmbeddedCerbos, free_port
-from ops.doctor import cerbos_probe, run_checks
+from docbus.devtools.embedded_cerbos import EmbeddedCerbos, free_port
+from docbus.ops.doctor import cerbos_probe, run_checks
 
 
 async def test_the_doctor_says_whether_cerbos_answers(cerbos_server: EmbeddedCerbos) -> None:

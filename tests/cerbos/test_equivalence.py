@@ -17,10 +17,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.cerbos_decider import CerbosDecider, connect
-from adapters.memory_tree import document_grants, folder_grants
-from core.decisions import BuiltInDecider, Question
-from devtools.embedded_cerbos import EmbeddedCerbos
+from docbus.adapters.cerbos_decider import CerbosDecider, connect
+from docbus.adapters.memory_tree import document_grants, folder_grants
+from docbus.core.decisions import BuiltInDecider, Question
+from docbus.devtools.embedded_cerbos import EmbeddedCerbos
 from tests.unit.access_reference import CAPABILITIES, RANKS
 from tests.unit.test_access_model import CHECKED, USERS, Run, step
 

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from devtools.embedded_cerbos import POLICIES, compile_policies
+from docbus.devtools.embedded_cerbos import POLICIES, compile_policies
 
 
 def _executed(output: str) -> tuple[int, int]:

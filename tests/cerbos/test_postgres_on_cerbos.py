@@ -18,19 +18,19 @@ from cerbos.engine.v1 import engine_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.cerbos_decider import CerbosDecider, _value, connect, readable_of
-from adapters.memory import InMemoryReplyCache
-from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
-from adapters.postgres.access_filter import readable_sql
-from consumers.bootstrap import SystemClock
-from core.cursor import CursorCodec
-from core.decisions import Kind, Question, ReadableFilter
-from core.search import SearchFilter
-from core.values import Capability, OrgRole
-from devtools.embedded_cerbos import EmbeddedCerbos
-from handlers.explain_access import DocumentSharesHandler
-from handlers.get_document import GetDocumentHandler
-from handlers.list_folder import ListFolderHandler
+from docbus.adapters.cerbos_decider import CerbosDecider, _value, connect, readable_of
+from docbus.adapters.memory import InMemoryReplyCache
+from docbus.adapters.postgres import PgDatabase, PgUnitOfWorkFactory
+from docbus.adapters.postgres.access_filter import readable_sql
+from docbus.consumers.bootstrap import SystemClock
+from docbus.core.cursor import CursorCodec
+from docbus.core.decisions import Kind, Question, ReadableFilter
+from docbus.core.search import SearchFilter
+from docbus.core.values import Capability, OrgRole
+from docbus.devtools.embedded_cerbos import EmbeddedCerbos
+from docbus.handlers.explain_access import DocumentSharesHandler
+from docbus.handlers.get_document import GetDocumentHandler
+from docbus.handlers.list_folder import ListFolderHandler
 from tests.integration.test_access_model_postgres import CHECKED, Mirror
 from tests.unit.test_access_model import USERS, Run, step
 

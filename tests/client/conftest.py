@@ -16,7 +16,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractConnection
 
-from client import DocbusClient
+from docbus_client import DocbusClient
 from tests.client.responder import Responder
 
 AMQP_URL = os.environ.get("DOCBUS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

@@ -11,7 +11,12 @@ import subprocess
 import pytest
 from aio_pika.abc import AbstractConnection
 
-from client import DocbusClient, DocbusConnectionError, DocbusConnectionLost, DocbusUnroutable
+from docbus_client import (
+    DocbusClient,
+    DocbusConnectionError,
+    DocbusConnectionLost,
+    DocbusUnroutable,
+)
 from tests.client.conftest import AMQP_URL, eventually
 from tests.client.responder import Responder
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from client import (
+from docbus_client import (
     Conflict,
     DocbusClient,
     DocbusError,

@@ -7,7 +7,7 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractConnection
 
-from client import DocbusClient
+from docbus_client import DocbusClient
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractConnection
 
-from client import DIRECT_REPLY_TO, DocbusClient, DocbusUnroutable, new_message_id
-from client.channel import CommandChannel
-from client.publishing import command_properties
+from docbus_client import DIRECT_REPLY_TO, DocbusClient, DocbusUnroutable, new_message_id
+from docbus_client.channel import CommandChannel
+from docbus_client.publishing import command_properties
 from tests.client.responder import Responder
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from client import DocbusClient, Document, Folder, FolderChildren, Purged, TrashListing
+from docbus_client import DocbusClient, Document, Folder, FolderChildren, Purged, TrashListing
 from tests.client.responder import Responder
 from tests.client.test_typed_api import NOW, document, ok
 

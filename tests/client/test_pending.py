@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from client.errors import DocbusConnectionLost
-from client.pending import PendingReplies
+from docbus_client.errors import DocbusConnectionLost
+from docbus_client.pending import PendingReplies
 
 
 async def test_a_reply_resolves_the_request_with_its_correlation_id() -> None:

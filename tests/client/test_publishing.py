@@ -8,8 +8,8 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractConnection
 
-from client import DocbusClient, DocbusUnroutable, Unavailable
-from client.client import NACK_PAUSES
+from docbus_client import DocbusClient, DocbusUnroutable, Unavailable
+from docbus_client.client import NACK_PAUSES
 from tests.client.conftest import AMQP_URL, eventually
 from tests.client.responder import Responder
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from client import (
+from docbus_client import (
     Conflict,
     DocbusError,
     DocbusProtocolError,
@@ -17,7 +17,7 @@ from client import (
     NotFound,
     Reply,
 )
-from client.models import parse_time
+from docbus_client.models import parse_time
 
 
 def test_an_ok_reply_unwraps_to_its_data() -> None:

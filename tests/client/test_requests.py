@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from client import DIRECT_REPLY_TO, DocbusClient, DocbusTimeout
+from docbus_client import DIRECT_REPLY_TO, DocbusClient, DocbusTimeout
 from tests.client.conftest import eventually
 from tests.client.responder import Responder
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from client import DocbusClient, NotFound, SearchResults
+from docbus_client import DocbusClient, NotFound, SearchResults
 from tests.client.responder import Responder
 from tests.client.test_typed_api import document, ok
 

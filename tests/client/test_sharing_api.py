@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from client import DocbusClient, Explanation, FolderShare, Share, SharedWithMe, ShareList
+from docbus_client import DocbusClient, Explanation, FolderShare, Share, SharedWithMe, ShareList
 from tests.client.responder import Responder
 from tests.client.test_typed_api import ok
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from client import DocbusClient
+from docbus_client import DocbusClient
 from tests.client.conftest import AMQP_URL
 from tests.client.responder import Responder
 

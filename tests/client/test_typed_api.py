@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from client import DocbusClient, Document, Folder, FolderListing, Membership, Share
+from docbus_client import DocbusClient, Document, Folder, FolderListing, Membership, Share
 from tests.client.responder import Responder
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from faststream.rabbit.testing import PatchedMessage
 from pamqp import commands as spec
 from pamqp.header import ContentHeader
 
-from adapters.memory import (
+from docbus.adapters.memory import (
     FixedClock,
     InMemoryAuditLog,
     InMemoryDatabase,
@@ -28,8 +28,8 @@ from adapters.memory import (
     InMemoryUnitOfWorkFactory,
     SequentialIds,
 )
-from consumers.pipeline import Pipeline, RetryPolicy, Run
-from consumers.subscribers import build_runners, make_broker, register_commands
+from docbus.consumers.pipeline import Pipeline, RetryPolicy, Run
+from docbus.consumers.subscribers import build_runners, make_broker, register_commands
 
 
 @dataclass

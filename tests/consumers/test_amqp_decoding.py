@@ -16,8 +16,8 @@ from pamqp.commands import Basic
 from pamqp.header import ContentHeader
 from prometheus_client import REGISTRY
 
-from adapters import amqp_decoding
-from consumers.responder import dead_letter_of
+from docbus.adapters import amqp_decoding
+from docbus.consumers.responder import dead_letter_of
 from tests.consumers.conftest import Harness
 from tests.fixtures.raw_amqp import (
     SHORT_STRING_PROPERTIES,

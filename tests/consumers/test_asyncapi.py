@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from consumers.schemas import EVENTS
-from consumers.topology import ROUTES
-from ops.asyncapi import build_document
+from docbus.consumers.schemas import EVENTS
+from docbus.consumers.topology import ROUTES
+from docbus.ops.asyncapi import build_document
 
 COMMAND_KEYS = (
     "folder.create", "document.upload", "document.share", "document.unshare",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import orjson
 import pytest
 
-from consumers.pipeline import (
+from docbus.consumers.pipeline import (
     BudgetExhausted,
     Invalid,
     delivery_count,
@@ -15,8 +15,8 @@ from consumers.pipeline import (
     failure_of,
     poisoned,
 )
-from consumers.schemas import REPLY_DATA, Failure, UploadDocumentIn
-from core.errors import InvalidCommand
+from docbus.consumers.schemas import REPLY_DATA, Failure, UploadDocumentIn
+from docbus.core.errors import InvalidCommand
 from tests.consumers.conftest import Harness, delivered
 
 ORG, ALICE, BOB = "org-1", "alice", "bob"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from consumers.schemas import INBOUND, NotStrictJson, load_json
+from docbus.consumers.schemas import INBOUND, NotStrictJson, load_json
 from tests.consumers.conftest import Harness
 
 VALID: dict[str, dict[str, Any]] = {

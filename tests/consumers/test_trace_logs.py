@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from adapters.memory import (
+from docbus.adapters.memory import (
     FixedClock,
     InMemoryAuditLog,
     InMemoryDatabase,
@@ -21,9 +21,9 @@ from adapters.memory import (
     InMemoryUnitOfWorkFactory,
     SequentialIds,
 )
-from adapters.tracing import Tracing
-from consumers.pipeline import Pipeline, RetryPolicy
-from consumers.subscribers import build_runners, make_broker, register_commands
+from docbus.adapters.tracing import Tracing
+from docbus.consumers.pipeline import Pipeline, RetryPolicy
+from docbus.consumers.subscribers import build_runners, make_broker, register_commands
 from tests.consumers.conftest import Harness, RecordingResponder
 
 QUERY = {"doc_id": "x", "user_id": "alice"}

@@ -37,7 +37,7 @@ class WorkerProcess:
     def start(self, timeout: float = 60.0) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ops.cli", "worker", *self.args],
+            [sys.executable, "-m", "docbus.ops.cli", "worker", *self.args],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -66,7 +66,7 @@ def start_worker(module: str, env: dict[str, str], log_path: Path) -> subprocess
     """``python -m module`` (a worker entry point), once it logged ``worker_started``."""
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, *(["worker"] if module == "ops.cli" else [])],
+            [sys.executable, "-m", module, *(["worker"] if module == "docbus.ops.cli" else [])],
             cwd=ROOT, env=env, stdout=log, stderr=log,
         )
     deadline = time.monotonic() + 60

@@ -13,7 +13,7 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from devtools.embedded_cerbos import free_port, start_cerbos
+from docbus.devtools.embedded_cerbos import free_port, start_cerbos
 from tests.e2e.conftest import Client, start_worker, worker_env
 from tests.e2e.test_contract import dead_letter, folder, org, upload_body
 
@@ -30,7 +30,7 @@ async def test_cerbos_down_means_unavailable_never_allowed(
     env = worker_env(own_pg_url, valkey_url, own_rabbit_url, DOCBUS_ACCESS_DECIDER="cerbos",
                      DOCBUS_CERBOS_ADDRESS=cerbos.address, DOCBUS_CERBOS_TIMEOUT="0.5",
                      DOCBUS_RETRY_BUDGET=str(BUDGET))
-    proc = start_worker("ops.cli", env, tmp_path / "worker.log")
+    proc = start_worker("docbus.ops.cli", env, tmp_path / "worker.log")
     try:
         connection = await aio_pika.connect(own_rabbit_url)
         async with connection:

@@ -6,7 +6,7 @@ import aio_pika
 import orjson
 import pytest
 
-from ops.dead_letters import list_dead, replay_dead
+from docbus.ops.dead_letters import list_dead, replay_dead
 from tests.e2e.conftest import Client, EventTap
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ import re
 import pytest
 from rich.console import Console
 
-from ops.demo import run_demo
+from docbus.ops.demo import run_demo
 from tests.e2e.conftest import WorkerProcess
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 import pytest
 
-from devtools.embedded_valkey import free_port, start_valkey
+from docbus.devtools.embedded_valkey import free_port, start_valkey
 from tests.e2e.conftest import WorkerProcess, worker_env
 from tests.fixtures.tcp_proxy import TcpProxy
 

@@ -23,7 +23,7 @@ RABBIT_DOWN = "amqp://guest:pw@127.0.0.1:1/"
 
 def docbus(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ops.cli", *args], cwd=ROOT, env=env, capture_output=True,
+        [sys.executable, "-m", "docbus.ops.cli", *args], cwd=ROOT, env=env, capture_output=True,
         text=True, timeout=60, check=False,
     )
 

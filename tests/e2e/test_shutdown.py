@@ -28,7 +28,7 @@ async def test_sigterm_under_load_finishes_drains_and_exits_zero(
 ) -> None:
     log_path = tmp_path / "worker.log"
     env = worker_env(own_pg_url, valkey_url, own_rabbit_url, DOCBUS_SHUTDOWN_DEADLINE="15")
-    proc = start_worker("ops.cli", env, log_path)
+    proc = start_worker("docbus.ops.cli", env, log_path)
     try:
         connection = await aio_pika.connect(own_rabbit_url)
         async with connection:

@@ -25,8 +25,8 @@ from aiormq.exceptions import ChannelClosed
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from consumers.topology import AUDIT_QUEUE_NAME, ROUTES
-from ops.dead_letters import list_dead
+from docbus.consumers.topology import AUDIT_QUEUE_NAME, ROUTES
+from docbus.ops.dead_letters import list_dead
 from tests.e2e.conftest import Client, WorkerProcess
 from tests.fixtures.raw_amqp import (
     SHORT_STRING_PROPERTIES,

@@ -35,7 +35,7 @@ import asyncpg
 import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
-from consumers.topology import AUDIT_QUEUE_NAME, DEAD_QUEUE_NAME, ERROR_HEADER, ROUTES
+from docbus.consumers.topology import AUDIT_QUEUE_NAME, DEAD_QUEUE_NAME, ERROR_HEADER, ROUTES
 from tests.faults.infra import plain_dsn
 from tests.faults.life import OPS
 from tests.faults.life_check import LifeState, doubled_life, implied_purges, life_event_key

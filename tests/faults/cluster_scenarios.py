@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
-from devtools.embedded_valkey import free_port
+from docbus.devtools.embedded_valkey import free_port
 from tests.cluster.cluster import Cluster, Node
 from tests.faults.checker import Result
 from tests.faults.infra import Stage, WorkerProc

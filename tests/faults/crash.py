@@ -28,10 +28,10 @@ from typing import Any
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel
 
-from adapters.valkey_streams import ValkeyStreamPublisher
-from consumers.bootstrap import Overrides
-from consumers.pipeline import Pipeline, Run
-from core.ports import RABBITMQ, EventPublisher, Outbox, OutboxBatch, OutboxMessage
+from docbus.adapters.valkey_streams import ValkeyStreamPublisher
+from docbus.consumers.bootstrap import Overrides
+from docbus.consumers.pipeline import Pipeline, Run
+from docbus.core.ports import RABBITMQ, EventPublisher, Outbox, OutboxBatch, OutboxMessage
 
 POINTS = ("after_receive", "after_commit", "after_claim", "after_confirm")
 STREAM_POINTS = ("after_stream_confirm",)

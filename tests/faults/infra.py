@@ -31,9 +31,9 @@ import aio_pika
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from adapters.amqp_failover import connect_first
-from adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
-from consumers.topology import (
+from docbus.adapters.amqp_failover import connect_first
+from docbus.adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
+from docbus.consumers.topology import (
     AUDIT_QUEUE_NAME,
     COMMANDS,
     DEAD,
@@ -42,7 +42,7 @@ from consumers.topology import (
     ROUTES,
     declare_topology,
 )
-from devtools.embedded_valkey import EmbeddedValkey, answers_ping, free_port, start_valkey
+from docbus.devtools.embedded_valkey import EmbeddedValkey, answers_ping, free_port, start_valkey
 from tests.e2e.conftest import worker_env
 
 ROOT = Path(__file__).resolve().parents[2]

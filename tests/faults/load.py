@@ -37,7 +37,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import PublishError
 
-from adapters.amqp_failover import connect_first
+from docbus.adapters.amqp_failover import connect_first
 from tests.faults.life import ROUTES, LifePlan, Op
 
 COMMANDS_EXCHANGE = "docbus.commands"

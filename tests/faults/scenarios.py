@@ -24,8 +24,8 @@ import asyncpg
 import orjson
 from valkey.asyncio import Valkey
 
-from adapters.amqp_failover import connect_first
-from consumers.topology import DEAD_QUEUE_NAME
+from docbus.adapters.amqp_failover import connect_first
+from docbus.consumers.topology import DEAD_QUEUE_NAME
 from tests.faults.checker import WORK_QUEUES, Result, check
 from tests.faults.crash import POINTS
 from tests.faults.gaps import CommitGaps, Gap, commit_gaps, publisher_gap

@@ -15,8 +15,8 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from consumers.pipeline import BudgetExhausted, Pipeline, RetryPolicy
-from core.errors import Unavailable
+from docbus.consumers.pipeline import BudgetExhausted, Pipeline, RetryPolicy
+from docbus.core.errors import Unavailable
 
 
 class Body(BaseModel):

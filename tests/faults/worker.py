@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 
-from consumers.bootstrap import run_worker
-from consumers.logging import configure_logging
-from consumers.settings import Settings
-from consumers.worker import ROLES
-from ops.cli import run_loop
+from docbus.consumers.bootstrap import run_worker
+from docbus.consumers.logging import configure_logging
+from docbus.consumers.settings import Settings
+from docbus.consumers.worker import ROLES
+from docbus.ops.cli import run_loop
 from tests.faults.crash import crashing
 
 

@@ -31,7 +31,7 @@ import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aiormq.exceptions import ChannelClosed
 
-from consumers.topology import AUDIT_QUEUE_NAME, ROUTES
+from docbus.consumers.topology import AUDIT_QUEUE_NAME, ROUTES
 from tests.e2e.conftest import WorkerProcess
 from tests.fixtures.raw_amqp import RawField, RawProperties, RawPublisher
 from tests.fuzz.cases import REPLY_TO_US, Case

@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from consumers.schemas import INBOUND, REPLY_DATA, ErrorOut
-from consumers.topology import ROUTES
+from docbus.consumers.schemas import INBOUND, REPLY_DATA, ErrorOut
+from docbus.consumers.topology import ROUTES
 from tests.fuzz.cases import REPLY_TO_US, Case
 from tests.fuzz.harness import Letter, Reply
 from tests.fuzz.mutations import ODD_TYPES

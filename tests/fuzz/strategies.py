@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from pydantic import StringConstraints
 from pydantic.fields import FieldInfo
 
-from consumers.schemas import INBOUND
-from consumers.topology import DEAD_QUEUE_NAME, ROUTES
+from docbus.consumers.schemas import INBOUND
+from docbus.consumers.topology import DEAD_QUEUE_NAME, ROUTES
 from tests.fuzz.cases import REPLY_TO_US, Case
 from tests.fuzz.harness import RAW_PLACES
 from tests.fuzz.mutations import content_types, mutated_body

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from consumers.topology import ROUTES
+from docbus.consumers.topology import ROUTES
 from tests.fuzz.harness import Harness
 from tests.fuzz.oracle import Violation
 from tests.fuzz.run import ConsumerLost, check_health, run_case, run_pair, unique

@@ -29,14 +29,14 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
-from adapters.postgres.misses import PgMissedInvalidations
-from adapters.valkey_cache import ValkeyReplyCache, make_client
-from consumers.bootstrap import SystemClock, UuidIds
-from consumers.pipeline import Run
-from consumers.schemas import INBOUND
-from consumers.subscribers import build_runners
-from consumers.topology import ROUTES
+from docbus.adapters.postgres import PgDatabase, PgUnitOfWorkFactory
+from docbus.adapters.postgres.misses import PgMissedInvalidations
+from docbus.adapters.valkey_cache import ValkeyReplyCache, make_client
+from docbus.consumers.bootstrap import SystemClock, UuidIds
+from docbus.consumers.pipeline import Run
+from docbus.consumers.schemas import INBOUND
+from docbus.consumers.subscribers import build_runners
+from docbus.consumers.topology import ROUTES
 from tests.access_matrix import (
     ACTORS,
     ALLOWED,

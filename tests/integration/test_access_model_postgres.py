@@ -20,14 +20,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.memory import InMemoryReplyCache
-from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
-from consumers.bootstrap import SystemClock
-from core.cursor import CursorCodec
-from handlers.explain_access import DocumentSharesHandler, ListDocumentShares
-from handlers.get_document import GetDocument, GetDocumentHandler
-from handlers.list_folder import ListFolder, ListFolderHandler
-from handlers.search_documents import SearchDocumentsHandler
+from docbus.adapters.memory import InMemoryReplyCache
+from docbus.adapters.postgres import PgDatabase, PgUnitOfWorkFactory
+from docbus.consumers.bootstrap import SystemClock
+from docbus.core.cursor import CursorCodec
+from docbus.handlers.explain_access import DocumentSharesHandler, ListDocumentShares
+from docbus.handlers.get_document import GetDocument, GetDocumentHandler
+from docbus.handlers.list_folder import ListFolder, ListFolderHandler
+from docbus.handlers.search_documents import SearchDocumentsHandler
 from tests.unit import test_access_model
 from tests.unit.access_reference import CAPABILITIES
 from tests.unit.test_access_model import USERS, Run, check_search, step

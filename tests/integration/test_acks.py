@@ -23,8 +23,8 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aiormq.exceptions import ChannelInvalidStateError
 
-from consumers.acks import Acknowledger
-from consumers.topology import work_queue_arguments
+from docbus.consumers.acks import Acknowledger
+from docbus.consumers.topology import work_queue_arguments
 
 pytestmark = pytest.mark.integration
 

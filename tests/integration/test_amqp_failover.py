@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from yarl import URL
 
-from adapters.amqp_failover import FailoverRobustConnection, connect_failover, connect_first
-from client import DocbusClient
-from devtools.embedded_valkey import free_port
+from docbus.adapters.amqp_failover import FailoverRobustConnection, connect_failover, connect_first
+from docbus.devtools.embedded_valkey import free_port
+from docbus_client import DocbusClient
 from tests.client.conftest import eventually
 from tests.fixtures.tcp_proxy import TcpProxy
 

@@ -13,8 +13,8 @@ from typing import Any
 import aio_pika
 import pytest
 
-from adapters.amqp import Properties, publish
-from adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
+from docbus.adapters.amqp import Properties, publish
+from docbus.adapters.amqp_transport import CoalescingRobustConnection, deepen_write_queues
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from adapters.postgres.attempts import PgAttemptLog
-from adapters.postgres.database import PgDatabase
+from docbus.adapters.postgres.attempts import PgAttemptLog
+from docbus.adapters.postgres.database import PgDatabase
 
 pytestmark = pytest.mark.integration
 

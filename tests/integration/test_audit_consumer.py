@@ -25,24 +25,24 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from adapters.amqp_transport import CoalescingRobustConnection
-from adapters.memory import InMemoryAuditLog
-from adapters.postgres.attempts import PgAttemptLog
-from adapters.postgres.audit import PgAuditLog
-from adapters.postgres.database import PgDatabase
-from consumers.audit_consumer import AuditConsumer
-from consumers.pipeline import AttemptLog, Pipeline, RetryPolicy, delivery_key
-from consumers.responder import Responder
-from consumers.topology import (
+from docbus.adapters.amqp_transport import CoalescingRobustConnection
+from docbus.adapters.memory import InMemoryAuditLog
+from docbus.adapters.postgres.attempts import PgAttemptLog
+from docbus.adapters.postgres.audit import PgAuditLog
+from docbus.adapters.postgres.database import PgDatabase
+from docbus.consumers.audit_consumer import AuditConsumer
+from docbus.consumers.pipeline import AttemptLog, Pipeline, RetryPolicy, delivery_key
+from docbus.consumers.responder import Responder
+from docbus.consumers.topology import (
     AUDIT_QUEUE_NAME,
     DEAD_QUEUE_NAME,
     ERROR_HEADER,
     EVENTS,
     declare_topology,
 )
-from core.errors import Unavailable
-from core.ports import AuditEntry, AuditLog
-from handlers.record_audit import RecordAuditEntry
+from docbus.core.errors import Unavailable
+from docbus.core.ports import AuditEntry, AuditLog
+from docbus.handlers.record_audit import RecordAuditEntry
 from tests.fixtures.rabbit import own_vhost
 
 pytestmark = pytest.mark.integration

@@ -21,12 +21,12 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import BaseModel
 from valkey.asyncio import Valkey
 
-from adapters.postgres.database import PgDatabase
-from consumers import bootstrap as boot
-from consumers.bootstrap import Overrides, bootstrap
-from consumers.pipeline import Pipeline, Run
-from consumers.settings import Settings
-from core.ports import RABBITMQ, EventPublisher, Outbox, OutboxBatch, OutboxMessage
+from docbus.adapters.postgres.database import PgDatabase
+from docbus.consumers import bootstrap as boot
+from docbus.consumers.bootstrap import Overrides, bootstrap
+from docbus.consumers.pipeline import Pipeline, Run
+from docbus.consumers.settings import Settings
+from docbus.core.ports import RABBITMQ, EventPublisher, Outbox, OutboxBatch, OutboxMessage
 from tests.fixtures.postgres import migrated_scratch_database
 from tests.fixtures.rabbit import own_vhost
 from tests.fixtures.valkey import cleanup_prefix

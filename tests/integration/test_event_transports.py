@@ -22,22 +22,26 @@ import orjson
 import pytest
 from valkey.asyncio import Valkey
 
-from adapters.memory import InMemoryMissedInvalidations
-from adapters.postgres.audit import PgAuditLog
-from adapters.postgres.database import PgDatabase
-from adapters.postgres.outbox import WRITE_OUTBOX, PgOutbox
-from adapters.rabbit_publisher import RabbitEventPublisher
-from adapters.valkey_cache import ValkeyReplyCache, make_client
-from adapters.valkey_streams import StreamGroupReader, ValkeyStreamPublisher, make_streams_client
-from consumers.background import RelayLoop
-from consumers.bootstrap import bootstrap
-from consumers.pipeline import RetryPolicy
-from consumers.settings import Settings
-from consumers.streams_audit import StreamsAuditConsumer
-from consumers.topology import AUDIT_QUEUE_NAME, declare_topology
-from core.ports import RABBITMQ, VALKEY_STREAMS
-from handlers.record_audit import RecordAuditEntry
-from handlers.relay_outbox import RelayOutbox
+from docbus.adapters.memory import InMemoryMissedInvalidations
+from docbus.adapters.postgres.audit import PgAuditLog
+from docbus.adapters.postgres.database import PgDatabase
+from docbus.adapters.postgres.outbox import WRITE_OUTBOX, PgOutbox
+from docbus.adapters.rabbit_publisher import RabbitEventPublisher
+from docbus.adapters.valkey_cache import ValkeyReplyCache, make_client
+from docbus.adapters.valkey_streams import (
+    StreamGroupReader,
+    ValkeyStreamPublisher,
+    make_streams_client,
+)
+from docbus.consumers.background import RelayLoop
+from docbus.consumers.bootstrap import bootstrap
+from docbus.consumers.pipeline import RetryPolicy
+from docbus.consumers.settings import Settings
+from docbus.consumers.streams_audit import StreamsAuditConsumer
+from docbus.consumers.topology import AUDIT_QUEUE_NAME, declare_topology
+from docbus.core.ports import RABBITMQ, VALKEY_STREAMS
+from docbus.handlers.record_audit import RecordAuditEntry
+from docbus.handlers.relay_outbox import RelayOutbox
 from tests.fixtures.postgres import migrated_scratch_database
 from tests.fixtures.rabbit import own_vhost
 from tests.fixtures.tcp_proxy import TcpProxy

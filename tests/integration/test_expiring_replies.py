@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.memory import InMemoryMissedInvalidations
-from adapters.valkey_cache import ValkeyReplyCache, make_client
+from docbus.adapters.memory import InMemoryMissedInvalidations
+from docbus.adapters.valkey_cache import ValkeyReplyCache, make_client
 from tests.fixtures.valkey import cleanup_prefix
 
 pytestmark = pytest.mark.integration

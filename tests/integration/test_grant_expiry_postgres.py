@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.memory import SequentialIds
-from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
-from core.values import Role
-from handlers.create_folder import CreateFolder
-from handlers.share_document import ShareDocument
-from handlers.share_folder import ShareFolder, ShareFolderHandler
-from handlers.sweep_grants import SweepExpiredGrants
+from docbus.adapters.memory import SequentialIds
+from docbus.adapters.postgres import PgDatabase, PgUnitOfWorkFactory
+from docbus.core.values import Role
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.share_document import ShareDocument
+from docbus.handlers.share_folder import ShareFolder, ShareFolderHandler
+from docbus.handlers.sweep_grants import SweepExpiredGrants
 from tests.lifecycle_harness import ALICE, BOB, CAROL, DAVE, Life
 
 pytestmark = pytest.mark.integration

@@ -20,21 +20,21 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 
-from adapters.memory import FixedClock, InMemoryReplyCache, SequentialIds
-from adapters.postgres import PgDatabase, PgGroupedUnitFactory, PgUnitOfWorkFactory
-from adapters.postgres.database import asyncpg_dsn
-from core.entities import Content, Document, DocumentVersion, Folder, Membership, Share
-from core.errors import Unavailable
-from core.idempotency import IdempotencyKey
-from core.lifecycle import FolderAccess
-from core.reads import Reads
-from core.values import OrgRole, Role
-from handlers.bus import CommandBus, Outcome
-from handlers.create_folder import CreateFolder, CreateFolderHandler
-from handlers.group_commit import GroupCommit
-from handlers.set_membership import RemoveMembership, SetMembership, SetMembershipHandler
-from handlers.share_document import ShareDocument, ShareDocumentHandler
-from handlers.upload_document import UploadDocument, UploadDocumentHandler
+from docbus.adapters.memory import FixedClock, InMemoryReplyCache, SequentialIds
+from docbus.adapters.postgres import PgDatabase, PgGroupedUnitFactory, PgUnitOfWorkFactory
+from docbus.adapters.postgres.database import asyncpg_dsn
+from docbus.core.entities import Content, Document, DocumentVersion, Folder, Membership, Share
+from docbus.core.errors import Unavailable
+from docbus.core.idempotency import IdempotencyKey
+from docbus.core.lifecycle import FolderAccess
+from docbus.core.reads import Reads
+from docbus.core.values import OrgRole, Role
+from docbus.handlers.bus import CommandBus, Outcome
+from docbus.handlers.create_folder import CreateFolder, CreateFolderHandler
+from docbus.handlers.group_commit import GroupCommit
+from docbus.handlers.set_membership import RemoveMembership, SetMembership, SetMembershipHandler
+from docbus.handlers.share_document import ShareDocument, ShareDocumentHandler
+from docbus.handlers.upload_document import UploadDocument, UploadDocumentHandler
 from tests.fixtures.postgres import migrated_scratch_database
 
 pytestmark = pytest.mark.integration

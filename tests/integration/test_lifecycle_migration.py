@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
-from adapters.postgres.database import asyncpg_dsn
-from adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
-from handlers.folder_children import ListChildren
-from handlers.move_folder import MoveFolder
-from handlers.rename_folder import RenameFolder
-from handlers.trash_document import TrashDocument
-from handlers.trash_folder import TrashFolder
+from docbus.adapters.postgres import PgDatabase, PgUnitOfWorkFactory
+from docbus.adapters.postgres.database import asyncpg_dsn
+from docbus.adapters.postgres.migrate import drop_database, ensure_database, upgrade_async
+from docbus.handlers.folder_children import ListChildren
+from docbus.handlers.move_folder import MoveFolder
+from docbus.handlers.rename_folder import RenameFolder
+from docbus.handlers.trash_document import TrashDocument
+from docbus.handlers.trash_folder import TrashFolder
 from tests.fixtures.postgres import scratch_url
 from tests.lifecycle_harness import Life, code
 

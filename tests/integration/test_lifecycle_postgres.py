@@ -9,18 +9,18 @@ import asyncio
 
 import pytest
 
-from adapters.postgres import PgDatabase, PgGroupedUnitFactory, PgUnitOfWorkFactory
-from adapters.postgres.tree_sql import SWEEPER_LOCK
-from core.values import Role
-from handlers.bus import CommandBus
-from handlers.create_folder import CreateFolder
-from handlers.group_commit import GroupCommit
-from handlers.move_folder import MoveFolder
-from handlers.rename_folder import RenameFolder
-from handlers.restore_folder import RestoreFolder
-from handlers.share_document import ShareDocument
-from handlers.trash_document import TrashDocument
-from handlers.trash_folder import TrashFolder
+from docbus.adapters.postgres import PgDatabase, PgGroupedUnitFactory, PgUnitOfWorkFactory
+from docbus.adapters.postgres.tree_sql import SWEEPER_LOCK
+from docbus.core.values import Role
+from docbus.handlers.bus import CommandBus
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.group_commit import GroupCommit
+from docbus.handlers.move_folder import MoveFolder
+from docbus.handlers.rename_folder import RenameFolder
+from docbus.handlers.restore_folder import RestoreFolder
+from docbus.handlers.share_document import ShareDocument
+from docbus.handlers.trash_document import TrashDocument
+from docbus.handlers.trash_folder import TrashFolder
 from tests.lifecycle_harness import ADA, ALICE, DAVE, Life, code
 from tests.unit.conftest import key_of
 from tests.unit.test_lifecycle import (  # noqa: F401 - collected again, on PostgreSQL

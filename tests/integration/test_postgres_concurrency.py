@@ -8,16 +8,16 @@ from collections.abc import Awaitable
 
 import pytest
 
-from adapters.memory import FixedClock, InMemoryReplyCache, SequentialIds
-from adapters.postgres import PgDatabase, PgOutbox, PgUnitOfWorkFactory
-from core.entities import Content, Folder, Membership
-from core.errors import FolderNameTaken
-from core.idempotency import IdempotencyKey
-from core.values import OrgRole
-from handlers.bus import CommandBus, Outcome
-from handlers.create_folder import CreateFolder, CreateFolderHandler
-from handlers.set_membership import SetMembership, SetMembershipHandler
-from handlers.upload_document import UploadDocument, UploadDocumentHandler
+from docbus.adapters.memory import FixedClock, InMemoryReplyCache, SequentialIds
+from docbus.adapters.postgres import PgDatabase, PgOutbox, PgUnitOfWorkFactory
+from docbus.core.entities import Content, Folder, Membership
+from docbus.core.errors import FolderNameTaken
+from docbus.core.idempotency import IdempotencyKey
+from docbus.core.values import OrgRole
+from docbus.handlers.bus import CommandBus, Outcome
+from docbus.handlers.create_folder import CreateFolder, CreateFolderHandler
+from docbus.handlers.set_membership import SetMembership, SetMembershipHandler
+from docbus.handlers.upload_document import UploadDocument, UploadDocumentHandler
 
 pytestmark = pytest.mark.integration
 

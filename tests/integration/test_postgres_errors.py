@@ -8,11 +8,11 @@ from typing import TypeAlias
 import asyncpg
 import pytest
 
-from adapters.memory import FixedClock
-from adapters.postgres import PgDatabase, PgOutbox, PgUnitOfWorkFactory
-from core.entities import Folder
-from core.errors import Unavailable
-from core.events import MembershipChanged
+from docbus.adapters.memory import FixedClock
+from docbus.adapters.postgres import PgDatabase, PgOutbox, PgUnitOfWorkFactory
+from docbus.core.entities import Folder
+from docbus.core.errors import Unavailable
+from docbus.core.events import MembershipChanged
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ import asyncpg
 import orjson
 import pytest
 
-from adapters.memory import FixedClock
-from adapters.postgres import (
+from docbus.adapters.memory import FixedClock
+from docbus.adapters.postgres import (
     OUTBOX_CHANNEL,
     PgDatabase,
     PgMissedInvalidations,
@@ -23,9 +23,9 @@ from adapters.postgres import (
     outbox_backlog,
     prune_inbox,
 )
-from core.events import MembershipChanged
-from core.idempotency import IdempotencyKey
-from core.values import OrgRole
+from docbus.core.events import MembershipChanged
+from docbus.core.idempotency import IdempotencyKey
+from docbus.core.values import OrgRole
 
 pytestmark = pytest.mark.integration
 

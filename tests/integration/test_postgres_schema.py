@@ -17,21 +17,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.postgres import PgAuditLog, PgDatabase, PgUnitOfWorkFactory
-from adapters.postgres.access_filter import readable_sql
-from adapters.postgres.database import asyncpg_dsn, sqlalchemy_url
-from adapters.postgres.migrate import (
+from docbus.adapters.postgres import PgAuditLog, PgDatabase, PgUnitOfWorkFactory
+from docbus.adapters.postgres.access_filter import readable_sql
+from docbus.adapters.postgres.database import asyncpg_dsn, sqlalchemy_url
+from docbus.adapters.postgres.migrate import (
     alembic_config,
     drop_database,
     ensure_database,
     upgrade,
     upgrade_async,
 )
-from adapters.postgres.repositories import PAGE_SQL, page_sql
-from adapters.postgres.tables import metadata
-from core.decisions import ReadableFilter
-from core.idempotency import IdempotencyKey, MessageIdUnverifiable
-from core.ports import AuditEntry
+from docbus.adapters.postgres.repositories import PAGE_SQL, page_sql
+from docbus.adapters.postgres.tables import metadata
+from docbus.core.decisions import ReadableFilter
+from docbus.core.idempotency import IdempotencyKey, MessageIdUnverifiable
+from docbus.core.ports import AuditEntry
 from tests.fixtures.postgres import scratch_url
 from tests.integration.test_unit_of_work_contract import T0
 

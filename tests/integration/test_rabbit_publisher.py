@@ -9,8 +9,8 @@ import aio_pika
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.rabbit_publisher import EVENTS_EXCHANGE, RabbitEventPublisher
-from core.ports import OutboxMessage
+from docbus.adapters.rabbit_publisher import EVENTS_EXCHANGE, RabbitEventPublisher
+from docbus.core.ports import OutboxMessage
 from tests.fixtures.rabbit import own_vhost
 
 pytestmark = pytest.mark.integration

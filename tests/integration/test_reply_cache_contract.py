@@ -13,19 +13,19 @@ import orjson
 import pytest
 from valkey.asyncio import Valkey
 
-from adapters.memory import (
+from docbus.adapters.memory import (
     InMemoryDatabase,
     InMemoryMissedInvalidations,
     InMemoryReplyCache,
     InMemoryUnitOfWork,
     InMemoryUnitOfWorkFactory,
 )
-from adapters.valkey_cache import ValkeyReplyCache, make_client
-from core.cursor import CursorCodec
-from core.entities import Folder
-from core.ports import ReplyCache
-from core.values import OrgRole
-from handlers.list_folder import ListFolder, ListFolderHandler
+from docbus.adapters.valkey_cache import ValkeyReplyCache, make_client
+from docbus.core.cursor import CursorCodec
+from docbus.core.entities import Folder
+from docbus.core.ports import ReplyCache
+from docbus.core.values import OrgRole
+from docbus.handlers.list_folder import ListFolder, ListFolderHandler
 from tests.fixtures.valkey import cleanup_prefix
 
 pytestmark = pytest.mark.integration

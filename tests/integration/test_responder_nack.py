@@ -14,7 +14,7 @@ import pytest
 from aiormq.exceptions import DeliveryError
 from structlog.testing import capture_logs
 
-from consumers.responder import NACK_PAUSES, Responder
+from docbus.consumers.responder import NACK_PAUSES, Responder
 from tests.fixtures.rabbit import own_vhost
 
 pytestmark = pytest.mark.integration

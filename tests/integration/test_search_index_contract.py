@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.entities import Content, Document, Folder, Membership, ShareGrant
-from core.search import SearchFilter, SearchHit, SearchPosition, words
-from core.values import OrgRole, Role
+from docbus.core.entities import Content, Document, Folder, Membership, ShareGrant
+from docbus.core.search import SearchFilter, SearchHit, SearchPosition, words
+from docbus.core.values import OrgRole, Role
 from tests.integration.test_unit_of_work_contract import T0, Adapters, adapters  # noqa: F401
 
 PAST = datetime(2020, 1, 1, tzinfo=UTC)  # expired for both clocks (the fake's and the database's)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.postgres import PgDatabase, PgUnitOfWorkFactory
+from docbus.adapters.postgres import PgDatabase, PgUnitOfWorkFactory
 from tests.lifecycle_harness import Life
 from tests.unit.test_search_documents import (  # noqa: F401 - collected again, on PostgreSQL
     Finder,

@@ -9,7 +9,7 @@ import aio_pika
 import pytest
 from aiormq.exceptions import ChannelPreconditionFailed
 
-from consumers.topology import AUDIT_QUEUE_NAME, ROUTES, QueueShape, declare_topology
+from docbus.consumers.topology import AUDIT_QUEUE_NAME, ROUTES, QueueShape, declare_topology
 from tests.fixtures.rabbit import own_vhost
 
 pytestmark = pytest.mark.integration

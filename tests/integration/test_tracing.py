@@ -24,11 +24,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from client import DocbusClient
-from consumers.bootstrap import Overrides, bootstrap
-from consumers.settings import Settings
-from consumers.telemetry import QuietRoots, tracer_provider
-from consumers.worker import Worker
+from docbus.consumers.bootstrap import Overrides, bootstrap
+from docbus.consumers.settings import Settings
+from docbus.consumers.telemetry import QuietRoots, tracer_provider
+from docbus.consumers.worker import Worker
+from docbus_client import DocbusClient
 from tests.fixtures.postgres import migrated_scratch_database
 from tests.fixtures.rabbit import own_vhost
 from tests.integration.test_bootstrap import eventually

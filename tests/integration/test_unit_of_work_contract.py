@@ -12,27 +12,27 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.memory import (
+from docbus.adapters.memory import (
     InMemoryAuditLog,
     InMemoryDatabase,
     InMemoryMissedInvalidations,
     InMemoryOutbox,
     InMemoryUnitOfWorkFactory,
 )
-from adapters.postgres import (
+from docbus.adapters.postgres import (
     PgAuditLog,
     PgGroupedUnitFactory,
     PgMissedInvalidations,
     PgOutbox,
     PgUnitOfWorkFactory,
 )
-from core.cursor import Cursor
-from core.entities import Content, Document, DocumentVersion, Folder, Membership
-from core.errors import FolderIdTaken, FolderNameTaken, Unavailable
-from core.events import FolderCreated, MembershipChanged
-from core.idempotency import IdempotencyKey, MessageIdReused, StoredReply
-from core.lifecycle import FolderAccess
-from core.ports import (
+from docbus.core.cursor import Cursor
+from docbus.core.entities import Content, Document, DocumentVersion, Folder, Membership
+from docbus.core.errors import FolderIdTaken, FolderNameTaken, Unavailable
+from docbus.core.events import FolderCreated, MembershipChanged
+from docbus.core.idempotency import IdempotencyKey, MessageIdReused, StoredReply
+from docbus.core.lifecycle import FolderAccess
+from docbus.core.ports import (
     AuditEntry,
     AuditLog,
     GroupedUnitFactory,
@@ -40,8 +40,8 @@ from core.ports import (
     Outbox,
     UnitOfWorkFactory,
 )
-from core.reads import Reads
-from core.values import OrgRole, Role
+from docbus.core.reads import Reads
+from docbus.core.values import OrgRole, Role
 
 # Readers of a listing, as tree.find gives them (no folder share: an admin reads all).
 ADMIN_READER = FolderAccess("anyone", OrgRole.ADMIN, None)

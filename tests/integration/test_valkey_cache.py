@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from valkey.asyncio import Valkey
 
-from adapters.memory import InMemoryMissedInvalidations
-from adapters.valkey_cache import ValkeyReplyCache, make_client
+from docbus.adapters.memory import InMemoryMissedInvalidations
+from docbus.adapters.valkey_cache import ValkeyReplyCache, make_client
 from tests.fixtures.valkey import cleanup_prefix
 
 pytestmark = pytest.mark.integration

@@ -18,16 +18,20 @@ import orjson
 import pytest
 from valkey.asyncio import Valkey
 
-from adapters.circuit_breaker import CircuitBreaker
-from adapters.memory import InMemoryDatabase, InMemoryMissedInvalidations, InMemoryUnitOfWorkFactory
-from adapters.valkey_cache import ValkeyReplyCache, make_client
-from core.cursor import CursorCodec
-from core.entities import Folder
-from core.errors import Unavailable
-from core.ports import Lookup, MissedInvalidations
-from core.values import OrgRole
-from devtools.embedded_valkey import EmbeddedValkey, free_port, start_valkey
-from handlers.list_folder import ListFolder, ListFolderHandler
+from docbus.adapters.circuit_breaker import CircuitBreaker
+from docbus.adapters.memory import (
+    InMemoryDatabase,
+    InMemoryMissedInvalidations,
+    InMemoryUnitOfWorkFactory,
+)
+from docbus.adapters.valkey_cache import ValkeyReplyCache, make_client
+from docbus.core.cursor import CursorCodec
+from docbus.core.entities import Folder
+from docbus.core.errors import Unavailable
+from docbus.core.ports import Lookup, MissedInvalidations
+from docbus.core.values import OrgRole
+from docbus.devtools.embedded_valkey import EmbeddedValkey, free_port, start_valkey
+from docbus.handlers.list_folder import ListFolder, ListFolderHandler
 
 pytestmark = pytest.mark.integration
 

@@ -12,13 +12,17 @@ import orjson
 import pytest
 from valkey.asyncio import Valkey
 
-from adapters.postgres.audit import PgAuditLog
-from adapters.postgres.database import PgDatabase
-from adapters.valkey_streams import StreamGroupReader, ValkeyStreamPublisher, make_streams_client
-from consumers.pipeline import RetryPolicy
-from consumers.streams_audit import StreamsAuditConsumer
-from core.ports import OutboxMessage
-from handlers.record_audit import RecordAuditEntry
+from docbus.adapters.postgres.audit import PgAuditLog
+from docbus.adapters.postgres.database import PgDatabase
+from docbus.adapters.valkey_streams import (
+    StreamGroupReader,
+    ValkeyStreamPublisher,
+    make_streams_client,
+)
+from docbus.consumers.pipeline import RetryPolicy
+from docbus.consumers.streams_audit import StreamsAuditConsumer
+from docbus.core.ports import OutboxMessage
+from docbus.handlers.record_audit import RecordAuditEntry
 from tests.fixtures.valkey import cleanup_prefix
 
 pytestmark = pytest.mark.integration

@@ -13,26 +13,26 @@ from typing import Any
 
 import pytest
 
-from adapters.memory import (
+from docbus.adapters.memory import (
     FixedClock,
     InMemoryDatabase,
     InMemoryReplyCache,
     InMemoryUnitOfWorkFactory,
     SequentialIds,
 )
-from core.cursor import CursorCodec
-from core.entities import Content, Folder
-from core.idempotency import IdempotencyKey
-from core.ports import Json
-from core.values import OrgRole, Role
-from handlers.bus import CommandBus, Commands, Outcome
-from handlers.create_folder import CreateFolder, CreateFolderHandler
-from handlers.get_document import GetDocument, GetDocumentHandler
-from handlers.list_folder import ListFolder, ListFolderHandler
-from handlers.revoke_share import RevokeShare, RevokeShareHandler
-from handlers.set_membership import RemoveMembership, SetMembership, SetMembershipHandler
-from handlers.share_document import ShareDocument, ShareDocumentHandler
-from handlers.upload_document import UploadDocument, UploadDocumentHandler
+from docbus.core.cursor import CursorCodec
+from docbus.core.entities import Content, Folder
+from docbus.core.idempotency import IdempotencyKey
+from docbus.core.ports import Json
+from docbus.core.values import OrgRole, Role
+from docbus.handlers.bus import CommandBus, Commands, Outcome
+from docbus.handlers.create_folder import CreateFolder, CreateFolderHandler
+from docbus.handlers.get_document import GetDocument, GetDocumentHandler
+from docbus.handlers.list_folder import ListFolder, ListFolderHandler
+from docbus.handlers.revoke_share import RevokeShare, RevokeShareHandler
+from docbus.handlers.set_membership import RemoveMembership, SetMembership, SetMembershipHandler
+from docbus.handlers.share_document import ShareDocument, ShareDocumentHandler
+from docbus.handlers.upload_document import UploadDocument, UploadDocumentHandler
 
 CURSORS = CursorCodec(b"unit-test-cursor-key")
 ORG = "acme"

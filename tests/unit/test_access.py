@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.access import Grant, capabilities, effective_role, live_grants, valid_until
-from core.values import Capability, OrgRole, Role
+from docbus.core.access import Grant, capabilities, effective_role, live_grants, valid_until
+from docbus.core.values import Capability, OrgRole, Role
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)

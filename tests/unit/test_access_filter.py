@@ -7,8 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.postgres.access_filter import EXPIRES_AT, ROLE, UNKNOWN, readable_sql, without_share
-from core.decisions import ReadableFilter
+from docbus.adapters.postgres.access_filter import (
+    EXPIRES_AT,
+    ROLE,
+    UNKNOWN,
+    readable_sql,
+    without_share,
+)
+from docbus.core.decisions import ReadableFilter
 
 NOW = "2026-06-01T12:00:00Z"
 

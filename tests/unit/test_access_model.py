@@ -18,26 +18,26 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.memory import (
+from docbus.adapters.memory import (
     FixedClock,
     InMemoryDatabase,
     InMemoryReplyCache,
     InMemoryUnitOfWorkFactory,
 )
-from adapters.memory_tree import InMemoryFolderTree
-from core.cursor import CursorCodec
-from core.entities import Content, Document, Folder, ShareGrant
-from core.search import SearchFilter
-from core.values import OrgRole, Role
-from handlers.explain_access import (
+from docbus.adapters.memory_tree import InMemoryFolderTree
+from docbus.core.cursor import CursorCodec
+from docbus.core.entities import Content, Document, Folder, ShareGrant
+from docbus.core.search import SearchFilter
+from docbus.core.values import OrgRole, Role
+from docbus.handlers.explain_access import (
     DocumentSharesHandler,
     ExplainAccess,
     ExplainAccessHandler,
     ListDocumentShares,
 )
-from handlers.get_document import GetDocument, GetDocumentHandler
-from handlers.list_folder import ListFolder, ListFolderHandler
-from handlers.search_documents import SearchDocuments, SearchDocumentsHandler
+from docbus.handlers.get_document import GetDocument, GetDocumentHandler
+from docbus.handlers.list_folder import ListFolder, ListFolderHandler
+from docbus.handlers.search_documents import SearchDocuments, SearchDocumentsHandler
 from tests.unit.access_reference import CAPABILITIES, Model
 
 ORGS = ("acme", "globex")

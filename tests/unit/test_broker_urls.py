@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.amqp_failover import broker_urls
-from client.failover import node_urls
+from docbus.adapters.amqp_failover import broker_urls
+from docbus_client.failover import node_urls
 
 NODES = [
     "amqp://u:p@10.0.0.1:5672/v?heartbeat=5",

@@ -13,10 +13,10 @@ from datetime import datetime
 
 import pytest
 
-from adapters.memory import InMemoryOutbox, InMemoryReplyCache, RecordingEventPublisher
-from core.values import OrgRole, Role
-from handlers.create_folder import CreateFolder
-from handlers.relay_outbox import RelayOutbox
+from docbus.adapters.memory import InMemoryOutbox, InMemoryReplyCache, RecordingEventPublisher
+from docbus.core.values import OrgRole, Role
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.relay_outbox import RelayOutbox
 from tests.unit.conftest import (
     ADA,
     ALICE,

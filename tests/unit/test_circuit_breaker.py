@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.circuit_breaker import Admission, BreakerState, CircuitBreaker
+from docbus.adapters.circuit_breaker import Admission, BreakerState, CircuitBreaker
 
 
 class FakeClock:

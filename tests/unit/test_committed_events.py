@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from core.entities import Folder
-from core.errors import Conflict
-from core.events import FolderCreated
-from core.ports import Json, UnitOfWork
-from core.values import OrgRole, Role
-from handlers.create_folder import CreateFolder
+from docbus.core.entities import Folder
+from docbus.core.errors import Conflict
+from docbus.core.events import FolderCreated
+from docbus.core.ports import Json, UnitOfWork
+from docbus.core.values import OrgRole, Role
+from docbus.handlers.create_folder import CreateFolder
 from tests.unit.conftest import ALICE, BOB, ORG, REPORTS, World, error_code, key_of
 
 

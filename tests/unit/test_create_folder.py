@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.entities import Folder
-from core.values import Role
-from handlers.create_folder import CreateFolder
+from docbus.core.entities import Folder
+from docbus.core.values import Role
+from docbus.handlers.create_folder import CreateFolder
 from tests.unit.conftest import (
     ADA,
     ALICE,

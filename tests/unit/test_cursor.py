@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from core.cursor import TAG_BYTES, Cursor, CursorCodec, Listing
-from core.errors import InvalidCommand
+from docbus.core.cursor import TAG_BYTES, Cursor, CursorCodec, Listing
+from docbus.core.errors import InvalidCommand
 
 KEY = b"unit-test-cursor-key"
 CODEC = CursorCodec(KEY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.entities import Document, Folder
+from docbus.core.entities import Document, Folder
 from tests.unit.conftest import content
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.entities import Document, Folder
-from core.events import (
+from docbus.core.entities import Document, Folder
+from docbus.core.events import (
     DocumentShared,
     DocumentUnshared,
     DocumentUploaded,
@@ -18,8 +18,8 @@ from core.events import (
     FolderCreated,
     MembershipChanged,
 )
-from core.values import OrgRole, Role
-from core.views import document_view, folder_view
+from docbus.core.values import OrgRole, Role
+from docbus.core.views import document_view, folder_view
 from tests.unit.conftest import content
 
 AT = datetime(2026, 11, 24, 10, 0, 0, 500000, tzinfo=UTC)

@@ -8,15 +8,15 @@ from datetime import timedelta
 
 import pytest
 
-from core.values import Role
-from handlers.create_folder import CreateFolder
-from handlers.explain_access import (
+from docbus.core.values import Role
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.explain_access import (
     DocumentSharesHandler,
     ExplainAccess,
     ExplainAccessHandler,
     ListDocumentShares,
 )
-from handlers.share_folder import ShareFolder, ShareFolderHandler
+from docbus.handlers.share_folder import ShareFolder, ShareFolderHandler
 from tests.unit.conftest import ADA, ALICE, BOB, CAROL, DAVE, MALLORY, NOBODY, ORG, World, encode
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.values import OrgRole
+from docbus.core.values import OrgRole
 from tests.unit.conftest import ADA, ALICE, BOB, CAROL, DAVE, MALLORY, NOBODY, World
 
 

@@ -15,19 +15,19 @@ from typing import Any, TypeVar
 
 import pytest
 
-from adapters.memory import InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
-from core.entities import Folder
-from core.errors import Conflict
-from core.events import FolderCreated
-from core.ports import Json, UnitOfWork
-from core.reads import Reads
-from core.values import CacheScope, OrgRole, Role
-from handlers.bus import CommandBus, CommandUnit, Outcome
-from handlers.create_folder import CreateFolder
-from handlers.group_commit import GroupCommit
-from handlers.set_membership import RemoveMembership, SetMembership
-from handlers.share_document import ShareDocument
-from handlers.upload_document import UploadDocument, UploadDocumentHandler
+from docbus.adapters.memory import InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
+from docbus.core.entities import Folder
+from docbus.core.errors import Conflict
+from docbus.core.events import FolderCreated
+from docbus.core.ports import Json, UnitOfWork
+from docbus.core.reads import Reads
+from docbus.core.values import CacheScope, OrgRole, Role
+from docbus.handlers.bus import CommandBus, CommandUnit, Outcome
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.group_commit import GroupCommit
+from docbus.handlers.set_membership import RemoveMembership, SetMembership
+from docbus.handlers.share_document import ShareDocument
+from docbus.handlers.upload_document import UploadDocument, UploadDocumentHandler
 from tests.unit.conftest import (
     ALICE,
     BOB,

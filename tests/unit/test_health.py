@@ -6,8 +6,8 @@ import asyncio
 
 import orjson
 
-from consumers import metrics
-from consumers.health import HealthServer, Probe, Readiness
+from docbus.consumers import metrics
+from docbus.consumers.health import HealthServer, Probe, Readiness
 
 
 def probe(name: str, up: bool, *, required: bool = True, hang: bool = False) -> Probe:

@@ -7,16 +7,16 @@ import asyncio
 
 import pytest
 
-from core.errors import InvalidCommand
-from core.idempotency import StoredReply
-from core.ports import Json, UnitOfWork
-from core.values import OrgRole, Role
-from handlers.bus import CommandBus, Outcome
-from handlers.create_folder import CreateFolder
-from handlers.group_commit import GroupCommit
-from handlers.set_membership import SetMembership
-from handlers.share_document import ShareDocument
-from handlers.upload_document import UploadDocument
+from docbus.core.errors import InvalidCommand
+from docbus.core.idempotency import StoredReply
+from docbus.core.ports import Json, UnitOfWork
+from docbus.core.values import OrgRole, Role
+from docbus.handlers.bus import CommandBus, Outcome
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.group_commit import GroupCommit
+from docbus.handlers.set_membership import SetMembership
+from docbus.handlers.share_document import ShareDocument
+from docbus.handlers.upload_document import UploadDocument
 from tests.unit.conftest import (
     ALICE,
     BOB,

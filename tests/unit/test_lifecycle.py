@@ -8,24 +8,24 @@ import json
 
 import pytest
 
-from adapters.memory import InMemoryDatabase, InMemoryUnitOfWorkFactory
-from core.cursor import Listing
-from core.errors import InvalidCommand
-from core.keyset import encode_key
-from core.ports import Json, UnitOfWorkFactory
-from core.values import Role
-from handlers.create_folder import CreateFolder
-from handlers.move_document import MoveDocument
-from handlers.move_folder import MoveFolder
-from handlers.purge import PurgeDocument, PurgeFolder
-from handlers.rename_document import RenameDocument
-from handlers.rename_folder import RenameFolder
-from handlers.restore_document import RestoreDocument
-from handlers.restore_folder import RestoreFolder
-from handlers.revert_document import RevertDocument
-from handlers.share_document import ShareDocument
-from handlers.trash_document import TrashDocument
-from handlers.trash_folder import TrashFolder
+from docbus.adapters.memory import InMemoryDatabase, InMemoryUnitOfWorkFactory
+from docbus.core.cursor import Listing
+from docbus.core.errors import InvalidCommand
+from docbus.core.keyset import encode_key
+from docbus.core.ports import Json, UnitOfWorkFactory
+from docbus.core.values import Role
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.move_document import MoveDocument
+from docbus.handlers.move_folder import MoveFolder
+from docbus.handlers.purge import PurgeDocument, PurgeFolder
+from docbus.handlers.rename_document import RenameDocument
+from docbus.handlers.rename_folder import RenameFolder
+from docbus.handlers.restore_document import RestoreDocument
+from docbus.handlers.restore_folder import RestoreFolder
+from docbus.handlers.revert_document import RevertDocument
+from docbus.handlers.share_document import ShareDocument
+from docbus.handlers.trash_document import TrashDocument
+from docbus.handlers.trash_folder import TrashFolder
 from tests.lifecycle_harness import ADA, ALICE, BOB, CAROL, DAVE, MALLORY, Life, code
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import InvalidCommand
-from core.values import OrgRole, Role
+from docbus.core.errors import InvalidCommand
+from docbus.core.values import OrgRole, Role
 from tests.unit.conftest import (
     ADA,
     ALICE,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from consumers import metrics
+from docbus.consumers import metrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROMQL_FUNCTIONS = {"sum", "rate", "histogram_quantile", "min", "max", "by", "up"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import CapabilityMissing, DocumentNotFound, Forbidden
-from core.policies import Access, owners_after
-from core.values import Capability, OrgRole, Role
+from docbus.core.errors import CapabilityMissing, DocumentNotFound, Forbidden
+from docbus.core.policies import Access, owners_after
+from docbus.core.values import Capability, OrgRole, Role
 
 READ, WRITE, SHARE = Capability.READ, Capability.WRITE, Capability.SHARE
 

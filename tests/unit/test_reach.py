@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ops.reach import Unreachable, mask
+from docbus.ops.reach import Unreachable, mask
 
 
 def test_mask_hides_the_password_only() -> None:

@@ -6,11 +6,11 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from adapters.memory import InMemoryAuditLog, InMemoryOutbox, RecordingEventPublisher
-from core.ports import AuditEntry, OutboxMessage
-from core.values import Role
-from handlers.record_audit import RecordAuditEntry
-from handlers.relay_outbox import RelayOutbox
+from docbus.adapters.memory import InMemoryAuditLog, InMemoryOutbox, RecordingEventPublisher
+from docbus.core.ports import AuditEntry, OutboxMessage
+from docbus.core.values import Role
+from docbus.handlers.record_audit import RecordAuditEntry
+from docbus.handlers.relay_outbox import RelayOutbox
 from tests.unit.conftest import BOB, World
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from adapters.memory import InMemoryOutbox, InMemoryReplyCache, RecordingEventPublisher
-from core.errors import Unavailable
-from core.ports import Json, OutboxMessage, UnitOfWork
-from core.values import OrgRole, Role
-from handlers.relay_outbox import RelayOutbox
+from docbus.adapters.memory import InMemoryOutbox, InMemoryReplyCache, RecordingEventPublisher
+from docbus.core.errors import Unavailable
+from docbus.core.ports import Json, OutboxMessage, UnitOfWork
+from docbus.core.values import OrgRole, Role
+from docbus.handlers.relay_outbox import RelayOutbox
 from tests.unit.conftest import BOB, CAROL, World
 
 

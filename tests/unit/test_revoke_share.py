@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.values import Role
+from docbus.core.values import Role
 from tests.unit.conftest import ADA, ALICE, BOB, CAROL, DAVE, NOBODY, World, error_code
 
 

@@ -11,26 +11,31 @@ from typing import Any
 
 import pytest
 
-from adapters.memory import FixedClock, InMemoryDatabase, InMemoryUnitOfWorkFactory, SequentialIds
-from core.errors import InvalidCommand
-from core.ports import Json, UnitOfWorkFactory
-from core.search import SearchFilter
-from core.values import Role
-from handlers.move_document import MoveDocument
-from handlers.rename_document import RenameDocument
-from handlers.restore_document import RestoreDocument
-from handlers.restore_folder import RestoreFolder
-from handlers.revoke_share import RevokeShare, RevokeShareHandler
-from handlers.search_documents import SearchDocuments, SearchDocumentsHandler
-from handlers.share_document import ShareDocument
-from handlers.share_folder import (
+from docbus.adapters.memory import (
+    FixedClock,
+    InMemoryDatabase,
+    InMemoryUnitOfWorkFactory,
+    SequentialIds,
+)
+from docbus.core.errors import InvalidCommand
+from docbus.core.ports import Json, UnitOfWorkFactory
+from docbus.core.search import SearchFilter
+from docbus.core.values import Role
+from docbus.handlers.move_document import MoveDocument
+from docbus.handlers.rename_document import RenameDocument
+from docbus.handlers.restore_document import RestoreDocument
+from docbus.handlers.restore_folder import RestoreFolder
+from docbus.handlers.revoke_share import RevokeShare, RevokeShareHandler
+from docbus.handlers.search_documents import SearchDocuments, SearchDocumentsHandler
+from docbus.handlers.share_document import ShareDocument
+from docbus.handlers.share_folder import (
     ShareFolder,
     ShareFolderHandler,
     UnshareFolder,
     UnshareFolderHandler,
 )
-from handlers.trash_document import TrashDocument
-from handlers.trash_folder import TrashFolder
+from docbus.handlers.trash_document import TrashDocument
+from docbus.handlers.trash_folder import TrashFolder
 from tests.lifecycle_harness import ADA, ALICE, BOB, CAROL, DAVE, MALLORY, Life, code
 
 NOBODY = "nobody"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.values import OrgRole
+from docbus.core.values import OrgRole
 from tests.unit.conftest import ADA, BOB, NOBODY, World
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.policies import Access
-from core.values import Capability, OrgRole, Role
+from docbus.core.policies import Access
+from docbus.core.values import Capability, OrgRole, Role
 from tests.unit.conftest import ADA, ALICE, BOB, CAROL, DAVE, MALLORY, NOBODY, World, error_code
 
 

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from core.errors import InvalidCommand
-from core.values import Role
-from handlers.create_folder import CreateFolder
-from handlers.share_document import ShareDocument
-from handlers.share_folder import (
+from docbus.core.errors import InvalidCommand
+from docbus.core.values import Role
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.share_document import ShareDocument
+from docbus.handlers.share_folder import (
     ShareFolder,
     ShareFolderHandler,
     UnshareFolder,

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from core.errors import InvalidCommand
-from core.values import Role
-from handlers.create_folder import CreateFolder
-from handlers.share_folder import (
+from docbus.core.errors import InvalidCommand
+from docbus.core.values import Role
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.share_folder import (
     ShareFolder,
     ShareFolderHandler,
     UnshareFolder,
     UnshareFolderHandler,
 )
-from handlers.shared_with_me import SharedWithMe, SharedWithMeHandler
+from docbus.handlers.shared_with_me import SharedWithMe, SharedWithMeHandler
 from tests.unit.conftest import ALICE, BOB, CAROL, CURSORS, MALLORY, ORG, OTHER_ORG, World, encode
 
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from core.values import Role
-from handlers.create_folder import CreateFolder
-from handlers.share_document import ShareDocument
-from handlers.share_folder import ShareFolder, ShareFolderHandler
-from handlers.sweep_grants import SweepExpiredGrants
+from docbus.core.values import Role
+from docbus.handlers.create_folder import CreateFolder
+from docbus.handlers.share_document import ShareDocument
+from docbus.handlers.share_folder import ShareFolder, ShareFolderHandler
+from docbus.handlers.sweep_grants import SweepExpiredGrants
 from tests.unit.conftest import ALICE, BOB, CAROL, ORG, World
 
 

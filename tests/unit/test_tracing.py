@@ -11,11 +11,11 @@ import sys
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-import client.tracing as client_tracing
-from adapters.tracing import PassedTrace, new_traceparent, passed_through
-from consumers.telemetry import tracing_mode
-from core import tracing
-from handlers.group_commit import GroupCommit
+import docbus_client.tracing as client_tracing
+from docbus.adapters.tracing import PassedTrace, new_traceparent, passed_through
+from docbus.consumers.telemetry import tracing_mode
+from docbus.core import tracing
+from docbus.handlers.group_commit import GroupCommit
 from tests.unit.conftest import World
 from tests.unit.test_group_commit import bounded, grouping, upload
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.values import Role
+from docbus.core.values import Role
 from tests.unit.conftest import (
     ADA,
     ALICE,

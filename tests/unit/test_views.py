@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from core.entities import Document, DocumentPage, DocumentVersion, Folder, Membership, Share
-from core.values import OrgRole, Role
-from core.views import (
+from docbus.core.entities import Document, DocumentPage, DocumentVersion, Folder, Membership, Share
+from docbus.core.values import OrgRole, Role
+from docbus.core.views import (
     document_view,
     document_with_versions_view,
     folder_view,
