@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # Port 6380, so that a system Redis on 6379 does not stand in for the Valkey docbus promises.
 export DOCBUS_VALKEY_URL ?= redis://127.0.0.1:6380/0
 
-.PHONY: install tools run test unit lint fuzz faults bench asyncapi lock clean
+.PHONY: install tools run test unit client lint fuzz faults bench asyncapi lock clean
 
 # The locked versions first (hash-checked, requirements/dev.txt), then docbus itself from
 # the checkout, which then finds every dependency already there.
@@ -53,6 +53,10 @@ test: install tools
 
 unit: install
 	$(BIN)/pytest -q tests/unit tests/consumers
+
+# The client installed alone in a fresh venv (no worker), running its own tests.
+client: install
+	$(BIN)/pytest -q tests/packaging
 
 lint: install
 	$(BIN)/ruff check .
