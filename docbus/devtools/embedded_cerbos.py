@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (docbus/devtools/ is two below it)
 POLICIES = ROOT / "deploy" / "cerbos" / "policies"
 START_TIMEOUT = 20.0
 
