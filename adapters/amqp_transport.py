@@ -2,11 +2,12 @@
 
 aiormq hands every frame group (a publish, an ack) to the socket on its own: one
 ``send()`` each. On a busy worker, dozens of replies, events and acks are written in the
-same turn of the loop, and on this machine a ``send()`` on loopback costs tens of
-microseconds (the whole TCP path of the receiver runs in it). This transport sends them
+same turn of the loop, and each ``send()`` on loopback also runs the receiver's side of
+TCP and may wake the broker (a few per upload: RabbitMQ reads, and is scheduled, as
+often as we write). This transport sends them
 in one call, in order: aiormq's writer task takes every frame queued since it last ran
-in one go, and the buffer goes out when the writer's queue is empty (or, should the
-writer stop half-way, one turn of the loop later, before a close or an EOF).
+in one go, and the buffer goes out when the writer's queue is empty. (Should the writer
+stop half-way, what it buffered goes out a turn of the loop later, or before the close.)
 
 So no frame is sent later than before, nothing is reordered (one buffer per
 connection), and flow control is unchanged (a full socket buffer still pauses aiormq's
