@@ -2,19 +2,21 @@
 
 aiormq hands every frame group (a publish, an ack) to the socket on its own: one
 ``send()`` each. On a busy worker, dozens of replies, events and acks are written in the
-same turn of the loop, and on this machine a ``send()`` on loopback costs tens of
-microseconds (the whole TCP path of the receiver runs in it): the worker spent about a
-seventh of its time in them (py-spy, docs/performance.md). This transport gathers what
-one turn writes and sends it at the start of the next turn, in order, in one call.
+same turn of the loop, and each ``send()`` on loopback also runs the receiver's side of
+TCP and may wake the broker (a few per upload: RabbitMQ reads, and is scheduled, as
+often as we write). This transport sends them
+in one call, in order: aiormq's writer task takes every frame queued since it last ran
+in one go, and the buffer goes out when the writer's queue is empty. (Should the writer
+stop half-way, what it buffered goes out a turn of the loop later, or before the close.)
 
-The cost is at most one turn of the loop of latency for a frame; nothing is reordered
-(one buffer per connection, flushed before the transport closes or sends EOF), and flow
-control is unchanged once the bytes reach the transport (a full socket buffer still
-pauses aiormq's writer through ``drain()``).
+So no frame is sent later than before, nothing is reordered (one buffer per
+connection), and flow control is unchanged (a full socket buffer still pauses aiormq's
+writer through ``drain()``).
 
-On uvloop (the worker's default loop) the transports are C objects that cannot be
-wrapped: the factory then leaves them as they are (measured, the worker on uvloop still
-spends less CPU per command than on asyncio with this transport).
+The buffer sits in front of the connection's ``StreamWriter`` (a Python object on every
+loop), not of its transport: on uvloop (the worker's default loop) transports are C
+objects that cannot be wrapped, so until session 4 the worker on uvloop made a
+``send()`` per frame group (2.2 per upload, strace; 0.3 with this, docs/performance.md).
 
 aiormq takes it as ``transport_factory`` (its extension point for transports);
 aio-pika's ``connect_robust`` takes ``connection_class=CoalescingRobustConnection``, which
@@ -24,6 +26,7 @@ hands it over (aio-pika keeps only its own URL parameters from keyword arguments
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import aiormq.connection
@@ -33,22 +36,27 @@ from yarl import URL
 
 
 class _Coalescing:
-    """Stands in for ``transport.write`` (and guards ``close``/``write_eof``)."""
+    """Stands in for a ``StreamWriter``'s ``write`` (and guards ``close``/``write_eof``)."""
 
-    def __init__(self, transport: asyncio.WriteTransport) -> None:
-        self._transport = transport
-        self._write = transport.write
-        self._close = transport.close
-        self._write_eof = transport.write_eof
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._transport = writer.transport
+        self._write = writer.write
+        self._close = writer.close
+        self._write_eof = writer.write_eof
         self._chunks: list[bytes] = []
         self._loop = asyncio.get_running_loop()
+        self.more_queued: Callable[[], bool] = lambda: True
+        """Whether aiormq's writer has more frames to write right after this one (its
+        write queue, once the connection is up); until then, every write waits a turn."""
         self.calls = 0
         """System-level writes made (for the tests)."""
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not self._chunks:
-            self._loop.call_soon(self.flush)
         self._chunks.append(bytes(data))
+        if not self.more_queued():  # the last frame aiormq's writer holds: send them all
+            self.flush()
+        elif len(self._chunks) == 1:
+            self._loop.call_soon(self.flush)  # at the latest a turn later
 
     def flush(self) -> None:
         if not self._chunks:
@@ -72,22 +80,17 @@ class CoalescingTransportFactory(TCPTransportFactory):
     """Plain TCP (as aiormq's default) whose writes are gathered per turn of the loop."""
 
     current: _Coalescing | None = None
-    """The write side of the latest transport made (a reconnect makes a new one)."""
+    """The write side of the latest connection made (a reconnect makes a new one)."""
 
     async def create(
         self, url: URL, **kwargs: Any
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         reader, writer = await super().create(url, **kwargs)
-        transport: Any = writer.transport
-        coalescing = _Coalescing(transport)
-        try:
-            # Instance attributes shadow the transport's methods (asyncio's selector
-            # transports are plain Python objects): StreamWriter's calls land here.
-            transport.write = coalescing.write
-            transport.close = coalescing.close
-            transport.write_eof = coalescing.write_eof
-        except AttributeError:  # a transport written in C (uvloop): left as it is
-            return reader, writer
+        coalescing = _Coalescing(writer)
+        # Instance attributes shadow StreamWriter's methods: aiormq's calls land here.
+        writer.write = coalescing.write  # type: ignore[method-assign]
+        writer.close = coalescing.close  # type: ignore[method-assign]
+        writer.write_eof = coalescing.write_eof  # type: ignore[method-assign]
         self.current = coalescing
         return reader, writer
 
@@ -99,6 +102,15 @@ class CoalescingRobustConnection(RobustConnection):
         super().__init__(*args, **kwargs)
         self.transport_factory = CoalescingTransportFactory()
         self.kwargs["transport_factory"] = self.transport_factory
+
+    async def _on_connected(self) -> None:
+        """Let the transport see aiormq's write queue: its writer takes every frame queued
+        in one go, so the frames go out together as soon as the queue is empty."""
+        coalescing, underlay = self.transport_factory.current, self.transport
+        if coalescing is not None and underlay is not None:
+            queue = underlay.connection.write_queue
+            coalescing.more_queued = lambda: not queue.empty()
+        await super()._on_connected()
 
 
 WRITE_QUEUE_FRAMES = 4096

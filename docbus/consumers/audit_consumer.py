@@ -201,7 +201,7 @@ class AuditConsumer:
         for message, result in zip(good, results, strict=True):
             if isinstance(result, BaseException):  # the channel closed: it comes back
                 log.warning("audit_ack_failed", error=repr(result))
-            metrics.MESSAGES.labels(message.routing_key or "", "ok").inc()
+            metrics.handled(message.routing_key or "", "ok").inc()
 
     async def _give_back(self, batch: list[AbstractIncomingMessage]) -> None:
         for message in batch:

@@ -291,8 +291,8 @@ class Pipeline:
             except Exception:
                 outcome = await self._give_back(raw)
             elapsed = time.perf_counter() - started
-            metrics.MESSAGES.labels(key, outcome).inc()
-            metrics.HANDLING.labels(key).observe(elapsed)
+            metrics.handled(key, outcome).inc()
+            metrics.handling(key).observe(elapsed)
             log.debug("message_handled", outcome=outcome, duration_ms=round(elapsed * 1000, 3))
         finally:
             trace.end(outcome)

@@ -4,13 +4,17 @@ reader does; what the worker would publish back is marshalled by pamqp too."""
 
 from __future__ import annotations
 
+import datetime
 import struct
+from types import SimpleNamespace
 from typing import Any
 
 import pamqp.frame
 import pytest
 from aio_pika.message import IncomingMessage
 from aiormq.abc import DeliveredMessage
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pamqp.body import ContentBody
 from pamqp.commands import Basic
 from pamqp.header import ContentHeader
@@ -124,3 +128,35 @@ async def test_the_pipeline_dead_letters_and_counts_an_undecodable_delivery(
     assert REGISTRY.get_sample_value(
         "docbus_undecodable_messages_total", {"consumer": "commands", "field": "message_id"}
     ) == counted + 1
+
+
+_ASCII = st.sampled_from(["", "ascii", "x-docbus"]) | st.text(st.characters(max_codepoint=127))
+_TEXT = _ASCII | st.sampled_from(["\u00e9t\u00e9", "\udcff", "x\udcfe"]) | st.text(
+    st.characters(min_codepoint=0x80, max_codepoint=0x10FFFF, exclude_categories=("Cs",))
+    | st.characters(min_codepoint=0xDC80, max_codepoint=0xDCFF)  # as the tolerant decoding makes
+)
+_FIELDS = amqp_decoding.MESSAGE_FIELDS
+_BAD_TIME = amqp_decoding.BadTimestamp(9999, 12, 31, tzinfo=datetime.UTC)
+_VALUES = st.none() | _TEXT | st.integers() | st.floats() | st.booleans() | st.binary() | st.lists(
+    _TEXT, max_size=2
+) | st.datetimes().map(lambda at: at.replace(tzinfo=datetime.UTC)) | st.just(_BAD_TIME)
+
+
+@settings(max_examples=300, deadline=None)
+@example(fields={}, timestamp=None, headers={"k": "\udcff"})
+@example(fields={}, timestamp=None, headers={"k": ["x", "\udcff"]})
+@example(fields={}, timestamp=None, headers={"\udcff": 1})
+@example(fields={}, timestamp=None, headers={"k": _BAD_TIME})
+@example(fields={}, timestamp=_BAD_TIME, headers=None)
+@example(fields={"message_id": "m\udced"}, timestamp=None, headers={})
+@example(fields={"message_id": "\u00e9t\u00e9"}, timestamp=None, headers={"k": 1.5, "n": None})
+@given(
+    fields=st.fixed_dictionaries({}, optional=dict.fromkeys(_FIELDS, st.none() | _ASCII | _TEXT)),
+    timestamp=st.none() | st.just(_BAD_TIME),
+    headers=st.none() | st.dictionaries(_ASCII | _TEXT, _VALUES, max_size=3),
+)
+def test_the_quick_check_finds_what_the_walk_finds(
+    fields: dict[str, Any], timestamp: Any, headers: Any
+) -> None:
+    message = SimpleNamespace(**fields, timestamp=timestamp, headers=headers)
+    assert amqp_decoding.undecodable(message) == amqp_decoding._walk(message)
