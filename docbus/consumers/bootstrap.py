@@ -28,7 +28,7 @@ from faststream.rabbit import RabbitBroker
 from opentelemetry.sdk.trace import TracerProvider
 from valkey.asyncio import Valkey
 
-from docbus.adapters import amqp_decoding, cerbos_decider
+from docbus.adapters import amqp_decoding
 from docbus.adapters.amqp_failover import connect_failover, connection_options
 from docbus.adapters.amqp_transport import deepen_write_queues
 from docbus.adapters.postgres.attempts import PgAttemptLog
@@ -282,6 +282,8 @@ def _decider(s: Settings, resources: AsyncExitStack) -> AccessDecider:
     """The built-in rule, or Cerbos (its gRPC channel closed with the worker)."""
     if s.access.access_decider == "builtin":
         return BuiltInDecider(SystemClock().now)
+    from docbus.adapters import cerbos_decider  # grpc: ~20 MiB, for Cerbos only
+
     client = cerbos_decider.connect(s.cerbos.address)
     resources.push_async_callback(client.close)
     return cerbos_decider.CerbosDecider(client, SystemClock().now, timeout=s.cerbos.timeout)
