@@ -313,6 +313,14 @@ async def kill9(run: Run) -> None:
     (worker,) = await run.open()
     await run.setup()
     rng = random.Random(run.cfg.seed)
+    times = await _kills_during_load(run, worker, rng)
+    await run.finish()
+    run.result.notes.append(f"kills at {[round(t, 1) for t in times]} s")
+
+
+async def _kills_during_load(run: Run, worker: WorkerProc, rng: random.Random) -> list[float]:
+    """The load, with ``cfg.kills`` kill -9s of ``worker`` at random times (each followed
+    by a restart), then the drain; returns the kill times (s after the load's start)."""
     load = run.spawn(run.send_load())
     span = max(run.load_seconds, run.cfg.kills * 6.0)  # a restart takes ~2-3 s
     times = sorted(rng.uniform(0.3, span) for _ in range(run.cfg.kills))
@@ -325,8 +333,7 @@ async def kill9(run: Run) -> None:
     fault_end = time.monotonic()
     await load
     await run.drain(fault_end)
-    await run.finish()
-    run.result.notes.append(f"kills at {[round(t, 1) for t in times]} s")
+    return times
 
 
 # 2. a crash at each fixed point ------------------------------------------------------------
@@ -632,18 +639,7 @@ async def kill9_streams(run: Run) -> None:
     (worker,) = await run.open(**STREAMS_ENV)
     await run.setup()
     rng = random.Random(run.cfg.seed + 7)
-    load = run.spawn(run.send_load())
-    span = max(run.load_seconds, run.cfg.kills * 6.0)
-    times = sorted(rng.uniform(0.3, span) for _ in range(run.cfg.kills))
-    t0 = time.monotonic()
-    for at in times:
-        await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
-        worker.kill()
-        run.result.faults += 1
-        await worker.start()
-    fault_end = time.monotonic()
-    await load
-    await run.drain(fault_end)
+    times = await _kills_during_load(run, worker, rng)
     await _stream_audited(run)
     await run.finish()
     await _check_stream(run)
