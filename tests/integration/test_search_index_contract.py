@@ -4,6 +4,8 @@ paging, and the access filter (shares, folder shares inherited, expiry, trash)."
 
 from __future__ import annotations
 
+import importlib
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -92,6 +94,43 @@ async def test_the_database_splits_words_as_core_does(world: World) -> None:
         conn = uow._conn  # type: ignore[attr-defined]
         for text in samples:
             assert tuple(await conn.fetchval("SELECT docbus_words($1)", text)) == words(text)
+
+
+async def test_the_plpgsql_words_are_the_words_of_migration_0008(world: World) -> None:
+    """Migration 0009 rewrote docbus_words and docbus_search_vector in PL/pgSQL without
+    rewriting the stored column: both must give 0008's SQL functions' values, for every
+    text (random texts of letters, accents, digits, separators, spaces and the empty)."""
+    if world.a.kind != "postgres":
+        pytest.skip("the database's own function")
+    m = importlib.import_module(
+        "docbus.adapters.postgres.migrations.versions.0009_search_words_plpgsql"
+    )
+    old_words = m.SQL_0008[0].replace("docbus_words(", "pg_temp.docbus_words_0008(", 1)
+    rng = random.Random(9)
+    alphabet = "aZé Ü-_./ 9ß\tÆ'œ,ДﬁǄ!"
+    texts = ["", " ", "---", "a", "Crème-Brûlée_2024.PDF", *(
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24))) for _ in range(400)
+    )]
+    async with world.a.uow() as uow:
+        conn = uow._conn  # type: ignore[attr-defined]
+        await conn.execute(old_words)
+        assert await conn.fetchval(
+            "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang"
+            " WHERE p.proname = 'docbus_words' AND p.pronamespace <> pg_my_temp_schema()"
+        ) == "plpgsql"
+        for text in texts:
+            new, old = await conn.fetchrow(
+                "SELECT docbus_words($1), pg_temp.docbus_words_0008($1)", text
+            )
+            assert new == old, text
+        tags = [texts[i : i + 3] for i in range(0, len(texts), 3)]
+        for name, tag in zip(texts, tags, strict=False):
+            new, old = await conn.fetchrow(
+                "SELECT docbus_search_vector($1, $2), array_to_tsvector("
+                "pg_temp.docbus_words_0008($1)"
+                " || pg_temp.docbus_words_0008(array_to_string($2, ' ')))", name, tag,
+            )
+            assert new == old, (name, tag)
 
 
 async def test_every_word_must_match_a_word_of_the_name_or_the_tags(world: World) -> None:
