@@ -46,7 +46,7 @@ from docbus.adapters.valkey_streams import (
     ValkeyStreamPublisher,
     make_streams_client,
 )
-from docbus.consumers import metrics, readiness
+from docbus.consumers import gc_policy, metrics, readiness
 from docbus.consumers.audit_consumer import AuditConsumer
 from docbus.consumers.background import HealthService, Maintenance, RelayLoop
 from docbus.consumers.health import HealthServer, Readiness
@@ -132,6 +132,7 @@ async def run_worker(
 ) -> None:
     """Build the worker, run it until SIGTERM or SIGINT, stop it (the CLI's ``worker``)."""
     worker = await bootstrap(settings, roles, overrides)
+    gc_policy.settle(settings.worker.gc_thresholds, freeze=settings.worker.gc_freeze)
     await worker.run_until_signalled()
 
 

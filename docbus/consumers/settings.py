@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docbus.adapters.amqp_failover import broker_urls
+
+Count = Annotated[int, Field(ge=0)]
 
 
 class DatabaseSettings(BaseSettings):
@@ -144,6 +146,14 @@ class WorkerSettings(BaseSettings):
     groups_in_flight: int = Field(
         1, description="transactions of grouped commands running at once (each on a connection)",
         ge=1,
+    )
+    gc_thresholds: tuple[Count, Count, Count] = Field(
+        (10_000, 20, 20),
+        description="the cyclic garbage collector's thresholds once the worker is built"
+        " (JSON, e.g. [700,10,10], CPython's defaults): see consumers/gc_policy.py",
+    )
+    gc_freeze: bool = Field(
+        True, description="freeze what start-up built: full collections skip it"
     )
     event_loop: str = Field(
         "auto", description="uvloop, asyncio, or auto (uvloop when installed): the worker's loop"
