@@ -12,6 +12,10 @@ class BenchConfig:
     mode: str = "default"
     repetitions: int = 3
     """Paired repetitions behind every ratio (its median, minimum and maximum)."""
+    throughput_repetitions: int = 5
+    """Paired repetitions behind upload_ratio and share_ratio: the raw loop's rate swings by
+    a third within a run on the shared 2-core machine, and five samples of a few seconds
+    give a median that moves less (about 10 s more than three)."""
     in_flight: int = 64
     """Requests in flight for the "at 64 in flight" figures."""
     bulk_in_flight: int = 256
@@ -85,6 +89,7 @@ class BenchConfig:
             subtree_sizes=(100, 1000), subtree_folders=10, subtree_samples=6,
             share_sizes=(100, 1000), share_samples=6, share_queries=20,
             search_documents=2000, search_samples=20, phase_timeout=60.0,
+            throughput_repetitions=3,
         )
 
     @property

@@ -220,7 +220,7 @@ async def commands(s: Scenario) -> dict[str, float]:
         return {"upload_per_s": upload, "share_per_s": share,
                 "upload_worker_cpu_ms": upload_cpu, "share_worker_cpu_ms": share_cpu}
 
-    samples = await repeat(c.repetitions, [raw, ours])
+    samples = await repeat(c.throughput_repetitions, [raw, ours])
     return (
         medians(samples)
         | ratio("upload_ratio", samples, "upload_per_s", "raw_pipeline_paired_per_s")

@@ -264,7 +264,8 @@ def print_tables(console: Console, figures: Figures, meta: Mapping[str, Any]) ->
     console.print(
         f"event loop: {meta['event_loop']} for the worker, the raw aio-pika baselines and "
         f"the bench's clients; each ratio: the median of {meta['repetitions']} paired "
-        "repetitions, with their minimum and maximum"
+        f"repetitions ({meta.get('throughput_repetitions', meta['repetitions'])} for uploads "
+        "and shares), with their minimum and maximum"
     )
     table = Table(title="docbus bench", show_lines=False)
     table.add_column("measurement")

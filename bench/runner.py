@@ -132,7 +132,8 @@ async def run(
     try:
         progress.print(f"[bold]docbus bench ({config.mode})[/bold]: vhost {stack.vhost}, "
                        f"database {stack.database}, event loop {event_loop} (worker, raw "
-                       f"baselines, clients), {config.repetitions} paired repetitions")
+                       f"baselines, clients), {config.repetitions} paired repetitions "
+                       f"({config.throughput_repetitions} for uploads and shares)")
         await stack.open()
         await declare_raw_topology(stack.amqp_url)
         worker = await asyncio.to_thread(stack.start_worker)
@@ -241,6 +242,7 @@ def _meta(config: BenchConfig, event_loop: str) -> dict[str, Any]:
     """What the run ran on: versions and the machine (strings, outside the figures)."""
     return {
         "mode": config.mode, "event_loop": event_loop, "repetitions": config.repetitions,
+        "throughput_repetitions": config.throughput_repetitions,
         "cpus": _cpus(), "python": platform.python_version(),
         "machine": platform.machine(), "rabbitmq": _rabbitmq_version(),
         "valkey_server": _command_version([valkey_binary(), "--version"]),
