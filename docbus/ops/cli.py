@@ -240,10 +240,14 @@ def dead_replay(
         )
 
     url = Settings().rabbit.url
-    replayed = asyncio.run(_reaching("RabbitMQ", url, replay_dead(url, limit, select)))
-    for letter in replayed:
+    done = asyncio.run(_reaching("RabbitMQ", url, replay_dead(url, limit, select)))
+    for letter in done.replayed:
         console.print(f"replayed {letter.message_id} -> {letter.exchange}/{letter.routing_key}")
-    console.print(f"{len(replayed)} replayed")
+    for letter, why in done.failed:
+        console.print(f"[red]not replayed[/red] {letter.message_id}: {why} (left in docbus.dead)")
+    console.print(f"{len(done.replayed)} replayed, {len(done.failed)} not")
+    if done.failed:
+        raise typer.Exit(1)
 
 
 @dead.command("purge")

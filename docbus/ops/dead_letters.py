@@ -8,6 +8,7 @@ effect is answered as a duplicate, never applied twice.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
-from aiormq.exceptions import ChannelNotFoundEntity
+from aiormq.exceptions import ChannelClosed, ChannelNotFoundEntity, DeliveryError, PublishError
 
 from docbus.adapters import amqp_decoding
 from docbus.adapters.amqp_failover import connect_first
@@ -163,23 +164,62 @@ async def list_dead(url: str, limit: int = 100) -> list[DeadLetter]:
         return [DeadLetter.of(m) for m in taken]
 
 
+@dataclass(frozen=True)
+class Replay:
+    """What a replay did: the letters re-published (and removed from docbus.dead), and
+    those it could not (left in docbus.dead), each with why."""
+
+    replayed: list[DeadLetter] = field(default_factory=list)
+    failed: list[tuple[DeadLetter, str]] = field(default_factory=list)
+
+
 async def replay_dead(
     url: str, limit: int = 100, select: Callable[[DeadLetter], bool] = lambda _: True
-) -> list[DeadLetter]:
-    """Re-publish (confirmed, mandatory) the selected dead letters, then remove them."""
+) -> Replay:
+    """Re-publish (confirmed, mandatory) the selected dead letters, removing each one the
+    broker confirmed. A letter that cannot be re-published (no queue takes it any more,
+    the broker nacks it) stays in docbus.dead, and the replay goes on with the next one.
+
+    The letters are taken on one channel and published on another: after a nack the
+    publishing channel is replaced (RabbitMQ 3.10 may keep nacking a channel bound to a
+    quorum queue's former leader; docs/decisions.md), the taken letters stay where they are.
+    """
     connection = await connect_first(url)
-    replayed: list[DeadLetter] = []
+    done = Replay()
     async with connection:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        for message in await _take(channel, limit):
+        taking = await connection.channel()
+        publishing = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        for message in await _take(taking, limit):
             letter = DeadLetter.of(message)
             if not select(letter):
                 continue
-            exchange = await channel.get_exchange(letter.exchange, ensure=False)
-            await exchange.publish(_original(message), letter.routing_key, mandatory=True)
+            try:
+                exchange = await publishing.get_exchange(letter.exchange, ensure=False)
+                await exchange.publish(_original(message), letter.routing_key, mandatory=True)
+            except (DeliveryError, ChannelClosed) as error:
+                done.failed.append((letter, _why_not(error, letter)))
+                await message.nack(requeue=True)
+                if not isinstance(error, PublishError):  # nacked, or the channel closed
+                    with contextlib.suppress(Exception):
+                        await publishing.close()
+                    publishing = await connection.channel(
+                        publisher_confirms=True, on_return_raises=True
+                    )
+                continue
             await message.ack()
-            replayed.append(letter)
-    return replayed
+            done.replayed.append(letter)
+    return done
+
+
+def _why_not(error: Exception, letter: DeadLetter) -> str:
+    where = f"{letter.exchange}/{letter.routing_key}"
+    if isinstance(error, PublishError):
+        return f"unroutable: no queue takes {where}"
+    if isinstance(error, ChannelNotFoundEntity):
+        return f"no exchange {letter.exchange!r}"
+    if isinstance(error, DeliveryError):
+        return f"nacked by the broker ({where})"
+    return f"channel closed: {error}"
 
 
 async def purge_dead(url: str) -> int:
