@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
     StringConstraints,
     WithJsonSchema,
@@ -169,8 +170,15 @@ def _instant(value: object) -> datetime:
         raise ValueError("timestamp out of range") from exc
 
 
+def _instant_text(at: datetime) -> str:
+    """The canonical text of an Instant (always UTC), as pydantic writes a UTC datetime:
+    ``Z``, microseconds only when there are any. Idempotency fingerprints hash it: it must
+    never change (tests/unit/test_schemas_canonical.py)."""
+    return at.isoformat().replace("+00:00", "Z")
+
+
 Instant = Annotated[
-    datetime, PlainValidator(_instant),
+    datetime, PlainValidator(_instant), PlainSerializer(_instant_text, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 ExpiresAt = Annotated[
