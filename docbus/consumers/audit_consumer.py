@@ -59,7 +59,7 @@ from docbus.consumers.pipeline import (
     failure_of,
     set_within,
 )
-from docbus.consumers.schemas import AuditEventIn
+from docbus.consumers.schemas.inbound import AuditEventIn
 from docbus.consumers.topology import AUDIT_QUEUE_NAME
 from docbus.core.ports import AuditEntry
 from docbus.handlers.record_audit import RecordAuditEntry

@@ -47,7 +47,7 @@ from docbus.adapters.tracing import PassedTrace, SpanTrace, Tracing, passed_thro
 from docbus.consumers import metrics
 from docbus.consumers.acks import Acknowledger
 from docbus.consumers.responder import NOT_CONNECTED, Responder, is_docbus_queue
-from docbus.consumers.schemas import NotStrictJson, load_json, storable
+from docbus.consumers.schemas.fields import NotStrictJson, load_json, storable
 from docbus.core import tracing
 from docbus.core.errors import InvalidCommand, Unavailable
 

@@ -31,7 +31,8 @@ from docbus.adapters.valkey_streams import StreamEntry, StreamGroupReader
 from docbus.consumers import metrics
 from docbus.consumers.audit_consumer import _holds_nul
 from docbus.consumers.pipeline import BudgetExhausted, Invalid, RetryPolicy
-from docbus.consumers.schemas import AuditEventIn, NotStrictJson, load_json
+from docbus.consumers.schemas.fields import NotStrictJson, load_json
+from docbus.consumers.schemas.inbound import AuditEventIn
 from docbus.core.ports import AuditEntry
 from docbus.handlers.record_audit import RecordAuditEntry
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from docbus.consumers.lifecycle import lifecycle_queries, lifecycle_use_cases, sharing_queries
 from docbus.consumers.pipeline import Pipeline, Run
-from docbus.consumers.schemas import INBOUND
+from docbus.consumers.schemas.inbound import INBOUND
 from docbus.consumers.topology import COMMANDS, ROUTES, Route, command_queue
 from docbus.core.cursor import CursorCodec
 from docbus.core.idempotency import IdempotencyKey

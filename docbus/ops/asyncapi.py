@@ -30,7 +30,8 @@ from faststream.rabbit import RabbitExchange, RabbitQueue
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
-from docbus.consumers import schemas
+from docbus.consumers.schemas import inbound as wire_in
+from docbus.consumers.schemas import outbound as wire_out
 from docbus.consumers.settings import RabbitSettings
 from docbus.consumers.topology import (
     COMMANDS,
@@ -162,7 +163,7 @@ def build_document() -> Json:
     channels = _channels(component_schemas, refs)
     for channel in channels.values():  # every channel so far is RabbitMQ's
         channel["servers"] = [{"$ref": "#/servers/rabbitmq"}]
-    events = [_message_name(m) for m in schemas.EVENTS.values()]
+    events = [_message_name(m) for m in wire_out.EVENTS.values()]
     channels[streams.CHANNEL] = streams.channel(events)
     return {
         "asyncapi": "3.0.0",
@@ -184,18 +185,18 @@ def build_document() -> Json:
 
 def _reply_data() -> list[type[BaseModel]]:
     """Each reply's data model once, in routing key order."""
-    return list(dict.fromkeys(schemas.REPLY_DATA.values()))
+    return list(dict.fromkeys(wire_out.REPLY_DATA.values()))
 
 
 def _success(data: type[BaseModel]) -> type[BaseModel]:
-    return schemas.Success[data]  # type: ignore[valid-type]  # a runtime parametrisation
+    return wire_out.Success[data]  # type: ignore[valid-type]  # a runtime parametrisation
 
 
 def _schemas() -> tuple[dict[type[BaseModel], str], Json]:
     """Every payload's JSON schema in one namespace; ``$ref``s point into components."""
-    inbound: list[type[BaseModel]] = list(schemas.INBOUND.values())
+    inbound: list[type[BaseModel]] = list(wire_in.INBOUND.values())
     outbound: list[type[BaseModel]] = [
-        *map(_success, _reply_data()), schemas.Failure, *schemas.EVENTS.values()
+        *map(_success, _reply_data()), wire_out.Failure, *wire_out.EVENTS.values()
     ]
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         *((m, "validation") for m in inbound),
@@ -243,7 +244,7 @@ def _access() -> str:
 
 
 def _error_table() -> str:
-    codes = get_args(schemas.ErrorOut.model_fields["code"].annotation)
+    codes = get_args(wire_out.ErrorOut.model_fields["code"].annotation)
     rows = [f"| `{code}` | {ERROR_CODES[code]} |" for code in codes]
     return "\n".join([
         "", "## Error codes", "A failed command or query is answered with "
@@ -294,7 +295,7 @@ def _message_ref(name: str) -> Json:
 def _channels(component_schemas: Json, refs: dict[type[BaseModel], str]) -> Json:
     channels = {_command_channel_id(r): _command_channel(r) for r in ROUTES}
     channels[REPLIES] = _reply_channel()
-    for key, model in schemas.EVENTS.items():
+    for key, model in wire_out.EVENTS.items():
         schema = _schema_of(refs[model], component_schemas)
         channels[_event_channel_id(key)] = _event_channel(key, model, schema)
     channels[DEAD_CHANNEL] = _dead_channel()
@@ -307,7 +308,7 @@ def _command_channel_id(route: Route) -> str:
 
 
 def _command_channel(route: Route) -> Json:
-    model = schemas.INBOUND[route.routing_key]
+    model = wire_in.INBOUND[route.routing_key]
     kind, kinds = ("Query", "Queries") if route.query else ("Command", "Commands")
     return {
         "address": route.routing_key,
@@ -377,7 +378,7 @@ def _dead_channel() -> Json:
 
 def _audit_channel() -> Json:
     queue = audit_queue(DELIVERY_LIMIT)
-    names = [_message_name(m) for m in schemas.EVENTS.values()]
+    names = [_message_name(m) for m in wire_out.EVENTS.values()]
     binding = {
         "is": "queue",
         "queue": {k: v for k, v in _queue_extension(queue).items() if k != "arguments"},
@@ -414,11 +415,11 @@ def _correlation_id() -> Json:
 
 
 def _messages(refs: dict[type[BaseModel], str]) -> Json:
-    messages = {_message_name(m): _command_message(m, refs) for m in schemas.INBOUND.values()}
+    messages = {_message_name(m): _command_message(m, refs) for m in wire_in.INBOUND.values()}
     for data in _reply_data():
         messages[_reply_name(data)] = _reply_message(data, refs)
     messages["Failure"] = _failure_message(refs)
-    for key, model in schemas.EVENTS.items():
+    for key, model in wire_out.EVENTS.items():
         messages[_message_name(model)] = _event_message(key, model, refs)
     messages["DeadLetter"] = _dead_letter_message()
     return dict(sorted(messages.items()))
@@ -455,7 +456,7 @@ def _request_properties() -> Json:
 
 
 def _reply_message(data: type[BaseModel], refs: dict[type[BaseModel], str]) -> Json:
-    keys = ", ".join(f"`{k}`" for k, m in schemas.REPLY_DATA.items() if m is data)
+    keys = ", ".join(f"`{k}`" for k, m in wire_out.REPLY_DATA.items() if m is data)
     return {
         "name": _reply_name(data),
         "title": f"{_message_name(data)} reply",
@@ -473,7 +474,7 @@ def _failure_message(refs: dict[type[BaseModel], str]) -> Json:
         "summary": "The answer to any command or query that failed.",
         "description": _error_table().strip(),
         "contentType": "application/json",
-        "payload": {"$ref": refs[schemas.Failure]},
+        "payload": {"$ref": refs[wire_out.Failure]},
         "correlationId": {"$ref": "#/components/correlationIds/correlation_id"},
     }
 
@@ -529,7 +530,7 @@ def _camel(routing_key: str) -> str:
 
 def _operations() -> Json:
     operations = {f"receive{_camel(r.routing_key)}": _command_operation(r) for r in ROUTES}
-    for key, model in schemas.EVENTS.items():
+    for key, model in wire_out.EVENTS.items():
         operations[f"send{_camel(key)}"] = _event_operation(key, model)
     operations["sendDeadLetter"] = _dead_letter_operation()
     operations["receiveAuditEvents"] = _audit_operation()
@@ -537,7 +538,7 @@ def _operations() -> Json:
 
 
 def _command_operation(route: Route) -> Json:
-    model = schemas.INBOUND[route.routing_key]
+    model = wire_in.INBOUND[route.routing_key]
     channel = _command_channel_id(route)
     return {
         "action": "receive",
@@ -549,7 +550,7 @@ def _command_operation(route: Route) -> Json:
             "address": {"location": REPLY_TO, "description": "the request's reply_to"},
             "channel": _ref(REPLIES),
             "messages": [
-                _ref(REPLIES, _reply_name(schemas.REPLY_DATA[route.routing_key])),
+                _ref(REPLIES, _reply_name(wire_out.REPLY_DATA[route.routing_key])),
                 _ref(REPLIES, "Failure"),
             ],
         },
@@ -595,7 +596,7 @@ def _dead_letter_operation() -> Json:
 
 
 def _audit_operation() -> Json:
-    names = [_message_name(m) for m in schemas.EVENTS.values()]
+    names = [_message_name(m) for m in wire_out.EVENTS.values()]
     return {
         "action": "receive",
         "channel": _ref(AUDIT_CHANNEL),

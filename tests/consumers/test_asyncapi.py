@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from docbus.consumers.schemas import EVENTS
+from docbus.consumers.schemas.outbound import EVENTS
 from docbus.consumers.topology import ROUTES
 from docbus.ops.asyncapi import build_document
 

@@ -15,7 +15,8 @@ from docbus.consumers.pipeline import (
     failure_of,
     poisoned,
 )
-from docbus.consumers.schemas import REPLY_DATA, Failure, UploadDocumentIn
+from docbus.consumers.schemas.inbound import UploadDocumentIn
+from docbus.consumers.schemas.outbound import REPLY_DATA, Failure
 from docbus.core.errors import InvalidCommand
 from tests.consumers.conftest import Harness, delivered
 

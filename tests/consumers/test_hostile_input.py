@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from docbus.consumers.schemas import INBOUND, NotStrictJson, load_json
+from docbus.consumers.schemas.fields import NotStrictJson, load_json
+from docbus.consumers.schemas.inbound import INBOUND
 from tests.consumers.conftest import Harness
 
 VALID: dict[str, dict[str, Any]] = {

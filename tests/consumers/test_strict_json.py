@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docbus.consumers.schemas import NotStrictJson, _careful, load_json
+from docbus.consumers.schemas.fields import NotStrictJson, _careful, load_json
 
 ANY_CHAR = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
 KEYS = st.sampled_from(["a", "b", "doc_id", "\u00e9", "\ud800", "\x00", ""]) | st.text(ANY_CHAR)

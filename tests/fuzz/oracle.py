@@ -21,7 +21,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from docbus.consumers.schemas import INBOUND, REPLY_DATA, ErrorOut
+from docbus.consumers.schemas.inbound import INBOUND
+from docbus.consumers.schemas.outbound import REPLY_DATA, ErrorOut
 from docbus.consumers.topology import ROUTES
 from tests.fuzz.cases import REPLY_TO_US, Case
 from tests.fuzz.harness import Letter, Reply

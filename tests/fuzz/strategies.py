@@ -1,4 +1,4 @@
-"""Hypothesis strategies: bodies derived from the pydantic models of consumers/schemas.py
+"""Hypothesis strategies: bodies derived from the pydantic models of consumers/schemas/inbound.py
 (INBOUND), with identifiers drawn from the world so that commands meet real state, then
 mutated (see mutations.py), and AMQP properties a hostile publisher could set.
 
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pydantic import StringConstraints
 from pydantic.fields import FieldInfo
 
-from docbus.consumers.schemas import INBOUND
+from docbus.consumers.schemas.inbound import INBOUND
 from docbus.consumers.topology import DEAD_QUEUE_NAME, ROUTES
 from tests.fuzz.cases import REPLY_TO_US, Case
 from tests.fuzz.harness import RAW_PLACES

@@ -34,7 +34,7 @@ from docbus.adapters.postgres.misses import PgMissedInvalidations
 from docbus.adapters.valkey_cache import ValkeyReplyCache, make_client
 from docbus.consumers.bootstrap import SystemClock, UuidIds
 from docbus.consumers.pipeline import Run
-from docbus.consumers.schemas import INBOUND
+from docbus.consumers.schemas.inbound import INBOUND
 from docbus.consumers.subscribers import build_runners
 from docbus.consumers.topology import ROUTES
 from tests.access_matrix import (

@@ -9,7 +9,7 @@ import warnings
 import orjson
 import pytest
 
-from docbus.consumers.schemas import INBOUND
+from docbus.consumers.schemas.inbound import INBOUND
 
 PINNED = [
     ("document.share",
