@@ -13,8 +13,11 @@ event-loop pause every time), although none of them ever becomes garbage.
 - young collections every 10,000 allocations instead of 700 (``DOCBUS_GC_THRESHOLDS``):
   fewer, slightly longer ones; a cycle waits a little longer to be freed.
 
-Measured on the bench machine: GC 21% -> 6% of the worker's CPU, worker CPU per upload
--20%, no change of the RSS figures (bench ``worker memory over K commands``).
+Measured on the bench machine: GC 21% -> 4% of the worker's CPU (most of it the threshold;
+the freeze takes away the long pauses of the rare full collection), worker CPU per upload
+about -20%, no change of the RSS figures (bench ``worker memory over K commands``). The
+price of the freeze: start-up objects that later become cyclic garbage (the first AMQP
+connection, after a reconnection) are never freed (docs/decisions.md).
 """
 
 from __future__ import annotations
