@@ -60,7 +60,7 @@ from docbus.consumers.subscribers import (
     make_broker,
     register_commands,
 )
-from docbus.consumers.sweeper import GrantExpiryLoop, TrashSweepLoop
+from docbus.consumers.sweeper import SweepLoop
 from docbus.consumers.telemetry import telemetry, tracing_mode
 from docbus.consumers.topology import DEAD_QUEUE_NAME, QueueShape, declare_topology
 from docbus.consumers.worker import ROLES, Consumer, Service, Worker
@@ -440,21 +440,21 @@ def _transport_failed(transport: str, error: BaseException | None) -> None:
     log.warning("event_transport_failed", transport=transport, error=repr(error))
 
 
-def _sweeper(shared: _Shared) -> TrashSweepLoop:
+def _sweeper(shared: _Shared) -> SweepLoop:
     """The trash retention sweeper (contract v2), with the commands role."""
     s = shared.settings.worker
     sweep = SweepTrash(
         PgUnitOfWorkFactory(shared.db, shared.decider), shared.cache, SystemClock(), UuidIds(),
         retention=timedelta(days=s.trash_retention_days), batch=s.trash_sweep_batch,
     )
-    return TrashSweepLoop(sweep, interval=s.trash_sweep_seconds)
+    return SweepLoop(sweep, interval=s.trash_sweep_seconds, name="trash")
 
 
-def _grant_sweeper(shared: _Shared) -> GrantExpiryLoop:
+def _grant_sweeper(shared: _Shared) -> SweepLoop:
     """The share expiry sweeper (contract v2), with the commands role."""
     s = shared.settings.worker
     sweep = SweepExpiredGrants(
         PgUnitOfWorkFactory(shared.db, shared.decider), shared.cache, SystemClock(), UuidIds(),
         batch=s.grant_sweep_batch,
     )
-    return GrantExpiryLoop(sweep, interval=s.grant_sweep_seconds)
+    return SweepLoop(sweep, interval=s.grant_sweep_seconds, name="grant_expiry")

@@ -2,7 +2,9 @@
 worker (contract v2).
 
 - Every ``interval`` seconds (and once at start) it sweeps batch after batch until
-  nothing more is due; one sweeper at a time across workers (SweepTrash's lock).
+  nothing more is due; one sweeper at a time across workers (each sweep's lock). The
+  grant sweeper runs every 2 s by default: an expiry is published well within the
+  contract's 10 s.
 - A failure is logged and waits for the next round; it never ends the loop.
 - Nothing to drain: each batch commits on its own.
 """
@@ -11,50 +13,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Protocol
 
 import structlog
-
-from docbus.handlers.sweep_grants import SweepExpiredGrants
-from docbus.handlers.sweep_trash import SweepTrash
 
 log = structlog.get_logger("docbus.worker")
 
 
-class TrashSweepLoop:
-    def __init__(self, sweep: SweepTrash, *, interval: float) -> None:
+class Sweep(Protocol):
+    async def until_done(self) -> int: ...
+
+
+class SweepLoop:
+    """Every ``interval`` seconds (and once at start), ``sweep.until_done()``; logs
+    ``<name>_swept`` with the count when there was any, ``<name>_sweep_failed`` on an
+    error (the next round tries again)."""
+
+    def __init__(self, sweep: Sweep, *, interval: float, name: str) -> None:
         self._sweep = sweep
         self._interval = interval
+        self._name = name
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
                 if swept := await self._sweep.until_done():
-                    log.info("trash_swept", items=swept)
+                    log.info(f"{self._name}_swept", items=swept)
             except Exception:
-                log.warning("trash_sweep_failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._interval)
-
-    async def drain(self) -> None:
-        """Nothing left half-done: every batch is its own transaction."""
-
-
-class GrantExpiryLoop:
-    """Every ``interval`` seconds (2 by default: an expiry is published well within the
-    contract's 10 s), remove expired grants batch after batch; failures wait for the
-    next round."""
-
-    def __init__(self, sweep: SweepExpiredGrants, *, interval: float) -> None:
-        self._sweep = sweep
-        self._interval = interval
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                if swept := await self._sweep.until_done():
-                    log.info("grants_expired", grants=swept)
-            except Exception:
-                log.warning("grant_expiry_sweep_failed", exc_info=True)
+                log.warning(f"{self._name}_sweep_failed", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self._interval)
 

@@ -20,6 +20,7 @@ from docbus.core.sharing import ExpiredGrant
 from docbus.core.sharing_events import DocumentShareExpired, FolderShareExpired
 from docbus.core.values import CacheScope
 from docbus.handlers.lifecycle import Stamps
+from docbus.handlers.sweeping import until_done
 
 
 class SweepExpiredGrants:
@@ -48,12 +49,7 @@ class SweepExpiredGrants:
 
     async def until_done(self) -> int:
         """Sweep batch after batch while full batches come back."""
-        total = 0
-        while (swept := await self()) > 0:
-            total += swept
-            if swept < self._batch:
-                break
-        return total
+        return await until_done(self, self._batch)
 
     def _event(self, grant: ExpiredGrant) -> DomainEvent:
         if grant.kind == "document":

@@ -20,6 +20,7 @@ from docbus.core.lifecycle_events import FolderPurged
 from docbus.core.ports import Clock, IdGenerator, ReplyCache, UnitOfWork, UnitOfWorkFactory
 from docbus.handlers.lifecycle import Stamps, document_scopes, subtree_scopes
 from docbus.handlers.purge import purged_event
+from docbus.handlers.sweeping import until_done
 
 
 class SweepTrash:
@@ -48,12 +49,7 @@ class SweepTrash:
 
     async def until_done(self) -> int:
         """Sweep batch after batch while full batches come back."""
-        total = 0
-        while (swept := await self()) > 0:
-            total += swept
-            if swept < self._batch:
-                break
-        return total
+        return await until_done(self, self._batch)
 
     async def _purge(self, item: TrashItem, uow: UnitOfWork) -> None:
         if item.document is not None:
