@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import pytest
@@ -84,10 +85,26 @@ async def _scenario(
 
     restarted = start_cerbos(cerbos_path, grpc_port=port)
     try:
-        got = await client.request("document.get", {**doc, "user_id": f"alice-{uid}"},
-                                   timeout=15)
+        # The worker's gRPC channel reconnects with a backoff of up to a second (plus
+        # jitter), and a decision waits only the retry budget (2 s here): on a busy machine
+        # the first read after the restart can still be `unavailable` (no effect). Ask
+        # again until the worker has reconnected.
+        got = await _until_available(client, {**doc, "user_id": f"alice-{uid}"}, within=20.0)
         assert got["ok"] and got["data"]["name"] == "d1.pdf", got  # the rename never happened
         renamed = await client.request("document.rename", {**rename}, timeout=15)
         assert renamed["ok"] and renamed["data"]["name"] == "renamed.pdf", renamed
     finally:
         restarted.stop()
+
+
+async def _until_available(
+    client: Client, body: dict[str, str], *, within: float
+) -> dict[str, Any]:
+    """document.get until its reply is not `unavailable` (or ``within`` seconds passed)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        got = await client.request("document.get", body, timeout=15)
+        unavailable = not got["ok"] and got["error"]["code"] == "unavailable"
+        if not unavailable or asyncio.get_running_loop().time() > deadline:
+            return got
+        await asyncio.sleep(0.5)
